@@ -1,0 +1,33 @@
+"""edgejudge: run small LLM-as-a-judge models locally, with grammar-forced verdicts."""
+
+from __future__ import annotations
+
+from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
+from edgejudge.errors import (
+    ContextOverflowError,
+    EdgeJudgeError,
+    InputError,
+    MetricError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ParseError,
+)
+from edgejudge.judge import Judge, JudgeResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ContextOverflowError",
+    "EdgeJudgeError",
+    "EvalInput",
+    "InputError",
+    "Judge",
+    "JudgeResult",
+    "Metric",
+    "MetricError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "ParseError",
+    "RubricItem",
+    "Verdict",
+]

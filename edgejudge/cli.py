@@ -1,0 +1,311 @@
+"""The `edgejudge` command: a thin shell over `edgejudge.judge` and the core.
+
+Exit codes: 0 ok, 2 bad usage or input, 1 a failure at run time, 130 interrupted.
+Every error is one line on stderr; `--verbose` adds the traceback and llama.cpp's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgejudge import __version__
+from edgejudge.core import PRESETS
+from edgejudge.core.metrics import Metric, describe
+from edgejudge.errors import EdgeJudgeError, InputError
+from edgejudge.judge import DEFAULT_MAX_TOKENS, CHARS_PER_TOKEN_BOUND, Judge, JudgeResult
+from edgejudge.metric_files import load_metric_file, resolve_metric
+
+EXAMPLES = """\
+examples:
+  edgejudge judge --model demo --metric response-faithfulness-5point --input case.json
+  edgejudge batch cases.jsonl -o verdicts.jsonl --model flow-judge-v0.1 \\
+      --metric response-correctness-3point
+  edgejudge prompt --metric response-relevance-binary --input case.json
+  edgejudge metrics list
+
+input JSON: {"query": "...", "context": "...", "response": "..."} (keys as the metric names
+them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}}.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("edgejudge: interrupted", file=sys.stderr)
+        return 130
+    except EdgeJudgeError as exc:
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"edgejudge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+
+
+# -- arguments ----------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgejudge",
+        description="Run small LLM-as-a-judge models locally through llama.cpp.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"edgejudge {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    judge = commands.add_parser("judge", help="judge one input and print feedback and score",
+                                description="Judge one input file and print the verdict.")
+    judge.add_argument("--input", "-i", required=True, metavar="FILE.json",
+                       help="the input as a JSON object ('-' reads standard input)")
+    judge.add_argument("--json", action="store_true",
+                       help="print one JSON object (feedback, score, tokens, seconds...)")
+    _metric_options(judge)
+    _model_options(judge)
+    judge.set_defaults(func=_cmd_judge)
+
+    batch = commands.add_parser(
+        "batch", help="judge a JSONL file into a JSONL file, resumably",
+        description="Judge every line of IN.jsonl; each verdict is appended to OUT.jsonl as "
+        "it finishes. Rerun the same command to resume: ids already in OUT are skipped. "
+        "A failing row is written as {\"id\": ..., \"error\": ...} and the batch goes on. "
+        "Rows are identified by their \"id\" key, or by line number.",
+    )
+    batch.add_argument("input", metavar="IN.jsonl", type=Path)
+    batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
+    batch.add_argument("--retry-errors", action="store_true",
+                       help="judge again the rows that OUT records as errors")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _metric_options(batch)
+    _model_options(batch)
+    batch.set_defaults(func=_cmd_batch)
+
+    prompt = commands.add_parser("prompt", help="print the exact prompt the judge is given",
+                                 description="Print the user message that would be sent.")
+    prompt.add_argument("--input", "-i", required=True, metavar="FILE.json",
+                        help="the input as a JSON object ('-' reads standard input)")
+    _metric_options(prompt)
+    prompt.set_defaults(func=_cmd_prompt)
+
+    grammar = commands.add_parser("grammar", help="print the GBNF grammar for a metric",
+                                  description="Print the GBNF grammar that forces the verdict.")
+    _metric_options(grammar)
+    grammar.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS,
+                         help=f"feedback budget the grammar is sized for "
+                         f"(default {DEFAULT_MAX_TOKENS})")
+    grammar.set_defaults(func=_cmd_grammar)
+
+    metrics = commands.add_parser("metrics", help="list or show metrics",
+                                  description="List the preset metrics or show one in full.")
+    metric_commands = metrics.add_subparsers(title="commands", metavar="COMMAND")
+    listing = metric_commands.add_parser("list", help="list the preset metrics")
+    listing.set_defaults(func=_cmd_metrics_list)
+    show = metric_commands.add_parser("show", help="show a metric's criteria and rubric")
+    show.add_argument("name", help="a preset name or a path to a metric .toml file")
+    show.set_defaults(func=_cmd_metrics_show)
+    metrics.set_defaults(func=_cmd_metrics_list)
+    return parser
+
+
+def _metric_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--metric", "-m", metavar="NAME",
+                       help="a preset metric (see `edgejudge metrics list`)")
+    group.add_argument("--metric-file", metavar="FILE.toml", type=Path,
+                       help="a custom metric in TOML (see README)")
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, metavar="M",
+                        help="a catalog name (demo, flow-judge-v0.1) or a path to a .gguf file")
+    parser.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS,
+                        help=f"most tokens the judge may write (default {DEFAULT_MAX_TOKENS})")
+    parser.add_argument("--ctx", type=_positive, metavar="N",
+                        help="context length (default: the catalog's, capped by the model's)")
+    parser.add_argument("--threads", type=_positive, metavar="N",
+                        help="CPU threads (default: physical cores)")
+    parser.add_argument("--gpu-layers", type=int, metavar="N",
+                        help="layers to offload to the GPU (default: all if the build has one)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--temperature", type=float, default=0.0,
+                        help="0 is greedy and deterministic (default 0)")
+    parser.add_argument("--no-grammar", action="store_true",
+                        help="do not force the verdict format (for comparison only)")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="show llama.cpp's log and tracebacks")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _metric(args: argparse.Namespace) -> Metric:
+    return load_metric_file(args.metric_file) if args.metric_file else resolve_metric(args.metric)
+
+
+def _open_judge(args: argparse.Namespace) -> Judge:
+    return Judge(
+        model=args.model,
+        metric=_metric(args),
+        context_length=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        grammar=not args.no_grammar,
+        verbose=args.verbose,
+    )
+
+
+def _read_input(source: str) -> Any:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"input file not found: {source}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {source}: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source} is not valid JSON: {exc}") from None
+
+
+def _cmd_judge(args: argparse.Namespace) -> int:
+    metric = _metric(args)
+    data = _read_input(args.input)
+    from edgejudge.core import coerce_input
+
+    item = coerce_input(data, metric)  # bad input fails before the model loads
+    with _open_judge(args) as judge:
+        if args.json:
+            print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False))
+            return 0
+        result: JudgeResult | None = None
+        print("Feedback:")
+        for piece in judge.stream(item):
+            if isinstance(piece, JudgeResult):
+                result = piece
+            else:
+                print(piece, end="", flush=True)
+        assert result is not None
+        print(f"\n\nScore: {result.score} (scale {metric.scale})")
+        note = " (feedback cut at the token budget)" if result.truncated else ""
+        print(
+            f"[{result.model} · {result.prompt_tokens} prompt + {result.completion_tokens} "
+            f"generated tokens · {result.seconds:.1f}s]{note}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from edgejudge import batch
+
+    _metric(args)  # a bad metric fails before anything else
+    rows = batch.read_rows(args.input)
+    todo = batch.pending(rows, args.output, retry_errors=args.retry_errors)
+    skipped = len(rows) - todo
+    if todo == 0:
+        print(f"nothing to do: all {len(rows)} rows are already in {args.output}",
+              file=sys.stderr)
+        return 0
+    failed = 0
+    with _open_judge(args) as judge, _progress(args, todo, skipped) as advance:
+        for record in batch.run_batch(judge, rows, args.output,
+                                      retry_errors=args.retry_errors):
+            failed += batch.ERROR_KEY in record
+            advance(record)
+    judged = todo - failed
+    print(f"{judged} judged, {failed} failed, {skipped} already done -> {args.output}",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _progress(args: argparse.Namespace, total: int, skipped: int) -> Any:
+    """A rich progress bar on stderr (or a silent stand-in); yields an `advance(record)`."""
+    from contextlib import contextmanager
+
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    @contextmanager
+    def bar() -> Any:
+        console = Console(stderr=True)
+        if args.no_progress or not console.is_terminal:
+            yield lambda record: None
+            return
+        label = f"judging ({skipped} done before)" if skipped else "judging"
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("errors: {task.fields[errors]}"), TimeElapsedColumn(),
+                      TextColumn("eta"), TimeRemainingColumn(), console=console) as progress:
+            task = progress.add_task(label, total=total, errors=0)
+            errors = 0
+
+            def advance(record: dict[str, Any]) -> None:
+                nonlocal errors
+                errors += "error" in record
+                progress.update(task, advance=1, errors=errors)
+
+            yield advance
+
+    return bar()
+
+
+def _cmd_prompt(args: argparse.Namespace) -> int:
+    from edgejudge.core import coerce_input, get_format
+
+    metric = _metric(args)
+    item = coerce_input(_read_input(args.input), metric)
+    sys.stdout.write(get_format("flow-judge").render_prompt(metric, item) + "\n")
+    return 0
+
+
+def _cmd_grammar(args: argparse.Namespace) -> int:
+    from edgejudge.core import get_format
+
+    grammar = get_format("flow-judge").grammar(
+        _metric(args), max_feedback_chars=args.max_tokens * CHARS_PER_TOKEN_BOUND
+    )
+    sys.stdout.write(grammar)
+    return 0
+
+
+def _cmd_metrics_list(_: argparse.Namespace) -> int:
+    width = max(len(name) for name in PRESETS)
+    for name, metric in PRESETS.items():
+        print(f"{name:<{width}}  {metric.scale:<5}  inputs: {', '.join(metric.required_inputs)}")
+    return 0
+
+
+def _cmd_metrics_show(args: argparse.Namespace) -> int:
+    print(describe(resolve_metric(args.name)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The shape every judge family shares: a prompt template, a grammar, and a strict parser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from edgejudge.core.inputs import EvalInput
+from edgejudge.core.metrics import Metric
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a judge said: its feedback and an integer score from the rubric."""
+
+    feedback: str
+    score: int
+
+
+class FeedbackStream(Protocol):
+    """Turns raw generated text, chunk by chunk, into the feedback text alone."""
+
+    def feed(self, chunk: str) -> str:
+        """Take the next raw chunk; return the feedback text that is now certain."""
+        ...
+
+
+class JudgeFormat(Protocol):
+    """A judge family's trained prompt, the grammar that forces its answer, and its parser."""
+
+    family: str
+
+    def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
+        """The user message, exactly as the family was trained on it."""
+        ...
+
+    def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
+        """A GBNF grammar that admits only well-formed verdicts for this metric."""
+        ...
+
+    def parse(self, raw: str, metric: Metric) -> Verdict:
+        """Parse generated text strictly; raise `ParseError` with the raw text otherwise."""
+        ...
+
+    def close_out(self, partial: str) -> str | None:
+        """Text that ends an answer cut off by the token budget, or None if it can't be."""
+        ...
+
+    def tail_grammar(self, metric: Metric) -> str:
+        """The grammar for what must follow `close_out`: the score and closing tag."""
+        ...
+
+    def feedback_stream(self) -> FeedbackStream:
+        """A fresh filter that extracts streamed feedback text."""
+        ...

@@ -1,0 +1,86 @@
+"""Every error edgejudge raises on purpose.
+
+One root, `EdgeJudgeError`. Each subclass also inherits the built-in it is a kind of, so
+callers that already catch `FileNotFoundError` or `ValueError` keep working, and carries
+the facts a user needs. The CLI turns any of them into one line and an exit code:
+`exit_code` 2 means the user's input or usage was wrong, 1 that something failed at run time.
+"""
+
+from __future__ import annotations
+
+
+class EdgeJudgeError(Exception):
+    """Root of all edgejudge errors."""
+
+    exit_code: int = 1
+
+
+class MetricError(EdgeJudgeError, ValueError):
+    """A metric (preset name, TOML file or object) is unknown or invalid."""
+
+    exit_code = 2
+
+
+class InputError(EdgeJudgeError, ValueError):
+    """An evaluation input does not fit the metric: missing, unexpected or ill-typed keys."""
+
+    exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        missing: tuple[str, ...] = (),
+        unexpected: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.missing = missing
+        self.unexpected = unexpected
+
+
+class ParseError(EdgeJudgeError, ValueError):
+    """The judge's output is not a well-formed verdict; `raw` holds the text as generated."""
+
+    def __init__(self, message: str, raw: str) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
+class ContextOverflowError(EdgeJudgeError, ValueError):
+    """The prompt plus the feedback-token budget do not fit the model's context window."""
+
+    exit_code = 2
+
+    def __init__(self, prompt_tokens: int, max_new_tokens: int, context_length: int) -> None:
+        super().__init__(
+            f"prompt is {prompt_tokens} tokens and the judge may write up to {max_new_tokens} "
+            f"more, but the context holds {context_length}: shorten the input, lower "
+            f"--max-tokens, or raise --ctx"
+        )
+        self.prompt_tokens = prompt_tokens
+        self.max_new_tokens = max_new_tokens
+        self.context_length = context_length
+
+
+class CatalogError(EdgeJudgeError, ValueError):
+    """`models.toml` is malformed."""
+
+    exit_code = 2
+
+
+class ModelNotFoundError(EdgeJudgeError, FileNotFoundError):
+    """A model name or path that is not on disk; the message says how to get it."""
+
+    exit_code = 2
+
+
+class ModelLoadError(EdgeJudgeError, RuntimeError):
+    """A model file exists but cannot be loaded: not GGUF, truncated, corrupt, unsupported."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class GenerationError(EdgeJudgeError, RuntimeError):
+    """llama.cpp failed while generating."""

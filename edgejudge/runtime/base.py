@@ -1,0 +1,61 @@
+"""The one small protocol every runtime implements.
+
+A runtime turns a user message into prompt tokens (through the model's own chat template)
+and generates text for tokens under an optional GBNF grammar. It knows nothing of judges,
+metrics or verdicts; `edgejudge.judge` does that on top of any runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How to pick tokens. Temperature 0 is greedy and deterministic."""
+
+    temperature: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last item a generation yields: how many tokens it made and why it stopped."""
+
+    completion_tokens: int
+    stop_reason: str  # "eos": the model (or grammar) ended it; "length": the budget ran out
+
+
+Chunk = Union[str, Finished]
+
+
+class Runtime(Protocol):
+    """Generates text from a loaded model."""
+
+    model_name: str
+    context_length: int
+
+    def chat_tokens(self, user_message: str) -> list[int]:
+        """The prompt tokens for one user message, through the model's chat template."""
+        ...
+
+    def text_tokens(self, text: str) -> list[int]:
+        """Tokens for plain text appended to a prompt (special-token text stays text)."""
+        ...
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        grammar: str | None,
+        max_tokens: int,
+        sampling: Sampling,
+    ) -> Iterator[Chunk]:
+        """Yield text pieces as they are generated, then one `Finished`."""
+        ...
+
+    def close(self) -> None:
+        """Free the model."""
+        ...

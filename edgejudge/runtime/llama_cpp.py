@@ -1,0 +1,242 @@
+"""The in-process runtime: a GGUF file loaded by llama-cpp-python."""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from edgejudge.errors import GenerationError, ModelLoadError
+from edgejudge.hardware import physical_cores
+from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.gguf import read_gguf
+
+_MESSAGE_MARK = "\x1fEDGEJUDGE-MESSAGE\x1f"
+
+
+class _LogCapture:
+    """Receives llama.cpp's log lines: keeps the last errors, shows all only when verbose.
+
+    llama.cpp explains a failed load ("tensor data is not within the file bounds, model is
+    corrupted or incomplete") only in its log; this is how that reason reaches the user.
+    """
+
+    def __init__(self) -> None:
+        self.lines: deque[str] = deque(maxlen=50)
+        self.verbose = False
+        self._lock = threading.Lock()
+        self._callback: Any = None
+
+    def install(self, llama_cpp: Any) -> None:
+        if self._callback is not None:
+            return
+
+        @llama_cpp.llama_log_callback  # type: ignore[misc]
+        def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            line = text.decode("utf-8", "replace")
+            with self._lock:
+                if level in (2, 3):  # warnings and errors
+                    self.lines.append(line.strip())
+            if self.verbose:
+                print(line, end="", flush=True, file=__import__("sys").stderr)
+
+        self._callback = _on_log  # keep a reference: ctypes would free it otherwise
+        llama_cpp.llama_log_set(_on_log, ctypes.c_void_p(0))
+
+    @contextmanager
+    def collect(self) -> Iterator[deque[str]]:
+        with self._lock:
+            self.lines.clear()
+        yield self.lines
+
+    def reason(self) -> str:
+        errors = [line for line in self.lines if line]
+        return errors[-1] if errors else "llama.cpp could not load it"
+
+
+_LOG = _LogCapture()
+
+
+def _import_llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ModelLoadError(f"llama-cpp-python is not importable: {exc}", "") from exc
+    _LOG.install(llama_cpp)
+    return llama_cpp
+
+
+def gpu_offload_available() -> bool:
+    """Whether this llama.cpp build can offload layers to a GPU (Metal or CUDA)."""
+    return bool(_import_llama_cpp().llama_supports_gpu_offload())
+
+
+class LlamaCppRuntime:
+    """Generates text from a GGUF model in this process through llama-cpp-python."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        context_length: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        model_name: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
+        trained = info.context_length
+        wanted = context_length or trained or 4096
+        self.context_length = min(wanted, trained) if trained else wanted
+        self.path = Path(path)
+        self.model_name = model_name or self.path.name
+        llama_cpp = _import_llama_cpp()
+        self._llama_cpp = llama_cpp
+        _LOG.verbose = verbose
+        if n_gpu_layers is None:
+            n_gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        threads = n_threads or physical_cores()
+        with _LOG.collect():
+            try:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=self.context_length,
+                    n_gpu_layers=n_gpu_layers,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=verbose,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelLoadError(
+                    f"cannot load {self.path}: {_LOG.reason()}", str(self.path)
+                ) from exc
+        self.n_threads = threads
+        self.n_gpu_layers = n_gpu_layers
+        self._vocab = self._llm._model.vocab
+        self._add_bos = bool(self._llm._model.add_bos_token())
+        self._bos = self._llm.token_bos()
+        self._template = info.chat_template
+        self._grammars: dict[str, Any] = {}
+
+    # -- prompt -------------------------------------------------------------------------
+
+    def chat_tokens(self, user_message: str) -> list[int]:
+        """The prompt tokens for one user message, through the model's chat template.
+
+        The template's own markup is tokenized with special tokens recognised; the message
+        is tokenized as plain text, so a judged answer that contains `<end_of_turn>` or
+        `<|end|>` cannot close the turn early and steer the judge.
+        """
+        head = [self._bos] if self._add_bos and self._bos >= 0 else []
+        if self._template is None:
+            return head + self.text_tokens(user_message)
+        prefix, suffix = self._split_template(user_message)
+        if prefix is None:
+            return head + self._tokenize(self._render(user_message), special=True)
+        return (
+            head
+            + self._tokenize(prefix, special=True)
+            + self.text_tokens(user_message)
+            + self._tokenize(suffix, special=True)
+        )
+
+    def text_tokens(self, text: str) -> list[int]:
+        """Tokens for plain text; special-token text stays text."""
+        return self._tokenize(text, special=False)
+
+    def _tokenize(self, text: str, *, special: bool) -> list[int]:
+        if not text:
+            return []
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def _render(self, message: str) -> str:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        bos_text = llm._model.token_get_text(self._bos) if self._bos >= 0 else ""
+        eos = llm.token_eos()
+        eos_text = llm._model.token_get_text(eos) if eos >= 0 else ""
+        formatter = Jinja2ChatFormatter(
+            template=self._template or "", eos_token=eos_text, bos_token=bos_text,
+            add_generation_prompt=True,
+        )
+        text = formatter(messages=[{"role": "user", "content": message}]).prompt
+        # The BOS token is added as a token (above) when the vocabulary asks for one, as
+        # llama.cpp's own chat path does; drop the template's copy so there is only one.
+        if self._add_bos and bos_text and text.startswith(bos_text):
+            text = text[len(bos_text):]
+        return text
+
+    def _split_template(self, message: str) -> tuple[str | None, str]:
+        marked = self._render(_MESSAGE_MARK)
+        if marked.count(_MESSAGE_MARK) != 1:
+            return None, ""
+        prefix, suffix = marked.split(_MESSAGE_MARK)
+        if self._render(message) != prefix + message + suffix:
+            return None, ""  # the template rewrites the message (trims it, say)
+        return prefix, suffix
+
+    # -- generation ---------------------------------------------------------------------
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        grammar: str | None,
+        max_tokens: int,
+        sampling: Sampling,
+    ) -> Iterator[Chunk]:
+        """Yield text pieces as they are generated, then one `Finished`."""
+        llm = self._llm
+        llm.set_seed(sampling.seed)
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        count, reason = 0, "length"
+        try:
+            stream = llm.generate(
+                list(tokens),
+                temp=sampling.temperature,
+                top_k=40,
+                top_p=0.95,
+                min_p=0.05,
+                repeat_penalty=1.0,
+                grammar=self._grammar(grammar) if grammar else None,
+            )
+            for token in stream:
+                if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                    reason = "eos"
+                    break
+                count += 1
+                text = decoder.decode(llm.detokenize([token]))
+                if text:
+                    yield text
+                if count >= max_tokens:
+                    break
+            stream.close()
+        except (RuntimeError, ValueError) as exc:
+            raise GenerationError(f"llama.cpp failed while generating: {exc}") from exc
+        rest = decoder.decode(b"", final=True)
+        if rest:
+            yield rest
+        yield Finished(completion_tokens=count, stop_reason=reason)
+
+    def _grammar(self, text: str) -> Any:
+        if text not in self._grammars:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            try:
+                self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+            except ValueError as exc:
+                raise GenerationError(f"llama.cpp rejected the grammar: {exc}") from exc
+        return self._grammars[text]
+
+    def close(self) -> None:
+        """Free the model and its context."""
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None  # type: ignore[assignment]
