@@ -23,8 +23,8 @@ from edgejudge.store import resolve_model
 
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_FAMILY = "flow-judge"
-# Room kept in the context for closing an answer whose feedback used up the token budget:
-# `</feedback>\n<score>10</score>` is at most a dozen tokens in any vocabulary we ship.
+# Room kept in the context for finishing an answer stopped by the token budget: the score
+# and `</score>` after the closed feedback are a few tokens in any vocabulary we ship.
 CLOSE_OUT_RESERVE = 16
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
 # since the token budget (not this) is meant to be what ends an over-long feedback.
@@ -73,6 +73,7 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
         entry = None
+        self._owns_runtime = runtime is None
         if runtime is None:
             from edgejudge.runtime.llama_cpp import LlamaCppRuntime
 
@@ -134,12 +135,12 @@ class Judge:
                     yield text
             truncated = False
             if reason == "length" and self.use_grammar:
-                ending = self.format.close_out(raw)
-                if ending is not None:
-                    truncated = True
-                    feedback.feed(ending)
-                    tail, extra = self._finish(tokens, raw + ending)
-                    raw, count = raw + ending + tail, count + extra
+                closed = self.format.close_out(raw)
+                if closed is not None:
+                    answer, truncated = closed
+                    feedback.feed(answer[len(raw):] if answer.startswith(raw) else "")
+                    tail, extra = self._finish(tokens, answer)
+                    raw, count = answer + tail, count + extra
             verdict = self.format.parse(raw, self.metric)
             yield JudgeResult(
                 feedback=verdict.feedback,
@@ -195,8 +196,9 @@ class Judge:
     # -- lifetime -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Free the model."""
-        self.runtime.close()
+        """Free the model, if this judge loaded it (a runtime passed in stays open)."""
+        if self._owns_runtime:
+            self.runtime.close()
 
     def __enter__(self) -> Judge:
         return self

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import os
+import re
+import sys
+import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -16,6 +20,7 @@ from edgejudge.hardware import physical_cores
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 
+_GGML_LOG_ERROR = 4  # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 _MESSAGE_MARK = "\x1fEDGEJUDGE-MESSAGE\x1f"
 
 
@@ -40,10 +45,10 @@ class _LogCapture:
         def _on_log(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
             line = text.decode("utf-8", "replace")
             with self._lock:
-                if level in (2, 3):  # warnings and errors
+                if level == _GGML_LOG_ERROR:
                     self.lines.append(line.strip())
             if self.verbose:
-                print(line, end="", flush=True, file=__import__("sys").stderr)
+                print(line, end="", flush=True, file=sys.stderr)
 
         self._callback = _on_log  # keep a reference: ctypes would free it otherwise
         llama_cpp.llama_log_set(_on_log, ctypes.c_void_p(0))
@@ -54,9 +59,30 @@ class _LogCapture:
             self.lines.clear()
         yield self.lines
 
-    def reason(self) -> str:
+    def reason(self, default: str = "llama.cpp could not load it") -> str:
+        """The first error llama.cpp logged, without its function-name prefixes."""
         errors = [line for line in self.lines if line]
-        return errors[-1] if errors else "llama.cpp could not load it"
+        if not errors:
+            return default
+        return re.sub(r"^(\w+: )+(error loading model: )?", "", errors[0])
+
+
+@contextmanager
+def _stderr_lines() -> Iterator[list[str]]:
+    """Capture what C code writes straight to file descriptor 2 (bypassing llama's log)."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 _LOG = _LogCapture()
@@ -87,6 +113,7 @@ class LlamaCppRuntime:
         n_gpu_layers: int | None = None,
         n_threads: int | None = None,
         model_name: str | None = None,
+        chat_template: str | None = None,
         verbose: bool = False,
     ) -> None:
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
@@ -120,7 +147,7 @@ class LlamaCppRuntime:
         self._vocab = self._llm._model.vocab
         self._add_bos = bool(self._llm._model.add_bos_token())
         self._bos = self._llm.token_bos()
-        self._template = info.chat_template
+        self._template = chat_template if chat_template is not None else info.chat_template
         self._grammars: dict[str, Any] = {}
 
     # -- prompt -------------------------------------------------------------------------
@@ -194,6 +221,10 @@ class LlamaCppRuntime:
         """Yield text pieces as they are generated, then one `Finished`."""
         llm = self._llm
         llm.set_seed(sampling.seed)
+        # Evaluate the whole prompt every time. llama-cpp-python would reuse a cached prefix,
+        # but a prompt split into different batches gives slightly different floats, and
+        # greedy decoding can then pick another token: the same input must get the same verdict.
+        llm.reset()
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         count, reason = 0, "length"
         try:
@@ -224,14 +255,29 @@ class LlamaCppRuntime:
             yield rest
         yield Finished(completion_tokens=count, stop_reason=reason)
 
+    def check_grammar(self, text: str) -> None:
+        """Parse a GBNF grammar with llama.cpp's own parser; `GenerationError` if it refuses.
+
+        llama-cpp-python hands the grammar text to llama.cpp only when sampling starts, and a
+        grammar llama.cpp refuses there takes the interpreter down; asking first is safe.
+        """
+        llama_cpp = self._llama_cpp
+        with _LOG.collect(), _stderr_lines() as printed:
+            sampler = llama_cpp.llama_sampler_init_grammar(
+                self._vocab, text.encode("utf-8"), b"root"
+            )
+        if not sampler:
+            problems = [line for line in printed if "error" in line.lower()]
+            reason = problems[0] if problems else _LOG.reason("no reason given")
+            raise GenerationError(f"llama.cpp rejected the grammar: {reason}")
+        llama_cpp.llama_sampler_free(sampler)
+
     def _grammar(self, text: str) -> Any:
         if text not in self._grammars:
             from llama_cpp.llama_grammar import LlamaGrammar
 
-            try:
-                self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
-            except ValueError as exc:
-                raise GenerationError(f"llama.cpp rejected the grammar: {exc}") from exc
+            self.check_grammar(text)
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
         return self._grammars[text]
 
     def close(self) -> None:

@@ -42,12 +42,13 @@ class JudgeFormat(Protocol):
         """Parse generated text strictly; raise `ParseError` with the raw text otherwise."""
         ...
 
-    def close_out(self, partial: str) -> str | None:
-        """Text that ends an answer cut off by the token budget, or None if it can't be."""
+    def close_out(self, partial: str) -> tuple[str, bool] | None:
+        """An answer stopped by the token budget, cut back to its feedback and closed up to
+        the score, and whether the feedback itself was cut; None if it can't be saved."""
         ...
 
     def tail_grammar(self, metric: Metric) -> str:
-        """The grammar for what must follow `close_out`: the score and closing tag."""
+        """The grammar for what must follow `close_out`: the score and its closing tag."""
         ...
 
     def feedback_stream(self) -> FeedbackStream:

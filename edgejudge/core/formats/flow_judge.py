@@ -79,7 +79,7 @@ FEEDBACK_OPEN = "<feedback>"
 FEEDBACK_CLOSE = "</feedback>"
 SCORE_OPEN = "<score>"
 SCORE_CLOSE = "</score>"
-_SEPARATOR = "\n"
+_CLOSING = FEEDBACK_CLOSE + "\n" + SCORE_OPEN  # what ends a feedback, up to the score
 
 # llama.cpp expands `x{0,n}` into n nested helper rules and refuses n >= 2000 (a maximum above
 # 2000 silently becomes "unbounded"), so long bounds are built from blocks of this size.
@@ -140,16 +140,27 @@ class FlowJudgeFormat:
         return "\n".join(rules) + "\n" + _tail_rules(metric)
 
     def tail_grammar(self, metric: Metric) -> str:
-        """GBNF for `<score>N</score>` alone, with exactly the rubric's scores."""
-        return "root ::= tail\n" + _tail_rules(metric)
+        """GBNF for what follows `close_out`: the score and `</score>`."""
+        return f'root ::= score "{SCORE_CLOSE}"\n' + _tail_rules(metric)
 
-    def close_out(self, partial: str) -> str | None:
-        """Close a feedback cut off by the token budget so that only the score is left."""
-        if FEEDBACK_CLOSE in partial or not partial.lstrip().startswith(FEEDBACK_OPEN):
+    def close_out(self, partial: str) -> tuple[str, bool] | None:
+        """Cut an answer stopped by the token budget back to its feedback, and close it.
+
+        Returns the answer up to `<score>`, ready for the score alone, and whether the
+        feedback itself was cut short; None when there is no feedback to keep. The body
+        cannot contain `<`, so the first `<` after `<feedback>` is where the feedback ended,
+        whatever part of the closing tags the budget stopped in.
+        """
+        text = partial.lstrip()
+        if not text.startswith(FEEDBACK_OPEN):
             return None
-        if not partial.lstrip()[len(FEEDBACK_OPEN):].strip():
-            return None  # nothing written yet: no feedback to keep
-        return FEEDBACK_CLOSE + _SEPARATOR
+        body = text[len(FEEDBACK_OPEN):]
+        end = body.find("<")
+        feedback = body if end < 0 else body[:end]
+        if not feedback.strip():
+            return None
+        cut = end < 0 or not _CLOSING.startswith(body[end:end + len(FEEDBACK_CLOSE)])
+        return FEEDBACK_OPEN + feedback + _CLOSING, cut
 
     def parse(self, raw: str, metric: Metric) -> Verdict:
         """Strictly parse `<feedback>…</feedback>` then `<score>N</score>` and nothing else."""

@@ -1,0 +1,60 @@
+"""Shared fixtures. No test touches the real home: caches point at temporary directories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edgejudge.store import CACHE_ENV
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point edgejudge's cache and the Hugging Face cache at this test's temp dir."""
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "edgejudge-cache"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An edgejudge cache holding the assembled demo model, built once per test session."""
+    from edgejudge.store import resolve_model
+
+    cache = tmp_path_factory.mktemp("demo-cache")
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(cache)
+    try:
+        resolve_model("demo")
+    finally:
+        if old is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = old
+    return cache
+
+
+@pytest.fixture(scope="session")
+def demo_path(demo_cache: Path) -> Path:
+    """The demo GGUF file (gemma-3-270m Q4_K_M)."""
+    return demo_cache / "models" / "demo" / "gemma-3-270m-q4_k_m.gguf"
+
+
+@pytest.fixture(scope="session")
+def demo_runtime(demo_path: Path) -> Iterator[object]:
+    """One real llama.cpp runtime on the demo model, shared by the real-model tests."""
+    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+
+    runtime = LlamaCppRuntime(demo_path, context_length=4096, model_name="demo")
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def use_demo_cache(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make `demo` resolve to the session's assembled copy (for CLI and by-name tests)."""
+    monkeypatch.setenv(CACHE_ENV, str(demo_cache))
+    return demo_cache
