@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +35,6 @@ class Row:
     def key(self) -> str:
         """The id as a comparable string (ids may be numbers or strings)."""
         return json.dumps(self.id, sort_keys=True)
-
-
-@dataclass
-class BatchSummary:
-    """What a batch run did."""
-
-    total: int = 0
-    skipped: int = 0
-    judged: int = 0
-    failed: int = 0
-    scores: dict[int, int] = field(default_factory=dict)
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -92,7 +81,9 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
             if index == len(lines) - 1:  # torn by a kill mid-write: the row is redone
                 changed = True
                 continue
-            raise InputError(f"{path} line {index + 1} is not JSON; is it an edgejudge output?")
+            raise InputError(
+                f"{path} line {index + 1} is not JSON; is it an edgejudge output?"
+            ) from None
         if not isinstance(data, dict) or ID_KEY not in data:
             raise InputError(f"{path} line {index + 1} has no id; is it an edgejudge output?")
         if retry_errors and ERROR_KEY in data:
@@ -117,34 +108,22 @@ def error_row(row_id: Any, error: BaseException) -> dict[str, Any]:
     return {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
 
 
-def run_batch(
-    judge: Judge,
-    rows: list[Row],
-    out_path: Path,
-    *,
-    retry_errors: bool = False,
-    on_row: Callable[[dict[str, Any]], None] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Judge `rows` not yet in `out_path`, appending each outcome; yields each written row."""
+def plan(rows: list[Row], out_path: Path, *, retry_errors: bool = False) -> list[Row]:
+    """The rows a run still has to judge: those whose id is not yet in `out_path`."""
     done = finished_keys(out_path, retry_errors=retry_errors)
+    return [row for row in rows if row.key not in done]
+
+
+def run_batch(judge: Judge, todo: list[Row], out_path: Path) -> Iterator[dict[str, Any]]:
+    """Judge `todo` in order, appending each outcome to `out_path`; yields each written row."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with out_path.open("a", encoding="utf-8") as out:
-        for row in rows:
-            if row.key in done:
-                continue
+        for row in todo:
             record = _judge_row(judge, row)
             # One write of one whole line, then flush: the file is valid after any stop.
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()
-            if on_row is not None:
-                on_row(record)
             yield record
-
-
-def pending(rows: list[Row], out_path: Path, *, retry_errors: bool = False) -> int:
-    """How many rows a run would judge."""
-    done = finished_keys(out_path, retry_errors=retry_errors)
-    return sum(1 for row in rows if row.key not in done)
 
 
 def _judge_row(judge: Judge, row: Row) -> dict[str, Any]:

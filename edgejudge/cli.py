@@ -18,7 +18,7 @@ from edgejudge import __version__
 from edgejudge.core import PRESETS
 from edgejudge.core.metrics import Metric, describe
 from edgejudge.errors import EdgeJudgeError, InputError
-from edgejudge.judge import DEFAULT_MAX_TOKENS, CHARS_PER_TOKEN_BOUND, Judge, JudgeResult
+from edgejudge.judge import CHARS_PER_TOKEN_BOUND, DEFAULT_MAX_TOKENS, Judge, JudgeResult
 from edgejudge.metric_files import load_metric_file, resolve_metric
 
 EXAMPLES = """\
@@ -68,49 +68,70 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"edgejudge {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    judge = commands.add_parser("judge", help="judge one input and print feedback and score",
-                                description="Judge one input file and print the verdict.")
-    judge.add_argument("--input", "-i", required=True, metavar="FILE.json",
-                       help="the input as a JSON object ('-' reads standard input)")
-    judge.add_argument("--json", action="store_true",
-                       help="print one JSON object (feedback, score, tokens, seconds...)")
+    judge = commands.add_parser(
+        "judge",
+        help="judge one input and print feedback and score",
+        description="Judge one input file and print the verdict.",
+    )
+    _input_option(judge)
+    judge.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (feedback, score, tokens, seconds...)",
+    )
     _metric_options(judge)
     _model_options(judge)
     judge.set_defaults(func=_cmd_judge)
 
     batch = commands.add_parser(
-        "batch", help="judge a JSONL file into a JSONL file, resumably",
+        "batch",
+        help="judge a JSONL file into a JSONL file, resumably",
         description="Judge every line of IN.jsonl; each verdict is appended to OUT.jsonl as "
         "it finishes. Rerun the same command to resume: ids already in OUT are skipped. "
-        "A failing row is written as {\"id\": ..., \"error\": ...} and the batch goes on. "
-        "Rows are identified by their \"id\" key, or by line number.",
+        'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
+        'Rows are identified by their "id" key, or by line number.',
     )
     batch.add_argument("input", metavar="IN.jsonl", type=Path)
     batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
-    batch.add_argument("--retry-errors", action="store_true",
-                       help="judge again the rows that OUT records as errors")
+    batch.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="judge again the rows that OUT records as errors",
+    )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
     _metric_options(batch)
     _model_options(batch)
     batch.set_defaults(func=_cmd_batch)
 
-    prompt = commands.add_parser("prompt", help="print the exact prompt the judge is given",
-                                 description="Print the user message that would be sent.")
-    prompt.add_argument("--input", "-i", required=True, metavar="FILE.json",
-                        help="the input as a JSON object ('-' reads standard input)")
+    prompt = commands.add_parser(
+        "prompt",
+        help="print the exact prompt the judge is given",
+        description="Print the user message that would be sent.",
+    )
+    _input_option(prompt)
     _metric_options(prompt)
     prompt.set_defaults(func=_cmd_prompt)
 
-    grammar = commands.add_parser("grammar", help="print the GBNF grammar for a metric",
-                                  description="Print the GBNF grammar that forces the verdict.")
+    grammar = commands.add_parser(
+        "grammar",
+        help="print the GBNF grammar for a metric",
+        description="Print the GBNF grammar that forces the verdict.",
+    )
     _metric_options(grammar)
-    grammar.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS,
-                         help=f"feedback budget the grammar is sized for "
-                         f"(default {DEFAULT_MAX_TOKENS})")
+    grammar.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"feedback budget the grammar is sized for (default {DEFAULT_MAX_TOKENS})",
+    )
     grammar.set_defaults(func=_cmd_grammar)
 
-    metrics = commands.add_parser("metrics", help="list or show metrics",
-                                  description="List the preset metrics or show one in full.")
+    metrics = commands.add_parser(
+        "metrics",
+        help="list or show metrics",
+        description="List the preset metrics or show one in full.",
+    )
     metric_commands = metrics.add_subparsers(title="commands", metavar="COMMAND")
     listing = metric_commands.add_parser("list", help="list the preset metrics")
     listing.set_defaults(func=_cmd_metrics_list)
@@ -121,32 +142,73 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        metavar="FILE.json",
+        help="the input as a JSON object ('-' reads standard input)",
+    )
+
+
 def _metric_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--metric", "-m", metavar="NAME",
-                       help="a preset metric (see `edgejudge metrics list`)")
-    group.add_argument("--metric-file", metavar="FILE.toml", type=Path,
-                       help="a custom metric in TOML (see README)")
+    group.add_argument(
+        "--metric", "-m", metavar="NAME", help="a preset metric (see `edgejudge metrics list`)"
+    )
+    group.add_argument(
+        "--metric-file", metavar="FILE.toml", type=Path, help="a custom metric in TOML (see README)"
+    )
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, metavar="M",
-                        help="a catalog name (demo, flow-judge-v0.1) or a path to a .gguf file")
-    parser.add_argument("--max-tokens", type=_positive, default=DEFAULT_MAX_TOKENS,
-                        help=f"most tokens the judge may write (default {DEFAULT_MAX_TOKENS})")
-    parser.add_argument("--ctx", type=_positive, metavar="N",
-                        help="context length (default: the catalog's, capped by the model's)")
-    parser.add_argument("--threads", type=_positive, metavar="N",
-                        help="CPU threads (default: physical cores)")
-    parser.add_argument("--gpu-layers", type=int, metavar="N",
-                        help="layers to offload to the GPU (default: all if the build has one)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--temperature", type=float, default=0.0,
-                        help="0 is greedy and deterministic (default 0)")
-    parser.add_argument("--no-grammar", action="store_true",
-                        help="do not force the verdict format (for comparison only)")
-    parser.add_argument("--verbose", "-v", action="store_true",
-                        help="show llama.cpp's log and tracebacks")
+    parser.add_argument(
+        "--model",
+        required=True,
+        metavar="M",
+        help="a catalog name (demo, flow-judge-v0.1) or a path to a .gguf file",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"most tokens the judge may write (default {DEFAULT_MAX_TOKENS})",
+    )
+    parser.add_argument(
+        "--ctx",
+        type=_positive,
+        metavar="N",
+        help="context length (default: the catalog's, capped by the model's)",
+    )
+    parser.add_argument(
+        "--threads", type=_positive, metavar="N", help="CPU threads (default: physical cores)"
+    )
+    parser.add_argument(
+        "--gpu-layers",
+        type=int,
+        metavar="N",
+        help="layers to offload to the GPU (default: all if the build has one)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="sampling seed (default 0)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=0.0,
+        metavar="T",
+        help="0 is greedy and deterministic (default 0)",
+    )
+    parser.add_argument(
+        "--no-grammar",
+        action="store_true",
+        help="do not force the verdict format (for comparison only)",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="show llama.cpp's log and tracebacks"
+    )
 
 
 def _positive(text: str) -> int:
@@ -166,10 +228,10 @@ def _metric(args: argparse.Namespace) -> Metric:
     return load_metric_file(args.metric_file) if args.metric_file else resolve_metric(args.metric)
 
 
-def _open_judge(args: argparse.Namespace) -> Judge:
+def _open_judge(args: argparse.Namespace, metric: Metric) -> Judge:
     return Judge(
         model=args.model,
-        metric=_metric(args),
+        metric=metric,
         context_length=args.ctx,
         n_threads=args.threads,
         n_gpu_layers=args.gpu_layers,
@@ -200,7 +262,7 @@ def _cmd_judge(args: argparse.Namespace) -> int:
     from edgejudge.core import coerce_input
 
     item = coerce_input(data, metric)  # bad input fails before the model loads
-    with _open_judge(args) as judge:
+    with _open_judge(args, metric) as judge:
         if args.json:
             print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False))
             return 0
@@ -225,23 +287,31 @@ def _cmd_judge(args: argparse.Namespace) -> int:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from edgejudge import batch
 
-    _metric(args)  # a bad metric fails before anything else
+    metric = _metric(args)  # a bad metric fails before anything else
     rows = batch.read_rows(args.input)
-    todo = batch.pending(rows, args.output, retry_errors=args.retry_errors)
-    skipped = len(rows) - todo
-    if todo == 0:
-        print(f"nothing to do: all {len(rows)} rows are already in {args.output}",
-              file=sys.stderr)
+    todo = batch.plan(rows, args.output, retry_errors=args.retry_errors)
+    skipped = len(rows) - len(todo)
+    if not todo:
+        print(f"nothing to do: all {len(rows)} rows are already in {args.output}", file=sys.stderr)
         return 0
-    failed = 0
-    with _open_judge(args) as judge, _progress(args, todo, skipped) as advance:
-        for record in batch.run_batch(judge, rows, args.output,
-                                      retry_errors=args.retry_errors):
-            failed += batch.ERROR_KEY in record
-            advance(record)
-    judged = todo - failed
-    print(f"{judged} judged, {failed} failed, {skipped} already done -> {args.output}",
-          file=sys.stderr)
+    written = failed = 0
+    try:
+        with _open_judge(args, metric) as judge, _progress(args, len(todo), skipped) as advance:
+            for record in batch.run_batch(judge, todo, args.output):
+                written += 1
+                failed += batch.ERROR_KEY in record
+                advance(record)
+    except KeyboardInterrupt:
+        print(
+            f"edgejudge: interrupted: {written} new rows saved in {args.output} "
+            f"({skipped + written} of {len(rows)}); run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"{written - failed} judged, {failed} failed, {skipped} already done -> {args.output}",
+        file=sys.stderr,
+    )
     return 1 if failed else 0
 
 
@@ -250,8 +320,14 @@ def _progress(args: argparse.Namespace, total: int, skipped: int) -> Any:
     from contextlib import contextmanager
 
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     @contextmanager
     def bar() -> Any:
@@ -260,9 +336,16 @@ def _progress(args: argparse.Namespace, total: int, skipped: int) -> Any:
             yield lambda record: None
             return
         label = f"judging ({skipped} done before)" if skipped else "judging"
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("errors: {task.fields[errors]}"), TimeElapsedColumn(),
-                      TextColumn("eta"), TimeRemainingColumn(), console=console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("errors: {task.fields[errors]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task(label, total=total, errors=0)
             errors = 0
 

@@ -37,8 +37,9 @@ def _linux_cores() -> int | None:
 def _macos_cores() -> int | None:
     for key in ("hw.perflevel0.physicalcpu", "hw.physicalcpu"):
         try:
-            out = subprocess.run(["sysctl", "-n", key], capture_output=True, text=True,
-                                 timeout=5, check=True).stdout
+            out = subprocess.run(
+                ["sysctl", "-n", key], capture_output=True, text=True, timeout=5, check=True
+            ).stdout
             return int(out.strip())
         except (OSError, ValueError, subprocess.SubprocessError):
             continue

@@ -1,9 +1,9 @@
 """The Python API: a `Judge` is a model, a metric and a runtime, used as a context manager.
 
-    from edgejudge import Judge
-    with Judge(model="demo", metric="response-faithfulness-5point") as judge:
-        result = judge.evaluate({"query": "…", "context": "…", "response": "…"})
-        print(result.score, result.feedback)
+from edgejudge import Judge
+with Judge(model="demo", metric="response-faithfulness-5point") as judge:
+    result = judge.evaluate({"query": "…", "context": "…", "response": "…"})
+    print(result.score, result.feedback)
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class Judge:
                 closed = self.format.close_out(raw)
                 if closed is not None:
                     answer, truncated = closed
-                    feedback.feed(answer[len(raw):] if answer.startswith(raw) else "")
+                    feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
                     tail, extra = self._finish(tokens, answer)
                     raw, count = answer + tail, count + extra
             verdict = self.format.parse(raw, self.metric)

@@ -48,8 +48,10 @@ def models_dir() -> Path:
 def looks_like_path(model: str | os.PathLike[str]) -> bool:
     """True for something meant as a file path rather than a catalog name."""
     text = os.fspath(model)
-    return isinstance(model, os.PathLike) or text.endswith((".gguf", ".llamafile")) or (
-        os.sep in text or "/" in text
+    return (
+        isinstance(model, os.PathLike)
+        or text.endswith((".gguf", ".llamafile"))
+        or (os.sep in text or "/" in text)
     )
 
 
@@ -108,8 +110,7 @@ def _from_hub_cache(entry: ModelEntry) -> Path:
     assert entry.repo is not None
     try:
         return Path(
-            hf_hub_download(entry.repo, entry.file, revision=entry.revision,
-                            local_files_only=True)
+            hf_hub_download(entry.repo, entry.file, revision=entry.revision, local_files_only=True)
         )
     except Exception:  # huggingface_hub raises several kinds for "not in the cache"
         raise ModelNotFoundError(

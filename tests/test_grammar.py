@@ -12,7 +12,9 @@ from edgejudge.core.formats.flow_judge import FLOW_JUDGE
 from edgejudge.errors import GenerationError
 
 TEN = Metric(
-    name="ten", criteria="c", required_output="response",
+    name="ten",
+    criteria="c",
+    required_output="response",
     rubric=tuple(RubricItem(score=s, description=f"d{s}") for s in range(11)),
 )
 

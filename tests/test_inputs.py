@@ -20,8 +20,9 @@ def test_flat_shape_orders_inputs_as_the_metric() -> None:
 
 def test_reference_shape() -> None:
     data = {"inputs": [{"query": "q"}, {"context": "c"}], "output": {"response": "r"}}
-    assert coerce_input(data, METRIC) == coerce_input({"query": "q", "context": "c",
-                                                       "response": "r"}, METRIC)
+    assert coerce_input(data, METRIC) == coerce_input(
+        {"query": "q", "context": "c", "response": "r"}, METRIC
+    )
 
 
 def test_of_builds_from_keywords() -> None:
@@ -34,10 +35,16 @@ def test_of_builds_from_keywords() -> None:
         ({"query": "q", "response": "r"}, ("context",), ()),
         ({"query": "q", "context": "c", "response": "r", "extra": "x"}, (), ("extra",)),
         ({"inputs": [{"query": "q"}], "output": {"response": "r"}}, ("context",), ()),
-        ({"inputs": [{"query": "q"}, {"ctx": "c"}], "output": {"answer": "r"}},
-         ("context", "response"), ("ctx", "answer")),
-        ({"inputs": [{"query": "q"}, {"response": "c"}], "output": {"context": "r"}},
-         ("response",), ("context",)),
+        (
+            {"inputs": [{"query": "q"}, {"ctx": "c"}], "output": {"answer": "r"}},
+            ("context", "response"),
+            ("ctx", "answer"),
+        ),
+        (
+            {"inputs": [{"query": "q"}, {"response": "c"}], "output": {"context": "r"}},
+            ("response",),
+            ("context",),
+        ),
     ],
 )
 def test_mismatches_name_every_key(data: dict, missing: tuple, unexpected: tuple) -> None:

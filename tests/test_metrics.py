@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
@@ -51,7 +52,10 @@ def test_valid_scales(scores: tuple[int, ...]) -> None:
         ([{"score": 1, "description": "a"}, {"score": 1, "description": "b"}], "repeated: \\[1\\]"),
         ([{"score": 1.5, "description": "a"}, {"score": 2, "description": "b"}], "rubric.0.score"),
         ([{"score": True, "description": "a"}, {"score": 2, "description": "b"}], "rubric.0.score"),
-        ([{"score": 1, "description": ""}, {"score": 2, "description": "b"}], "rubric.0.description"),
+        (
+            [{"score": 1, "description": ""}, {"score": 2, "description": "b"}],
+            "rubric.0.description",
+        ),
         ([{"score": -1, "description": "a"}, {"score": 2, "description": "b"}], "non-negative"),
     ],
 )
@@ -98,8 +102,12 @@ def test_toml_metric_file(tmp_path: Path) -> None:
 
 def test_toml_errors_name_file_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text(TOML.format(rubric='[[rubric]]\nscore = "high"\ndescription = "x"\n'
-                                       '[[rubric]]\nscore = 2\ndescription = "y"'))
+    path.write_text(
+        TOML.format(
+            rubric='[[rubric]]\nscore = "high"\ndescription = "x"\n'
+            '[[rubric]]\nscore = 2\ndescription = "y"'
+        )
+    )
     with pytest.raises(MetricError, match=r"bad\.toml: field 'rubric\.0\.score'"):
         load_metric_file(path)
     path.write_text("name = [unclosed")
@@ -111,6 +119,6 @@ def test_toml_errors_name_file_and_field(tmp_path: Path) -> None:
 
 def test_metric_is_immutable() -> None:
     metric = get_preset("response-relevance-binary")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         metric.name = "other"  # type: ignore[misc]
     assert isinstance(metric, Metric)

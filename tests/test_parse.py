@@ -16,8 +16,11 @@ FIVE = get_preset("response-faithfulness-5point")
     [
         ("<feedback>Good.</feedback>\n<score>4</score>", "Good.", 4),
         ("  <feedback>\nTwo\n\nlines\n</feedback>\n<score> 5 </score>\n", "Two\n\nlines", 5),
-        ("<feedback>Says </feedback> inside</feedback>\n<score>2</score>",
-         "Says </feedback> inside", 2),
+        (
+            "<feedback>Says </feedback> inside</feedback>\n<score>2</score>",
+            "Says </feedback> inside",
+            2,
+        ),
     ],
 )
 def test_well_formed(raw: str, feedback: str, score: int) -> None:
@@ -26,8 +29,10 @@ def test_well_formed(raw: str, feedback: str, score: int) -> None:
 
 
 def test_a_score_quoted_in_the_feedback_does_not_fool_the_parser() -> None:
-    raw = ("<feedback>The response claims <score>5</score> for itself, but it invents "
-           "facts.</feedback>\n<score>1</score>")
+    raw = (
+        "<feedback>The response claims <score>5</score> for itself, but it invents "
+        "facts.</feedback>\n<score>1</score>"
+    )
     verdict = FLOW_JUDGE.parse(raw, FIVE)
     assert verdict.score == 1
     assert "<score>5</score>" in verdict.feedback
@@ -47,8 +52,10 @@ def test_a_score_quoted_in_the_feedback_does_not_fool_the_parser() -> None:
         ("<feedback>Good.</feedback>\n<score>6</score>", r"not on the rubric \(allowed: 1, 2, 3"),
         ("<feedback>Good.</feedback>\n<score>0</score>", "not on the rubric"),
         ("<feedback>  </feedback>\n<score>3</score>", "feedback is empty"),
-        ("<feedback>a</feedback>\n<score>3</score>\n<feedback>b</feedback>\n<score>4</score>",
-         "not a whole number"),
+        (
+            "<feedback>a</feedback>\n<score>3</score>\n<feedback>b</feedback>\n<score>4</score>",
+            "not a whole number",
+        ),
     ],
 )
 def test_ill_formed_raises_with_raw_text(raw: str, message: str) -> None:
@@ -66,7 +73,7 @@ def _stream(chunks: list[str]) -> str:
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 100])
 def test_feedback_filter_for_any_chunking(size: int) -> None:
     raw = "<feedback>It is <b>bold</b> and </feed tricky.</feedback>\n<score>3</score>"
-    chunks = [raw[i:i + size] for i in range(0, len(raw), size)]
+    chunks = [raw[i : i + size] for i in range(0, len(raw), size)]
     assert _stream(chunks) == "It is <b>bold</b> and </feed tricky."
 
 

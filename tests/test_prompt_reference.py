@@ -25,14 +25,17 @@ REFERENCE_NAMES = {
 
 def reference_prompt(metric: Metric, eval_input: EvalInput) -> str:
     """What flow_judge.FlowJudge._format_prompt renders for the same metric and input."""
-    ref_rubric = [ref_metrics.RubricItem(score=i.score, description=i.description)
-                  for i in metric.rubric]
-    return format_user_prompt({
-        "INPUTS": format_vars([dict(item) for item in eval_input.inputs]),
-        "OUTPUT": format_vars([dict(eval_input.output)]),
-        "EVALUATION_CRITERIA": metric.criteria,
-        "RUBRIC": format_rubric(ref_rubric),
-    })
+    ref_rubric = [
+        ref_metrics.RubricItem(score=i.score, description=i.description) for i in metric.rubric
+    ]
+    return format_user_prompt(
+        {
+            "INPUTS": format_vars([dict(item) for item in eval_input.inputs]),
+            "OUTPUT": format_vars([dict(eval_input.output)]),
+            "EVALUATION_CRITERIA": metric.criteria,
+            "RUBRIC": format_rubric(ref_rubric),
+        }
+    )
 
 
 def test_nine_presets_match_reference_definitions() -> None:
@@ -55,8 +58,10 @@ def test_preset_prompts_are_byte_identical(name: str, case: str) -> None:
     base = CORRECTNESS if "reference_answer" in metric.required_inputs else FAITHFUL
     data = dict(base)
     if case == "tricky":
-        data = {key: f"{TRICKY['context']}\n{value}\n{TRICKY['response']}"
-                for key, value in base.items()}
+        data = {
+            key: f"{TRICKY['context']}\n{value}\n{TRICKY['response']}"
+            for key, value in base.items()
+        }
     eval_input = coerce_input(data, metric)
     assert FLOW_JUDGE.render_prompt(metric, eval_input) == reference_prompt(metric, eval_input)
 
@@ -66,8 +71,10 @@ def _custom(inputs: tuple[str, ...]) -> Metric:
         name="helpfulness-0-10",
         criteria="How helpful is the answer?\n\nConsider {braces} and <tags>.",
         # deliberately out of order: the prompt lists scores lowest first
-        rubric=tuple(RubricItem(score=s, description=f"Level {s}: ünïcode ✓")
-                     for s in (10, 0, 5, 3, 7, 1, 2, 4, 6, 8, 9)),
+        rubric=tuple(
+            RubricItem(score=s, description=f"Level {s}: ünïcode ✓")
+            for s in (10, 0, 5, 3, 7, 1, 2, 4, 6, 8, 9)
+        ),
         required_inputs=inputs,
         required_output="Final Answer",
     )

@@ -75,7 +75,7 @@ def _from_reference_shape(body: dict[str, Any]) -> EvalInput:
         )
     raw_inputs = body.get("inputs", [])
     if not isinstance(raw_inputs, list) or not all(isinstance(i, dict) for i in raw_inputs):
-        raise InputError("'inputs' must be a list of objects like {\"query\": \"...\"}")
+        raise InputError('\'inputs\' must be a list of objects like {"query": "..."}')
     inputs: list[dict[str, str]] = []
     for item in raw_inputs:
         if len(item) != 1:
@@ -92,11 +92,16 @@ def _from_flat(body: dict[str, Any], metric: Metric) -> EvalInput:
     missing = [k for k in expected if k not in body]
     unexpected = sorted(set(body) - set(expected))
     if missing or unexpected:
-        raise InputError(_mismatch(metric, missing, unexpected), missing=tuple(missing),
-                         unexpected=tuple(unexpected))
+        raise InputError(
+            _mismatch(metric, missing, unexpected),
+            missing=tuple(missing),
+            unexpected=tuple(unexpected),
+        )
     return EvalInput(
         inputs=tuple({k: _text(k, body[k])} for k in metric.required_inputs),
-        output={metric.required_output: _text(metric.required_output, body[metric.required_output])},
+        output={
+            metric.required_output: _text(metric.required_output, body[metric.required_output])
+        },
     )
 
 
@@ -114,8 +119,11 @@ def check_input(eval_input: EvalInput, metric: Metric) -> None:
         # Right names, wrong places: the output was given as an input or vice versa.
         missing, unexpected = [metric.required_output], [eval_input.output_name]
     if missing or unexpected:
-        raise InputError(_mismatch(metric, missing, unexpected), missing=tuple(missing),
-                         unexpected=tuple(unexpected))
+        raise InputError(
+            _mismatch(metric, missing, unexpected),
+            missing=tuple(missing),
+            unexpected=tuple(unexpected),
+        )
 
 
 def _mismatch(metric: Metric, missing: list[str], unexpected: list[str]) -> str:

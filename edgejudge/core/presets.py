@@ -3,8 +3,11 @@
 The criteria and rubric texts are the ones Flow-Judge-v0.1 was trained and evaluated with;
 changing a character changes the judge, so tests compare them against the reference package.
 """
+
 from __future__ import annotations
+
 from edgejudge.core.metrics import Metric, RubricItem
+
 
 def _metric(
     name: str, title: str, criteria: str, inputs: list[str], rubric: dict[int, str]
@@ -18,261 +21,262 @@ def _metric(
         required_output="response",
     )
 
+
 PRESETS: dict[str, Metric] = {}
 
-PRESETS['response-correctness-binary'] = _metric(
-    'response-correctness-binary',
-    'Response Correctness (Binary)',
+PRESETS["response-correctness-binary"] = _metric(
+    "response-correctness-binary",
+    "Response Correctness (Binary)",
     (
-        'Does the generated response accurately match the provided reference answer for the '
-        'given query?'
+        "Does the generated response accurately match the provided reference answer for the "
+        "given query?"
     ),
-    ['query', 'reference_answer'],
+    ["query", "reference_answer"],
     {
         0: (
-            'The generated response does not match the reference answer. It either contains '
-            'inaccurate information, is missing key details from the reference, includes extra '
-            'information not in the reference, or fails to convey the same meaning as the '
-            'reference answer.'
+            "The generated response does not match the reference answer. It either contains "
+            "inaccurate information, is missing key details from the reference, includes extra "
+            "information not in the reference, or fails to convey the same meaning as the "
+            "reference answer."
         ),
         1: (
-            'The generated response matches the reference answer exactly or contains all the '
-            'key information from the reference with no inaccuracies, extra details, or missing '
-            'details. The meaning conveyed by the generated response is equivalent to the '
-            'reference.'
+            "The generated response matches the reference answer exactly or contains all the "
+            "key information from the reference with no inaccuracies, extra details, or missing "
+            "details. The meaning conveyed by the generated response is equivalent to the "
+            "reference."
         ),
     },
 )
 
-PRESETS['response-correctness-3point'] = _metric(
-    'response-correctness-3point',
-    'Response Correctness (3-point Likert)',
+PRESETS["response-correctness-3point"] = _metric(
+    "response-correctness-3point",
+    "Response Correctness (3-point Likert)",
     (
         "Based on the provided reference response, how well does the system's generated "
-        'response match the correct answer to the given query?'
+        "response match the correct answer to the given query?"
     ),
-    ['query', 'reference_answer'],
+    ["query", "reference_answer"],
     {
         1: (
-            'The generated response does not match the reference response at all. It either '
-            'fails to address the query or provides a completely incorrect answer.'
+            "The generated response does not match the reference response at all. It either "
+            "fails to address the query or provides a completely incorrect answer."
         ),
         2: (
-            'The generated response partially matches the reference response. It addresses the '
-            'query but may contain some incorrect, irrelevant or incomplete information '
-            'compared to the reference.'
+            "The generated response partially matches the reference response. It addresses the "
+            "query but may contain some incorrect, irrelevant or incomplete information "
+            "compared to the reference."
         ),
         3: (
-            'The generated response fully matches the reference response. It accurately and '
-            'completely answers the query, containing all the relevant information from the '
-            'reference without any incorrect or extraneous details.'
+            "The generated response fully matches the reference response. It accurately and "
+            "completely answers the query, containing all the relevant information from the "
+            "reference without any incorrect or extraneous details."
         ),
     },
 )
 
-PRESETS['response-correctness-5point'] = _metric(
-    'response-correctness-5point',
-    'Response Correctness (5-point Likert)',
+PRESETS["response-correctness-5point"] = _metric(
+    "response-correctness-5point",
+    "Response Correctness (5-point Likert)",
     (
         "Compare the system's response to the provided reference answer and rate how well they "
-        'match in accuracy and completeness to answer the query.'
+        "match in accuracy and completeness to answer the query."
     ),
-    ['query', 'reference_answer'],
+    ["query", "reference_answer"],
     {
         1: (
-            'The response is completely incorrect or irrelevant to the query, with no overlap '
-            'in information with the reference answer.'
+            "The response is completely incorrect or irrelevant to the query, with no overlap "
+            "in information with the reference answer."
         ),
         2: (
-            'The response contains some correct information relevant to the query but is '
-            'substantially incomplete or inaccurate compared to the reference answer.'
+            "The response contains some correct information relevant to the query but is "
+            "substantially incomplete or inaccurate compared to the reference answer."
         ),
         3: (
-            'The response answers the query with reasonable accuracy but is missing key details '
-            'or has minor inaccuracies compared to the reference.'
+            "The response answers the query with reasonable accuracy but is missing key details "
+            "or has minor inaccuracies compared to the reference."
         ),
         4: (
-            'The response accurately answers the query and is nearly complete, only leaving out '
-            'non-essential details compared to the reference.'
+            "The response accurately answers the query and is nearly complete, only leaving out "
+            "non-essential details compared to the reference."
         ),
         5: (
-            'The response perfectly matches the accuracy and level of detail of the reference '
-            'answer, containing all key information to comprehensively answer the query.'
+            "The response perfectly matches the accuracy and level of detail of the reference "
+            "answer, containing all key information to comprehensively answer the query."
         ),
     },
 )
 
-PRESETS['response-faithfulness-binary'] = _metric(
-    'response-faithfulness-binary',
-    'Response Faithfulness (Binary)',
+PRESETS["response-faithfulness-binary"] = _metric(
+    "response-faithfulness-binary",
+    "Response Faithfulness (Binary)",
     (
-        'Based on the provided context, does the response contain only information that is '
-        'supported by or directly inferable from the context?'
+        "Based on the provided context, does the response contain only information that is "
+        "supported by or directly inferable from the context?"
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         0: (
-            'The response contains statements or claims that cannot be directly found in or '
-            'logically inferred from the provided context. There is hallucinated or fabricated '
-            'information present in the response that does not have support in the given '
-            'context.'
+            "The response contains statements or claims that cannot be directly found in or "
+            "logically inferred from the provided context. There is hallucinated or fabricated "
+            "information present in the response that does not have support in the given "
+            "context."
         ),
         1: (
-            'The response contains only statements and claims that are directly stated in or '
-            'logically inferable from the provided context. There is no hallucinated or '
-            'fabricated information present in the response that cannot be traced back to or '
-            'deduced from the context.'
+            "The response contains only statements and claims that are directly stated in or "
+            "logically inferable from the provided context. There is no hallucinated or "
+            "fabricated information present in the response that cannot be traced back to or "
+            "deduced from the context."
         ),
     },
 )
 
-PRESETS['response-faithfulness-3point'] = _metric(
-    'response-faithfulness-3point',
-    'Response Faithfulness (3-point Likert)',
+PRESETS["response-faithfulness-3point"] = _metric(
+    "response-faithfulness-3point",
+    "Response Faithfulness (3-point Likert)",
     (
-        'Based on the provided context, assess how faithful and consistent the response is to '
-        'the information given. Check if the response contains any fabricated or hallucinated '
-        'content that cannot be supported by the context.'
+        "Based on the provided context, assess how faithful and consistent the response is to "
+        "the information given. Check if the response contains any fabricated or hallucinated "
+        "content that cannot be supported by the context."
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         1: (
-            'The response contains significant amount of fabricated information or unsupported '
-            'claims that directly contradict or deviate from the given context. Major '
-            'hallucinations are present that are not factual based on the context provided.'
+            "The response contains significant amount of fabricated information or unsupported "
+            "claims that directly contradict or deviate from the given context. Major "
+            "hallucinations are present that are not factual based on the context provided."
         ),
         2: (
-            'The response is mostly faithful to the context, but contains some minor '
-            'unsupported details or slight factual inconsistencies. While the overall message '
-            'is supported, there are a few deviations that are not directly inferable from the '
-            'strict context alone.'
+            "The response is mostly faithful to the context, but contains some minor "
+            "unsupported details or slight factual inconsistencies. While the overall message "
+            "is supported, there are a few deviations that are not directly inferable from the "
+            "strict context alone."
         ),
         3: (
-            'The response is completely faithful and consistent with the context provided. All '
-            'details and claims are directly supported by the information given, without any '
-            'hallucinated or fabricated content present. The response accurately represents '
-            'only the facts in the context.'
+            "The response is completely faithful and consistent with the context provided. All "
+            "details and claims are directly supported by the information given, without any "
+            "hallucinated or fabricated content present. The response accurately represents "
+            "only the facts in the context."
         ),
     },
 )
 
-PRESETS['response-faithfulness-5point'] = _metric(
-    'response-faithfulness-5point',
-    'Response Faithfulness (5-point Likert)',
+PRESETS["response-faithfulness-5point"] = _metric(
+    "response-faithfulness-5point",
+    "Response Faithfulness (5-point Likert)",
     (
-        'Based on the given context, evaluate how consistent and faithful the generated '
-        'response is to the context. The response should not contain any hallucinated or '
-        'fabricated information that is not supported by the context.'
+        "Based on the given context, evaluate how consistent and faithful the generated "
+        "response is to the context. The response should not contain any hallucinated or "
+        "fabricated information that is not supported by the context."
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         1: (
-            'The response is completely inconsistent with the provided context. It contains '
-            'significant amount of hallucinated or fabricated information that directly '
-            'contradicts or is not supported at all by the context.'
+            "The response is completely inconsistent with the provided context. It contains "
+            "significant amount of hallucinated or fabricated information that directly "
+            "contradicts or is not supported at all by the context."
         ),
         2: (
-            'The response is mostly inconsistent with the provided context. While it may '
-            'contain some information from the context, it introduces a substantial amount of '
-            'hallucinated or fabricated details that deviate from the context.'
+            "The response is mostly inconsistent with the provided context. While it may "
+            "contain some information from the context, it introduces a substantial amount of "
+            "hallucinated or fabricated details that deviate from the context."
         ),
         3: (
-            'The response is somewhat consistent with the provided context. It includes a mix '
-            'of information from the context and some hallucinated or fabricated details. The '
-            'fabrications are minor and do not significantly contradict the context.'
+            "The response is somewhat consistent with the provided context. It includes a mix "
+            "of information from the context and some hallucinated or fabricated details. The "
+            "fabrications are minor and do not significantly contradict the context."
         ),
         4: (
-            'The response is mostly consistent with the provided context. The vast majority of '
-            'the content is supported by the context, with only minor and inconsequential '
-            'inconsistencies or fabrications, if any.'
+            "The response is mostly consistent with the provided context. The vast majority of "
+            "the content is supported by the context, with only minor and inconsequential "
+            "inconsistencies or fabrications, if any."
         ),
         5: (
-            'The response is completely consistent with and faithful to the provided context. '
-            'All details in the response are directly supported by the context, without any '
-            'hallucinated or fabricated information.'
+            "The response is completely consistent with and faithful to the provided context. "
+            "All details in the response are directly supported by the context, without any "
+            "hallucinated or fabricated information."
         ),
     },
 )
 
-PRESETS['response-relevance-binary'] = _metric(
-    'response-relevance-binary',
-    'Response Relevance (Binary)',
+PRESETS["response-relevance-binary"] = _metric(
+    "response-relevance-binary",
+    "Response Relevance (Binary)",
     (
-        'Is the response directly relevant to answering the query considering the context, '
-        'without including irrelevant or extraneous information?'
+        "Is the response directly relevant to answering the query considering the context, "
+        "without including irrelevant or extraneous information?"
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         0: (
-            'The response does not sufficiently address the query, either by failing to '
-            'directly answer the question asked, going off-topic, or including irrelevant or '
-            'extraneous information that was not requested in the original query.'
+            "The response does not sufficiently address the query, either by failing to "
+            "directly answer the question asked, going off-topic, or including irrelevant or "
+            "extraneous information that was not requested in the original query."
         ),
         1: (
-            'The response directly and sufficiently addresses the query. All of the content is '
-            'relevant to answering the question asked, without going off-topic or providing '
-            'unnecessary additional information beyond what the query requires.'
+            "The response directly and sufficiently addresses the query. All of the content is "
+            "relevant to answering the question asked, without going off-topic or providing "
+            "unnecessary additional information beyond what the query requires."
         ),
     },
 )
 
-PRESETS['response-relevance-3point'] = _metric(
-    'response-relevance-3point',
-    'Response Relevance (3-point Likert)',
+PRESETS["response-relevance-3point"] = _metric(
+    "response-relevance-3point",
+    "Response Relevance (3-point Likert)",
     (
-        'How relevant and pertinent is the response to addressing the given query, without '
-        'including extraneous or irrelevant information?'
+        "How relevant and pertinent is the response to addressing the given query, without "
+        "including extraneous or irrelevant information?"
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         1: (
-            'The response is not relevant to the query at all. It either does not address the '
-            'key points of the query or includes only irrelevant or extraneous information that '
-            'does not pertain to answering the query directly.'
+            "The response is not relevant to the query at all. It either does not address the "
+            "key points of the query or includes only irrelevant or extraneous information that "
+            "does not pertain to answering the query directly."
         ),
         2: (
-            'The response addresses some aspects of the query but is only partially relevant. '
-            'It may go off-topic or include some tangentially related or extraneous '
-            'information. Key points needed to comprehensively address the query are missing.'
+            "The response addresses some aspects of the query but is only partially relevant. "
+            "It may go off-topic or include some tangentially related or extraneous "
+            "information. Key points needed to comprehensively address the query are missing."
         ),
         3: (
-            'The response is highly relevant to the query and directly addresses all the key '
-            'points needed to comprehensively answer the query. No irrelevant or extraneous '
-            'information is included. The response is fully pertinent to the query.'
+            "The response is highly relevant to the query and directly addresses all the key "
+            "points needed to comprehensively answer the query. No irrelevant or extraneous "
+            "information is included. The response is fully pertinent to the query."
         ),
     },
 )
 
-PRESETS['response-relevance-5point'] = _metric(
-    'response-relevance-5point',
-    'Response Relevance (5-point Likert)',
+PRESETS["response-relevance-5point"] = _metric(
+    "response-relevance-5point",
+    "Response Relevance (5-point Likert)",
     (
-        'How well does the response address the query, providing relevant information without '
-        'including anything extraneous or irrelevant?'
+        "How well does the response address the query, providing relevant information without "
+        "including anything extraneous or irrelevant?"
     ),
-    ['query', 'context'],
+    ["query", "context"],
     {
         1: (
-            'The response is completely irrelevant to the query, does not address it at all, or '
-            'contains only extraneous information unrelated to the query.'
+            "The response is completely irrelevant to the query, does not address it at all, or "
+            "contains only extraneous information unrelated to the query."
         ),
         2: (
-            'The response is mostly irrelevant to the query, addressing it only tangentially or '
-            'containing significant amounts of unrelated or extraneous information.'
+            "The response is mostly irrelevant to the query, addressing it only tangentially or "
+            "containing significant amounts of unrelated or extraneous information."
         ),
         3: (
-            'The response is somewhat relevant to the query, addressing the main point but '
-            'going off-topic or including some extraneous details. Key aspects of the query may '
-            'not be addressed.'
+            "The response is somewhat relevant to the query, addressing the main point but "
+            "going off-topic or including some extraneous details. Key aspects of the query may "
+            "not be addressed."
         ),
         4: (
-            'The response is largely relevant to the query, addressing the key points without '
-            'much extraneous information. It may not cover all aspects of the query '
-            'exhaustively.'
+            "The response is largely relevant to the query, addressing the key points without "
+            "much extraneous information. It may not cover all aspects of the query "
+            "exhaustively."
         ),
         5: (
-            'The response is highly relevant to the query, addressing all key aspects directly '
-            'and thoroughly without any irrelevant or extraneous information.'
+            "The response is highly relevant to the query, addressing all key aspects directly "
+            "and thoroughly without any irrelevant or extraneous information."
         ),
     },
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, Union
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class Finished:
     stop_reason: str  # "eos": the model (or grammar) ended it; "length": the budget ran out
 
 
-Chunk = Union[str, Finished]
+Chunk = str | Finished
 
 
 class Runtime(Protocol):

@@ -19,8 +19,19 @@ GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
 
 # GGUF metadata value types -> struct format (None: handled specially).
-_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q",
-            12: "d"}
+_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 _STRING, _ARRAY = 8, 9
 
 
@@ -73,7 +84,7 @@ class _Reader:
         if self.pos + length > len(self.data):
             raise _Truncated
         start, self.pos = self.pos, self.pos + length
-        return self.data[start:self.pos].decode("utf-8", "replace") if keep else ""
+        return self.data[start : self.pos].decode("utf-8", "replace") if keep else ""
 
     def value(self, kind: int, keep: bool = True) -> Any:
         if kind in _SCALARS:

@@ -189,14 +189,16 @@ class LlamaCppRuntime:
         eos = llm.token_eos()
         eos_text = llm._model.token_get_text(eos) if eos >= 0 else ""
         formatter = Jinja2ChatFormatter(
-            template=self._template or "", eos_token=eos_text, bos_token=bos_text,
+            template=self._template or "",
+            eos_token=eos_text,
+            bos_token=bos_text,
             add_generation_prompt=True,
         )
         text = formatter(messages=[{"role": "user", "content": message}]).prompt
         # The BOS token is added as a token (above) when the vocabulary asks for one, as
         # llama.cpp's own chat path does; drop the template's copy so there is only one.
         if self._add_bos and bos_text and text.startswith(bos_text):
-            text = text[len(bos_text):]
+            text = text[len(bos_text) :]
         return text
 
     def _split_template(self, message: str) -> tuple[str | None, str]:

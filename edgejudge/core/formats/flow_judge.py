@@ -154,12 +154,12 @@ class FlowJudgeFormat:
         text = partial.lstrip()
         if not text.startswith(FEEDBACK_OPEN):
             return None
-        body = text[len(FEEDBACK_OPEN):]
+        body = text[len(FEEDBACK_OPEN) :]
         end = body.find("<")
         feedback = body if end < 0 else body[:end]
         if not feedback.strip():
             return None
-        cut = end < 0 or not _CLOSING.startswith(body[end:end + len(FEEDBACK_CLOSE)])
+        cut = end < 0 or not _CLOSING.startswith(body[end : end + len(FEEDBACK_CLOSE)])
         return FEEDBACK_OPEN + feedback + _CLOSING, cut
 
     def parse(self, raw: str, metric: Metric) -> Verdict:
@@ -247,7 +247,7 @@ class FeedbackFilter:
                 self._closed = True  # not a Flow-Judge answer; the parser will say so
                 return ""
             self._opened = True
-            self._buffer = stripped[len(FEEDBACK_OPEN):]
+            self._buffer = stripped[len(FEEDBACK_OPEN) :]
         end = self._buffer.find(FEEDBACK_CLOSE)
         if end >= 0:
             self._closed = True
@@ -255,7 +255,7 @@ class FeedbackFilter:
             return out
         keep = _partial_suffix(self._buffer, FEEDBACK_CLOSE)
         out = self._buffer[: len(self._buffer) - keep]
-        self._buffer = self._buffer[len(out):]
+        self._buffer = self._buffer[len(out) :]
         return out
 
 

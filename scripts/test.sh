@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up (or refresh) .venv with the test extras, then run the whole test suite.
+#   bash scripts/test.sh            # everything, real-model tests included
+#   bash scripts/test.sh -m "not model"   # only the fast tests (no llama.cpp model)
+# The first run builds llama-cpp-python from source (~9 minutes on 2 cores); pip keeps the
+# wheel in its cache, so later runs, fresh clones included, install in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${EDGEJUDGE_VENV:-.venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e '.[test,demo]'
+# The reference package the prompt tests compare against. --no-deps: its declared
+# dependencies pull in Jupyter; the light ones it imports are in the test extra.
+"$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2
+exec "$venv/bin/python" -m pytest "$@"

@@ -1,0 +1,206 @@
+"""The CLI: commands that need no model in-process, judging and batches as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgejudge.batch import finished_keys
+from edgejudge.cli import main
+from edgejudge.core import coerce_input, get_format, get_preset
+from edgejudge.store import CACHE_ENV
+from tests.cases import FAITHFUL, TEN_FAITHFULNESS
+
+METRIC = "response-faithfulness-5point"
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data))
+    return path
+
+
+# --- no model ---------------------------------------------------------------------------
+
+
+def test_metrics_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["metrics", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 9 and "response-relevance-binary" in out
+    assert main(["metrics", "show", METRIC]) == 0
+    assert "- " not in capsys.readouterr().out.split("rubric:")[0]
+
+
+def test_prompt_prints_exactly_what_the_judge_gets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = write_json(tmp_path / "case.json", FAITHFUL)
+    assert main(["prompt", "--metric", METRIC, "--input", str(case)]) == 0
+    metric = get_preset(METRIC)
+    expected = get_format("flow-judge").render_prompt(metric, coerce_input(FAITHFUL, metric))
+    assert capsys.readouterr().out == expected + "\n"
+
+
+def test_grammar_prints_gbnf(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grammar", "--metric", "response-correctness-binary"]) == 0
+    assert 'score ::= "0" | "1"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["prompt", "--metric", "nope", "--input", "{case}"], "unknown metric 'nope'"),
+        (["prompt", "--metric", METRIC, "--input", "{missing}"], "input file not found"),
+        (["prompt", "--metric", METRIC, "--input", "{bad_json}"], "not valid JSON"),
+        (["prompt", "--metric", METRIC, "--input", "{partial}"], "missing context, response"),
+        (["prompt", "--metric-file", "{missing}", "--input", "{case}"], "metric file not found"),
+        (
+            ["judge", "--model", "flow-judge-v0.1", "--metric", METRIC, "--input", "{case}"],
+            "hf download",
+        ),
+        (
+            ["judge", "--model", "no/such.gguf", "--metric", METRIC, "--input", "{case}"],
+            "model file not found",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    paths = {
+        "case": write_json(tmp_path / "case.json", FAITHFUL),
+        "missing": tmp_path / "absent.json",
+        "bad_json": tmp_path / "bad.json",
+        "partial": write_json(tmp_path / "partial.json", {"query": "q"}),
+    }
+    paths["bad_json"].write_text("{not json")
+    code = main([a.format(**{k: str(v) for k, v in paths.items()}) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("edgejudge: error: ") and message in err
+
+
+def test_a_file_that_is_not_a_model_is_a_runtime_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = write_json(tmp_path / "case.json", FAITHFUL)
+    fake = tmp_path / "weights.gguf"
+    fake.write_bytes(b"<html>rate limited</html>")
+    assert main(["judge", "--model", str(fake), "--metric", METRIC, "--input", str(case)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a GGUF file" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["judge", "--metric", METRIC])
+    assert info.value.code == 2
+
+
+def test_torn_last_line_is_dropped_and_errors_can_be_retried(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": 1, "score": 3}\n{"id": 2, "error": "boom"}\n{"id": 3, "sco')
+    assert finished_keys(out) == {"1", "2"}
+    assert out.read_text().endswith('"boom"}\n')
+    assert finished_keys(out, retry_errors=True) == {"1"}
+    assert out.read_text() == '{"id": 1, "score": 3}\n'
+
+
+# --- real model, real processes ---------------------------------------------------------
+
+
+def run_cli(args: list[str], cache: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, **{CACHE_ENV: str(cache)})
+    return subprocess.run(
+        [sys.executable, "-m", "edgejudge", *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=600,
+        **kwargs,
+    )  # type: ignore[call-overload]
+
+
+@pytest.mark.model
+def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> None:
+    case = write_json(tmp_path / "case.json", FAITHFUL)
+    common = [
+        "judge",
+        "--model",
+        "demo",
+        "--metric",
+        METRIC,
+        "--input",
+        str(case),
+        "--max-tokens",
+        "24",
+    ]
+    text = run_cli(common, demo_cache)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("Feedback:\n") and "Score: " in text.stdout
+    as_json = run_cli([*common, "--json"], demo_cache)
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert result["score"] in (1, 2, 3, 4, 5) and result["feedback"]
+    assert result["score"] == int(text.stdout.split("Score: ")[1].split()[0])  # greedy: same
+
+
+@pytest.mark.model
+def test_batch_interrupted_then_resumed_has_every_row_once(
+    tmp_path: Path, demo_cache: Path
+) -> None:
+    rows = [dict(item, id=f"case-{n}") for n, item in enumerate(TEN_FAITHFULNESS[:6])]
+    rows.insert(3, {"id": "broken", "query": "no context or response"})
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out.jsonl"
+    args = [
+        "batch",
+        str(source),
+        "-o",
+        str(out),
+        "--model",
+        "demo",
+        "--metric",
+        METRIC,
+        "--max-tokens",
+        "12",
+    ]
+    env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edgejudge", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    first = [json.loads(line) for line in out.read_text().splitlines()]  # every line is valid
+    assert 2 <= len(first) < len(rows)
+
+    resumed = run_cli(args, demo_cache)
+    assert resumed.returncode == 1, resumed.stderr  # one row failed
+    assert f"{len(rows) - len(first) - 1} judged, 1 failed, {len(first)} already done" in (
+        resumed.stderr
+    )
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in final) == sorted(r["id"] for r in rows)
+    by_id = {r["id"]: r for r in final}
+    assert "missing context, response" in by_id["broken"]["error"]
+    assert all(by_id[r["id"]]["score"] in range(1, 6) for r in rows if r["id"] != "broken")
+
+    again = run_cli(args, demo_cache)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
