@@ -147,7 +147,10 @@ class LlamaCppRuntime:
         self._vocab = self._llm._model.vocab
         self._add_bos = bool(self._llm._model.add_bos_token())
         self._bos = self._llm.token_bos()
-        self._template = chat_template if chat_template is not None else info.chat_template
+        template = chat_template if chat_template is not None else info.chat_template
+        self._formatter = self._compile(template) if template is not None else None
+        # Where the message sits in the template, found once by rendering a marker.
+        self._around = self._split(self._render(_MESSAGE_MARK)) if self._formatter else None
         self._grammars: dict[str, Any] = {}
 
     # -- prompt -------------------------------------------------------------------------
@@ -160,11 +163,13 @@ class LlamaCppRuntime:
         `<|end|>` cannot close the turn early and steer the judge.
         """
         head = [self._bos] if self._add_bos and self._bos >= 0 else []
-        if self._template is None:
+        if self._formatter is None:
             return head + self.text_tokens(user_message)
-        prefix, suffix = self._split_template(user_message)
-        if prefix is None:
-            return head + self._tokenize(self._render(user_message), special=True)
+        rendered = self._render(user_message)
+        if self._around is None or rendered != user_message.join(self._around):
+            # The template rewrites the message (trims it, say): tokenize it as rendered.
+            return head + self._tokenize(rendered, special=True)
+        prefix, suffix = self._around
         return (
             head
             + self._tokenize(prefix, special=True)
@@ -181,33 +186,32 @@ class LlamaCppRuntime:
             return []
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
-    def _render(self, message: str) -> str:
+    def _compile(self, template: str) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        llm = self._llm
-        bos_text = llm._model.token_get_text(self._bos) if self._bos >= 0 else ""
-        eos = llm.token_eos()
-        eos_text = llm._model.token_get_text(eos) if eos >= 0 else ""
-        formatter = Jinja2ChatFormatter(
-            template=self._template or "",
-            eos_token=eos_text,
-            bos_token=bos_text,
+        model = self._llm._model
+        eos = self._llm.token_eos()
+        self._bos_text = model.token_get_text(self._bos) if self._bos >= 0 else ""
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos >= 0 else "",
+            bos_token=self._bos_text,
             add_generation_prompt=True,
         )
-        text = formatter(messages=[{"role": "user", "content": message}]).prompt
+
+    def _render(self, message: str) -> str:
+        text = self._formatter(messages=[{"role": "user", "content": message}]).prompt
         # The BOS token is added as a token (above) when the vocabulary asks for one, as
         # llama.cpp's own chat path does; drop the template's copy so there is only one.
-        if self._add_bos and bos_text and text.startswith(bos_text):
-            text = text[len(bos_text) :]
+        if self._add_bos and self._bos_text and text.startswith(self._bos_text):
+            text = text[len(self._bos_text) :]
         return text
 
-    def _split_template(self, message: str) -> tuple[str | None, str]:
-        marked = self._render(_MESSAGE_MARK)
+    @staticmethod
+    def _split(marked: str) -> tuple[str, str] | None:
         if marked.count(_MESSAGE_MARK) != 1:
-            return None, ""
+            return None
         prefix, suffix = marked.split(_MESSAGE_MARK)
-        if self._render(message) != prefix + message + suffix:
-            return None, ""  # the template rewrites the message (trims it, say)
         return prefix, suffix
 
     # -- generation ---------------------------------------------------------------------
