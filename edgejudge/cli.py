@@ -18,8 +18,14 @@ from edgejudge import __version__
 from edgejudge.core import PRESETS
 from edgejudge.core.metrics import Metric, describe
 from edgejudge.errors import EdgeJudgeError, InputError
-from edgejudge.judge import CHARS_PER_TOKEN_BOUND, DEFAULT_MAX_TOKENS, Judge, JudgeResult
-from edgejudge.metric_files import load_metric_file, resolve_metric
+from edgejudge.judge import (
+    DEFAULT_FAMILY,
+    DEFAULT_MAX_TOKENS,
+    Judge,
+    JudgeResult,
+    verdict_grammar,
+)
+from edgejudge.metric_files import resolve_metric
 
 EXAMPLES = """\
 examples:
@@ -118,13 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the GBNF grammar that forces the verdict.",
     )
     _metric_options(grammar)
-    grammar.add_argument(
-        "--max-tokens",
-        type=_positive,
-        default=DEFAULT_MAX_TOKENS,
-        metavar="N",
-        help=f"feedback budget the grammar is sized for (default {DEFAULT_MAX_TOKENS})",
-    )
+    _max_tokens_option(grammar, "feedback budget the grammar is sized for")
     grammar.set_defaults(func=_cmd_grammar)
 
     metrics = commands.add_parser(
@@ -162,6 +162,16 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
+    parser.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"{meaning} (default {DEFAULT_MAX_TOKENS})",
+    )
+
+
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -169,13 +179,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         metavar="M",
         help="a catalog name (demo, flow-judge-v0.1) or a path to a .gguf file",
     )
-    parser.add_argument(
-        "--max-tokens",
-        type=_positive,
-        default=DEFAULT_MAX_TOKENS,
-        metavar="N",
-        help=f"most tokens the judge may write (default {DEFAULT_MAX_TOKENS})",
-    )
+    _max_tokens_option(parser, "most tokens the judge may write")
     parser.add_argument(
         "--ctx",
         type=_positive,
@@ -225,7 +229,7 @@ def _positive(text: str) -> int:
 
 
 def _metric(args: argparse.Namespace) -> Metric:
-    return load_metric_file(args.metric_file) if args.metric_file else resolve_metric(args.metric)
+    return resolve_metric(args.metric_file or args.metric)
 
 
 def _open_judge(args: argparse.Namespace, metric: Metric) -> Judge:
@@ -364,16 +368,14 @@ def _cmd_prompt(args: argparse.Namespace) -> int:
 
     metric = _metric(args)
     item = coerce_input(_read_input(args.input), metric)
-    sys.stdout.write(get_format("flow-judge").render_prompt(metric, item) + "\n")
+    sys.stdout.write(get_format(DEFAULT_FAMILY).render_prompt(metric, item) + "\n")
     return 0
 
 
 def _cmd_grammar(args: argparse.Namespace) -> int:
     from edgejudge.core import get_format
 
-    grammar = get_format("flow-judge").grammar(
-        _metric(args), max_feedback_chars=args.max_tokens * CHARS_PER_TOKEN_BOUND
-    )
+    grammar = verdict_grammar(get_format(DEFAULT_FAMILY), _metric(args), args.max_tokens)
     sys.stdout.write(grammar)
     return 0
 

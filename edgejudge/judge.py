@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edgejudge.core import EvalInput, Metric, coerce_input, get_format
+from edgejudge.core import EvalInput, JudgeFormat, Metric, coerce_input, get_format
 from edgejudge.errors import ContextOverflowError, EdgeJudgeError, ParseError
 from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.base import Finished, Runtime, Sampling
@@ -29,6 +29,11 @@ CLOSE_OUT_RESERVE = 16
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
 # since the token budget (not this) is meant to be what ends an over-long feedback.
 CHARS_PER_TOKEN_BOUND = 8
+
+
+def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
+    """The grammar for `metric`'s verdicts, its feedback bound sized to the token budget."""
+    return judge_format.grammar(metric, max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class Judge:
         self.max_tokens = max_tokens
         self.sampling = Sampling(temperature=temperature, seed=seed)
         self.use_grammar = grammar
+        self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
         self._lock = threading.Lock()
 
     # -- what would be sent -------------------------------------------------------------
@@ -103,9 +109,7 @@ class Judge:
     @property
     def grammar(self) -> str:
         """The GBNF grammar that forces this metric's verdict format."""
-        return self.format.grammar(
-            self.metric, max_feedback_chars=self.max_tokens * CHARS_PER_TOKEN_BOUND
-        )
+        return self._grammar
 
     # -- judging ------------------------------------------------------------------------
 
