@@ -206,11 +206,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     if waiting and not args.force:
         _say(f"resuming {entry.name}: {human_size(waiting)} already on disk")
     try:
-        with (
-            _download_bar(not args.no_progress) as bar,
-            _hash_bar(f"checking {entry.filename}", not args.no_progress) as on_verify,
-        ):
-            result = pull(entry, force=args.force, tqdm_class=bar, on_verify=on_verify)
+        with _download_bar(not args.no_progress, f"checking {entry.filename}") as (bar, check):
+            result = pull(entry, force=args.force, tqdm_class=bar, on_verify=check)
     except KeyboardInterrupt:
         kept = partial_bytes(entry)
         _say(f"edgejudge: interrupted: {human_size(kept)} kept; run the same command to resume")
@@ -304,11 +301,12 @@ def _cmd_doctor(_: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _download_bar(enabled: bool) -> Iterator[Any]:
-    """A tqdm-shaped class that drives a rich bar (bytes, rate, time left) on stderr."""
+def _download_bar(enabled: bool, check_label: str) -> Iterator[tuple[Any, HashProgress | None]]:
+    """A tqdm-shaped class driving a rich bar (bytes, rate, time left) on stderr, and a
+    callback that shows the sha256 check on the same display once it starts."""
     progress = _rich_progress(enabled, download=True)
     if progress is None:
-        yield _SilentBar
+        yield _SilentBar, None
         return
     with progress:
 
@@ -321,7 +319,14 @@ def _download_bar(enabled: bool) -> Iterator[Any]:
             def update(self, n: float = 1) -> None:
                 progress.advance(self.task, n)
 
-        yield Bar
+        check_task: list[Any] = []
+
+        def check(done: int, total: int) -> None:
+            if not check_task:
+                check_task.append(progress.add_task(check_label, total=total))
+            progress.update(check_task[0], completed=done)
+
+        yield Bar, check
 
 
 @contextmanager
