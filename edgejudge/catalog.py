@@ -162,20 +162,17 @@ def imported_models() -> dict[str, ModelEntry]:
 
 def save_import(entry: ModelEntry) -> Path:
     """Add (or replace) an imported model in `imported.json`; returns that file."""
-    path = config_dir() / IMPORTS_FILE
-    current = {name: _stored(e) for name, e in imported_models().items()}
+    current = _stored_imports()
     current[entry.name] = _stored(entry)
-    _write_json(path, current)
-    return path
+    return _write_imports(current)
 
 
 def forget_import(name: str) -> bool:
     """Remove an imported model's registration (never its file); False if it was not one."""
-    path = config_dir() / IMPORTS_FILE
-    current = {n: _stored(e) for n, e in imported_models().items()}
+    current = _stored_imports()
     if current.pop(name, None) is None:
         return False
-    _write_json(path, current)
+    _write_imports(current)
     return True
 
 
@@ -183,11 +180,18 @@ def _stored(entry: ModelEntry) -> dict[str, Any]:
     return entry.model_dump(exclude={"name"}, exclude_defaults=True)
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _stored_imports() -> dict[str, dict[str, Any]]:
+    return {name: _stored(entry) for name, entry in imported_models().items()}
+
+
+def _write_imports(data: dict[str, Any]) -> Path:
+    """Replace `imported.json` atomically; returns its path."""
+    path = config_dir() / IMPORTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
     temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(temp, path)
+    return path
 
 
 def _read(path: Path) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from edgejudge import __version__, hardware
 from edgejudge.catalog import ModelEntry, config_dir, load_catalog
 from edgejudge.download import offline_reason
+from edgejudge.sizes import human_size
 from edgejudge.store import cache_dir, installed_path
 
 REINSTALL = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -85,14 +86,14 @@ def render(report: Report) -> list[str]:
         f"{', '.join(report.backends) or '?'}; GPU offload: {offload}",
         f"GPU:            {GPU_NAMES.get(report.gpu or '', 'none found')}",
         f"CPU:            {report.cores} physical cores",
-        f"memory:         {_gib(report.memory)} total"
-        + (f", {_gib(report.available)} available" if report.available is not None else ""),
-        f"model cache:    {report.cache} ({_gib(report.free_disk)} free)",
+        f"memory:         {human_size(report.memory)} total"
+        + (f", {human_size(report.available)} available" if report.available is not None else ""),
+        f"model cache:    {report.cache} ({human_size(report.free_disk)} free)",
         f"user catalog:   {report.config / 'models.toml'}",
         f"downloads:      {'off (' + report.offline + ')' if report.offline else 'on'}",
     ]
     installed = ", ".join(
-        f"{name} ({_gib(path.stat().st_size)})" for name, path in report.installed.items()
+        f"{name} ({human_size(path.stat().st_size)})" for name, path in report.installed.items()
     )
     lines.append(f"installed:      {installed or 'none'}")
     fit = [name for name, ok in report.fits.items() if ok]
@@ -110,7 +111,3 @@ def render(report: Report) -> list[str]:
     elif report.gpu and report.gpu_offload:
         lines.append("GPU offload is on: all layers go to the GPU by default (--gpu-layers).")
     return lines
-
-
-def _gib(size: int | None) -> str:
-    return "?" if size is None else f"{size / 2**30:.1f} GiB"

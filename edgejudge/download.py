@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from edgejudge.errors import (
     DownloadError,
     OfflineError,
 )
+from edgejudge.hardware import free_disk
 from edgejudge.sizes import human_size
 from edgejudge.store import (
     MANIFEST,
@@ -126,7 +126,7 @@ def _pull_locked(
             f"but the catalog expects {entry.sha256}: pin the catalog entry's revision"
         )
     expected = entry.sha256 or hub_sha
-    part = target.with_name(target.name + ".part")
+    part = _part_path(target)
     resume = _resumable_bytes(part, meta, size, force)
     _check_disk(target.parent, (size or 0) - resume, entry)
     fetched = _fetch(entry, meta, part, resume, size, tqdm_class)
@@ -141,7 +141,7 @@ def _pull_locked(
                 actual,
             )
     os.replace(part, target)
-    part.with_name(part.name + ".json").unlink(missing_ok=True)
+    _state_path(part).unlink(missing_ok=True)
     if entry.kind == "llamafile":
         # The hub serves bytes, not modes: a llamafile must be executable to run.
         target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -205,7 +205,7 @@ def _reason(exc: BaseException) -> str:
 
 def _resumable_bytes(part: Path, meta: Any, size: int | None, force: bool) -> int:
     """Bytes of an earlier partial download of this very object worth keeping (else 0)."""
-    state = part.with_name(part.name + ".json")
+    state = _state_path(part)
     identity = {"etag": meta.etag, "size": size}
     keep = 0
     if part.exists() and not force:
@@ -224,7 +224,7 @@ def _resumable_bytes(part: Path, meta: Any, size: int | None, force: bool) -> in
 
 
 def _check_disk(folder: Path, needed: int, entry: ModelEntry) -> None:
-    free = shutil.disk_usage(folder).free
+    free = free_disk(folder)
     if needed > 0 and needed + DISK_MARGIN > free:
         raise DiskSpaceError(
             f"pulling {entry.name!r} needs {human_size(needed)} more but {folder} has "
@@ -267,9 +267,19 @@ def _fetch(
     return part.stat().st_size - resume
 
 
+def _part_path(target: Path) -> Path:
+    """The partial download kept beside `target` between runs."""
+    return target.with_name(target.name + ".part")
+
+
+def _state_path(part: Path) -> Path:
+    """Names the hub object (etag, size) whose bytes `part` holds."""
+    return part.with_name(part.name + ".json")
+
+
 def _discard(part: Path) -> None:
     part.unlink(missing_ok=True)
-    part.with_name(part.name + ".json").unlink(missing_ok=True)
+    _state_path(part).unlink(missing_ok=True)
 
 
 def _write_manifest(entry: ModelEntry, meta: Any, target: Path, sha256: str | None) -> None:
@@ -289,6 +299,5 @@ def _write_manifest(entry: ModelEntry, meta: Any, target: Path, sha256: str | No
 
 def partial_bytes(entry: ModelEntry) -> int:
     """Bytes of an interrupted pull waiting to be resumed (0 if none)."""
-    part = store_path(entry)
-    part = part.with_name(part.name + ".part")
+    part = _part_path(store_path(entry))
     return part.stat().st_size if part.exists() else 0

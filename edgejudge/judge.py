@@ -85,19 +85,19 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
         self._owns_runtime = runtime is None
-        if runtime is None:
+        local = None if runtime is not None else resolve_model(model, download=download)
+        entry = local.entry if local else None
+        if local and entry and entry.kind == "llamafile":
+            raise ModelLoadError(
+                f"{entry.name!r} is a llamafile executable, which the in-process runtime "
+                f"cannot load; use a GGUF build of the same model (e.g. flow-judge-v0.1)",
+                str(local.path),
+            )
+        # The format is checked before the (slow) model load.
+        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+        if local is not None:
             from edgejudge.runtime.llama_cpp import LlamaCppRuntime
 
-            local = resolve_model(model, download=download)
-            entry = local.entry
-            if entry is not None and entry.kind == "llamafile":
-                raise ModelLoadError(
-                    f"{entry.name!r} is a llamafile executable, which the in-process runtime "
-                    f"cannot load; use a GGUF build of the same model (e.g. flow-judge-v0.1)",
-                    str(local.path),
-                )
-            # The format is checked before the (slow) model load.
-            self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
             runtime = LlamaCppRuntime(
                 local.path,
                 context_length=context_length or (entry.context_length if entry else None),
@@ -106,8 +106,7 @@ class Judge:
                 model_name=local.name,
                 verbose=verbose,
             )
-        else:
-            self.format = get_format(family or DEFAULT_FAMILY)
+        assert runtime is not None
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.sampling = Sampling(temperature=temperature, seed=seed)
