@@ -10,6 +10,7 @@ import pytest
 
 from edgejudge.catalog import CONFIG_ENV
 from edgejudge.store import CACHE_ENV
+from tests.hub_server import DATA, REPO, FakeHub, start
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +62,23 @@ def use_demo_cache(demo_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make `demo` resolve to the session's assembled copy (for CLI and by-name tests)."""
     monkeypatch.setenv(CACHE_ENV, str(demo_cache))
     return demo_cache
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    """A running local hub holding REPO/tiny.gguf, with HF_ENDPOINT pointing at it."""
+    import huggingface_hub.constants
+
+    fake = FakeHub()
+    fake.add(REPO, "tiny.gguf", DATA)
+    server, url = start(fake)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    # huggingface_hub reads HF_HUB_OFFLINE when first imported; conftest had it set then.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    # huggingface_hub writes what it receives in 10 MiB chunks; smaller ones let these tests
+    # use a 3 MB file. The subprocess test below keeps the real size.
+    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
+    yield fake
+    fake.release.set()
+    server.shutdown()

@@ -10,12 +10,18 @@ after N bytes, stall (until released) after N bytes, or serve corrupted bytes.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+REPO = "edgejudge-test/tiny-judge-GGUF"
+SIZE = 3 * 1024 * 1024 + 123  # not a multiple of any chunk size
+DATA = bytes((i * 7 + i // 251) % 256 for i in range(SIZE))
 
 
 @dataclass
@@ -171,3 +177,26 @@ def start(hub: FakeHub) -> tuple[ThreadingHTTPServer, str]:
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def register(name: str, **fields: Any) -> None:
+    """Add an entry to the user catalog (models.toml in the test's config dir)."""
+    values = {
+        "kind": "gguf",
+        "family": "flow-judge",
+        "source": "huggingface",
+        "repo": REPO,
+        "file": "tiny.gguf",
+        **fields,
+    }
+    path = Path(os.environ["EDGEJUDGE_CONFIG_DIR"]) / "models.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{key} = {_toml(value)}\n" for key, value in values.items())
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[models."{name}"]\n{body}')
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int) else f'"{value}"'

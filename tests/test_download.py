@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,55 +29,9 @@ from edgejudge.errors import (
     OfflineError,
 )
 from edgejudge.store import CACHE_ENV, installed_path, resolve_model, store_path
-from tests.hub_server import COMMIT, FakeHub, start
+from tests.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
 
-REPO = "edgejudge-test/tiny-judge-GGUF"
 PIP_REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"
-SIZE = 3 * 1024 * 1024 + 123  # not a multiple of any chunk size
-DATA = bytes((i * 7 + i // 251) % 256 for i in range(SIZE))
-
-
-@pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A running local hub holding REPO/tiny.gguf, with HF_ENDPOINT pointing at it."""
-    import huggingface_hub.constants
-
-    fake = FakeHub()
-    fake.add(REPO, "tiny.gguf", DATA)
-    server, url = start(fake)
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    # huggingface_hub reads HF_HUB_OFFLINE when first imported; conftest had it set then.
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    # huggingface_hub writes what it receives in 10 MiB chunks; smaller ones let these tests
-    # use a 3 MB file. The subprocess test below keeps the real size.
-    monkeypatch.setattr(huggingface_hub.constants, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
-    yield fake
-    fake.release.set()
-    server.shutdown()
-
-
-def register(name: str, **fields: Any) -> None:
-    """Add an entry to the user catalog (models.toml in the test's config dir)."""
-    values = {
-        "kind": "gguf",
-        "family": "flow-judge",
-        "source": "huggingface",
-        "repo": REPO,
-        "file": "tiny.gguf",
-        **fields,
-    }
-    path = Path(os.environ[CONFIG_ENV]) / "models.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = "".join(f"{key} = {_toml(value)}\n" for key, value in values.items())
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(f'\n[models."{name}"]\n{body}')
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value) if isinstance(value, int) else f'"{value}"'
 
 
 class RecordingBar:
