@@ -20,6 +20,7 @@ from typing import Any
 
 from edgejudge.catalog import ModelEntry
 from edgejudge.errors import (
+    Cancelled,
     ChecksumMismatchError,
     DiskSpaceError,
     DownloadError,
@@ -254,8 +255,8 @@ def _fetch(
                 displayed_filename=entry.filename,
                 tqdm_class=tqdm_class,
             )
-        except KeyboardInterrupt:
-            raise
+        except (KeyboardInterrupt, Cancelled):
+            raise  # the bytes so far stay in `part` for the next pull
         except Exception as exc:  # noqa: BLE001 - a network failure of any kind
             handle.flush()
             have = part.stat().st_size

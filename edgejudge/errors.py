@@ -15,6 +15,14 @@ class EdgeJudgeError(Exception):
     exit_code: int = 1
 
 
+class Cancelled(Exception):
+    """A judgment or download stopped on request (the TUI's cancel), not a failure.
+
+    Deliberately not an `EdgeJudgeError`: a batch records failures as error rows, but a
+    cancelled row must be left undone so that the next run judges it.
+    """
+
+
 class MetricError(EdgeJudgeError, ValueError):
     """A metric (preset name, TOML file or object) is unknown or invalid."""
 

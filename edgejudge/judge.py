@@ -8,6 +8,7 @@ with Judge(model="demo", metric="response-faithfulness-5point") as judge:
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import time
@@ -16,7 +17,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgejudge.core import EvalInput, JudgeFormat, Metric, coerce_input, get_format
-from edgejudge.errors import ContextOverflowError, EdgeJudgeError, ModelLoadError, ParseError
+from edgejudge.errors import (
+    Cancelled,
+    ContextOverflowError,
+    EdgeJudgeError,
+    ModelLoadError,
+    ParseError,
+)
 from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.base import Finished, Runtime, Sampling
 from edgejudge.store import resolve_model
@@ -113,6 +120,26 @@ class Judge:
         self.use_grammar = grammar
         self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
         self._lock = threading.Lock()
+        self._cancel = threading.Event()
+
+    def with_metric(self, metric: Metric | str | os.PathLike[str]) -> Judge:
+        """A judge applying `metric` on this judge's loaded model, without reloading it.
+
+        It shares the model, its lock and `cancel`; closing it leaves the model open.
+        """
+        other = copy.copy(self)
+        other.metric = resolve_metric(metric)
+        other._grammar = verdict_grammar(self.format, other.metric, self.max_tokens)
+        other._owns_runtime = False
+        return other
+
+    def cancel(self) -> None:
+        """Stop the judgment now generating (from another thread); it raises `Cancelled`.
+
+        Has no effect when nothing is generating.
+        """
+        if self._lock.locked():
+            self._cancel.set()
 
     # -- what would be sent -------------------------------------------------------------
 
@@ -131,6 +158,7 @@ class Judge:
         """Yield the feedback text as it is generated, then the `JudgeResult`."""
         message = self.prompt(item)
         with self._lock:
+            self._cancel.clear()
             started = time.perf_counter()
             tokens = self.runtime.chat_tokens(message)
             needed = self.max_tokens + CLOSE_OUT_RESERVE
@@ -147,6 +175,8 @@ class Judge:
                 if isinstance(chunk, Finished):
                     count, reason = chunk.completion_tokens, chunk.stop_reason
                     continue
+                if self._cancel.is_set():
+                    raise Cancelled("the judgment was cancelled")
                 raw += chunk
                 text = feedback.feed(chunk)
                 if text:

@@ -1,18 +1,25 @@
-"""Resolve a metric given as a preset name, a `Metric`, or a path to a TOML file."""
+"""Metrics on disk: TOML files given by path, and the user's own in `CONFIG/metrics/`.
+
+A metric saved as `CONFIG/metrics/NAME.toml` (the TUI's "save metric" writes there) can be
+named like a preset: `--metric NAME`.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from edgejudge.core import Metric, get_preset, metric_from_dict
+from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+METRICS_FOLDER = "metrics"
 
 
 def load_metric_file(path: str | os.PathLike[str]) -> Metric:
@@ -31,11 +38,72 @@ def load_metric_file(path: str | os.PathLike[str]) -> Metric:
     return metric_from_dict(data, source=str(path))
 
 
+def user_metrics_dir() -> Path:
+    """Where the user's own metrics live: `CONFIG/metrics/*.toml`."""
+    from edgejudge.catalog import config_dir
+
+    return config_dir() / METRICS_FOLDER
+
+
+@dataclass(frozen=True)
+class UserMetric:
+    """One TOML file in the user's metrics folder: its metric, or why it does not load."""
+
+    path: Path
+    metric: Metric | None
+    problem: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name it is chosen by: the file's stem."""
+        return self.path.stem
+
+
+def user_metrics() -> list[UserMetric]:
+    """Every `*.toml` in the user's metrics folder, sorted by name; broken ones say why."""
+    folder = user_metrics_dir()
+    found = []
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            found.append(UserMetric(path, load_metric_file(path)))
+        except MetricError as exc:
+            found.append(UserMetric(path, None, str(exc)))
+    return found
+
+
+def metric_toml(metric: Metric) -> str:
+    """A metric as TOML that `load_metric_file` reads back to an equal `Metric`."""
+    import tomli_w
+
+    data = metric.model_dump(mode="json", exclude_none=True)
+    rubric = data.pop("rubric")  # tables last, as TOML needs
+    return tomli_w.dumps({**data, "rubric": rubric}, multiline_strings=True)
+
+
+def save_metric(metric: Metric, path: Path | None = None) -> Path:
+    """Write `metric` as TOML (default: `CONFIG/metrics/NAME.toml`); returns the path."""
+    if path is None:
+        if metric.name in PRESETS:
+            raise MetricError(
+                f"{metric.name!r} is a preset's name; give your metric a name of its own"
+            )
+        path = user_metrics_dir() / f"{metric.name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(metric_toml(metric), encoding="utf-8")
+    os.replace(temporary, path)  # never a half-written metric file
+    return path
+
+
 def resolve_metric(metric: Metric | str | os.PathLike[str]) -> Metric:
-    """A `Metric` from a `Metric`, a preset name, or a `.toml` path."""
+    """A `Metric` from a `Metric`, a preset name, a saved metric's name, or a `.toml` path."""
     if isinstance(metric, Metric):
         return metric
     text = os.fspath(metric)
     if isinstance(metric, os.PathLike) or text.endswith(".toml"):
         return load_metric_file(text)
+    if text not in PRESETS:
+        saved = user_metrics_dir() / f"{text}.toml"
+        if saved.is_file():
+            return load_metric_file(saved)
     return get_preset(text)

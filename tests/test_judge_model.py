@@ -160,3 +160,27 @@ def test_truncated_gguf_gives_a_clear_error(demo_path: Path, tmp_path: Path) -> 
         handle.truncate(200_000)
     with pytest.raises(ModelLoadError, match="truncated"):
         Judge(model=header_only, metric="response-faithfulness-binary")
+
+
+def test_with_metric_shares_the_loaded_model_and_cancel_stops_a_judgment(
+    demo_runtime: object,
+) -> None:
+    import threading
+
+    from edgejudge.errors import Cancelled
+
+    five = judge_for(demo_runtime, "response-faithfulness-5point", max_tokens=96)
+    binary = five.with_metric("response-faithfulness-binary")
+    assert binary.runtime is five.runtime and binary.metric.scores == (0, 1)
+    assert "<score>" in binary.grammar and binary.grammar != five.grammar
+    check(binary.evaluate(FAITHFUL), binary.metric)
+
+    stream = five.stream(FAITHFUL)
+    next(stream)  # generating now
+    threading.Thread(target=binary.cancel).start()  # the shared cancel, from another thread
+    with pytest.raises(Cancelled):
+        for _ in stream:
+            pass
+    check(five.evaluate(FAITHFUL), five.metric)  # the next judgment runs normally
+    binary.close()  # not its model to free: the model still works
+    assert five.runtime.chat_tokens("still open?")

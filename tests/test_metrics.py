@@ -122,3 +122,30 @@ def test_metric_is_immutable() -> None:
     with pytest.raises(ValidationError):
         metric.name = "other"  # type: ignore[misc]
     assert isinstance(metric, Metric)
+
+
+def test_saved_metrics_round_trip_and_resolve_by_name() -> None:
+    from edgejudge.metric_files import save_metric, user_metrics, user_metrics_dir
+
+    tricky = get_preset("response-correctness-3point").model_copy(
+        update={
+            "name": "my-correctness",
+            "title": None,
+            "criteria": 'Quotes " and \\ backslashes,\nnew lines, tabs\t and ünïcödé — all kept.',
+        }
+    )
+    path = save_metric(tricky)
+    assert path == user_metrics_dir() / "my-correctness.toml"
+    assert load_metric_file(path) == tricky
+    assert resolve_metric("my-correctness") == tricky
+    (user_metrics_dir() / "broken.toml").write_text("name = [", encoding="utf-8")
+    found = {m.name: m for m in user_metrics()}
+    assert found["my-correctness"].metric == tricky
+    assert found["broken"].metric is None and "not valid TOML" in str(found["broken"].problem)
+
+
+def test_a_saved_metric_may_not_take_a_presets_name() -> None:
+    from edgejudge.metric_files import save_metric
+
+    with pytest.raises(MetricError, match="preset"):
+        save_metric(get_preset("response-faithfulness-5point"))
