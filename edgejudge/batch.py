@@ -98,6 +98,27 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
     return keys
 
 
+def read_results(path: Path) -> dict[str, dict[str, Any]]:
+    """The rows an output file holds so far, by id key, without changing the file.
+
+    Lines that are not JSON objects with an id (a torn last line) are passed over.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        return found
+    with handle:
+        for line in handle:
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and ID_KEY in data:
+                found[json.dumps(data[ID_KEY], sort_keys=True)] = data
+    return found
+
+
 def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
     """The output line for a verdict."""
     return {ID_KEY: row_id, **result.to_dict()}

@@ -30,6 +30,7 @@ from edgejudge.metric_files import resolve_metric
 
 EXAMPLES = """\
 examples:
+  edgejudge                        # in a terminal: the TUI (judge, batch, models)
   edgejudge judge --model demo --metric response-faithfulness-5point --input case.json
   edgejudge batch cases.jsonl -o verdicts.jsonl --model flow-judge-v0.1 \\
       --metric response-correctness-3point
@@ -48,8 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+        if argv is None and sys.stdin.isatty() and sys.stdout.isatty():
+            args = parser.parse_args(["tui"])  # plain `edgejudge` in a terminal opens the TUI
+        else:
+            parser.print_help()
+            return 2
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -136,17 +140,37 @@ def _parser() -> argparse.ArgumentParser:
         description="List the preset metrics or show one in full.",
     )
     metric_commands = metrics.add_subparsers(title="commands", metavar="COMMAND")
-    listing = metric_commands.add_parser("list", help="list the preset metrics")
+    listing = metric_commands.add_parser(
+        "list", help="list the preset metrics and yours (saved in CONFIG/metrics/)"
+    )
     listing.set_defaults(func=_cmd_metrics_list)
     show = metric_commands.add_parser("show", help="show a metric's criteria and rubric")
-    show.add_argument("name", help="a preset name or a path to a metric .toml file")
+    show.add_argument("name", help="a metric's name or a path to a metric .toml file")
     show.set_defaults(func=_cmd_metrics_show)
     metrics.set_defaults(func=_cmd_metrics_list)
 
     from edgejudge.cli_models import add_commands
 
     add_commands(commands)
+
+    tui = commands.add_parser(
+        "tui",
+        help="the terminal UI: judge, batch and models in one app",
+        description="Open the Textual app: try a rubric on an example and watch the judge "
+        "write, run a JSONL file with a live table and histogram, pull and check models. "
+        "Plain `edgejudge` in a terminal does the same. Your last model, metric, tab and "
+        "theme are remembered in the config directory (tui.json).",
+    )
+    tui.add_argument("--model", metavar="M", help="preselect a catalog model")
+    tui.add_argument("--metric", "-m", metavar="NAME", help="preselect a metric")
+    tui.set_defaults(func=_cmd_tui)
     return parser
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from edgejudge.tui import run_tui
+
+    return run_tui(model=args.model, metric=args.metric)
 
 
 def _input_option(parser: argparse.ArgumentParser) -> None:
@@ -162,7 +186,10 @@ def _input_option(parser: argparse.ArgumentParser) -> None:
 def _metric_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument(
-        "--metric", "-m", metavar="NAME", help="a preset metric (see `edgejudge metrics list`)"
+        "--metric",
+        "-m",
+        metavar="NAME",
+        help="a preset or one of your saved metrics (see `edgejudge metrics list`)",
     )
     group.add_argument(
         "--metric-file", metavar="FILE.toml", type=Path, help="a custom metric in TOML (see README)"
@@ -401,9 +428,20 @@ def _cmd_grammar(args: argparse.Namespace) -> int:
 
 
 def _cmd_metrics_list(_: argparse.Namespace) -> int:
-    width = max(len(name) for name in PRESETS)
+    from edgejudge.metric_files import user_metrics, user_metrics_dir
+
+    saved = user_metrics()
+    width = max(len(name) for name in [*PRESETS, *(m.name for m in saved)])
     for name, metric in PRESETS.items():
         print(f"{name:<{width}}  {metric.scale:<5}  inputs: {', '.join(metric.required_inputs)}")
+    if saved:
+        print(f"\nyour metrics ({user_metrics_dir()}):")
+    for found in saved:
+        if found.metric is None:
+            print(f"{found.name:<{width}}  ?      {found.problem}")
+        else:
+            inputs = ", ".join(found.metric.required_inputs)
+            print(f"{found.name:<{width}}  {found.metric.scale:<5}  inputs: {inputs}")
     return 0
 
 

@@ -204,3 +204,21 @@ def test_batch_interrupted_then_resumed_has_every_row_once(
 
     again = run_cli(args, demo_cache)
     assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def test_bare_edgejudge_without_a_terminal_prints_help(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["edgejudge"])
+    # Under pytest stdin is not a terminal, so the TUI must not start.
+    assert main() == 2
+    assert "tui" in capsys.readouterr().out
+
+
+def test_metrics_list_shows_saved_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    from edgejudge.metric_files import save_metric
+
+    save_metric(get_preset(METRIC).model_copy(update={"name": "house-style"}))
+    assert main(["metrics", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "your metrics" in out and "house-style" in out

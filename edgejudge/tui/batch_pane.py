@@ -1,0 +1,266 @@
+"""The Batch tab: judge a JSONL file row by row, with the same resume rules as `edgejudge batch`.
+
+Rows are judged by `edgejudge.batch.run_batch`, which appends each verdict to the output and
+flushes it, so stopping (or quitting) never loses a finished row and the next run skips it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
+from textual.widgets import Button, DataTable, Input, ProgressBar, Static
+
+from edgejudge import batch
+from edgejudge.core import Metric
+from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.tui.dialogs import PickFile, TextView
+from edgejudge.tui.histogram import Histogram
+
+if TYPE_CHECKING:
+    from edgejudge.tui.app import EdgeJudgeApp
+
+PENDING = "·"
+
+
+def default_output(path: Path) -> Path:
+    """`cases.jsonl` -> `cases.verdicts.jsonl`, beside it."""
+    return path.with_name(f"{path.stem}.verdicts.jsonl")
+
+
+def first_line(record: dict[str, Any]) -> str:
+    """The table's text for an output row: the feedback's first line, or the error."""
+    if batch.ERROR_KEY in record:
+        return f"error: {record[batch.ERROR_KEY]}"
+    text = str(record.get("feedback", "")).strip()
+    return text.splitlines()[0] if text else ""
+
+
+class BatchPane(Vertical):
+    """Input and output files, run/stop, a progress bar, the results table and a histogram."""
+
+    BINDINGS = [
+        Binding("ctrl+o", "open", "Open"),
+        Binding("ctrl+r", "run", "Run"),
+        Binding("escape", "stop", "Stop"),
+    ]
+
+    app: EdgeJudgeApp
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[batch.Row] = []
+        self.results: dict[str, dict[str, Any]] = {}
+        self.running = False
+        self.stop_requested = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="batch-files"):
+            yield Input(placeholder="cases.jsonl", id="batch-input")
+            yield Button("Open", id="open", tooltip="ctrl+o")
+            yield Input(
+                placeholder="verdicts.jsonl (default: IN.verdicts.jsonl)", id="batch-output"
+            )
+            yield Button("Run", id="batch-run", variant="primary", tooltip="ctrl+r")
+        yield Static(
+            "open a JSONL file: one object per line, keys as the metric names them", id="batch-info"
+        )
+        yield ProgressBar(id="batch-progress", show_eta=True)
+        with Horizontal(id="batch-body"):
+            yield DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
+            yield Histogram(id="histogram")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("id", key="id", width=8)
+        table.add_column("score", key="score", width=5)
+        table.add_column("feedback", key="feedback")
+        self.query_one(ProgressBar).display = False
+        settings = self.app.settings
+        if settings.batch_input:
+            self.query_one("#batch-input", Input).value = settings.batch_input
+            self.query_one("#batch-output", Input).value = settings.batch_output
+            self.load()
+
+    # -- files --------------------------------------------------------------------------
+
+    @property
+    def input_path(self) -> Path | None:
+        """The input file as typed."""
+        text = self.query_one("#batch-input", Input).value.strip()
+        return Path(text).expanduser() if text else None
+
+    @property
+    def output_path(self) -> Path | None:
+        """The output file as typed, or the default beside the input."""
+        text = self.query_one("#batch-output", Input).value.strip()
+        if text:
+            return Path(text).expanduser()
+        return default_output(self.input_path) if self.input_path else None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in {"batch-input", "batch-output"} and self.load():
+            self.query_one(DataTable).focus()
+
+    def action_open(self) -> None:
+        """Choose the input file from a tree of the working directory."""
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.query_one("#batch-input", Input).value = str(path)
+                self.query_one("#batch-output", Input).value = ""
+                if self.load():
+                    self.query_one(DataTable).focus()
+
+        self.app.push_screen(PickFile(Path.cwd()), chosen)
+
+    def load(self) -> bool:
+        """Read the input and whatever the output already holds into the table."""
+        source, out = self.input_path, self.output_path
+        if source is None or out is None:
+            return False
+        try:
+            self.rows = batch.read_rows(source)
+        except EdgeJudgeError as exc:
+            self.say(f"{type(exc).__name__}: {exc}", error=True)
+            return False
+        self.results = {key: r for key, r in batch.read_results(out).items()}
+        self.app.settings.batch_input = str(self.query_one("#batch-input", Input).value)
+        self.app.settings.batch_output = str(self.query_one("#batch-output", Input).value)
+        self.app.settings.save()
+        table = self.query_one(DataTable)
+        table.clear()
+        for row in self.rows:
+            record = self.results.get(row.key)
+            score = "" if record is None else str(record.get("score", "err"))
+            text = PENDING if record is None else first_line(record)
+            table.add_row(str(row.id), score, text, key=row.key)
+        self.redraw_histogram()
+        done = sum(row.key in self.results for row in self.rows)
+        self.say(f"{len(self.rows)} rows in {source}, {done} already in {out}")
+        bar = self.query_one(ProgressBar)
+        bar.display = True
+        bar.update(total=len(self.rows), progress=done)
+        return True
+
+    def redraw_histogram(self) -> None:
+        """Count the scores in the results, on the current metric's scale."""
+        histogram = self.query_one(Histogram)
+        scores = {r["score"] for r in self.results.values() if "score" in r}
+        try:
+            scale: tuple[int, ...] = self.app.judge_pane.current_metric().scores
+        except EdgeJudgeError:
+            scale = ()
+        histogram.reset(tuple(sorted(set(scale) | scores)))
+        for row in self.rows:
+            if row.key in self.results:
+                histogram.add(self.results[row.key].get("score"))
+
+    # -- running ------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "open":
+            self.action_open()
+        elif event.button.id == "batch-run":
+            self.action_run()
+
+    def action_run(self) -> None:
+        """Judge the rows not yet in the output, with the Judge tab's model and metric."""
+        if self.app.model_busy():
+            self.notify("the model is busy; wait for it or cancel (esc)", severity="warning")
+            return
+        pane = self.app.judge_pane
+        try:
+            if not self.load():
+                raise EdgeJudgeError("choose an input file first")
+            if pane.model is None:
+                raise EdgeJudgeError("choose a model on the Judge tab first")
+            metric = pane.current_metric()
+        except EdgeJudgeError as exc:
+            self.say(f"{type(exc).__name__}: {exc}", error=True)
+            return
+        assert self.output_path is not None
+        todo = batch.plan(self.rows, self.output_path)  # also repairs a torn last line
+        if not todo:
+            self.say(f"nothing to do: all {len(self.rows)} rows are in {self.output_path}")
+            return
+        self.query_one(ProgressBar).update(total=len(todo), progress=0)
+        self.say(f"judging {len(todo)} rows with {pane.model} · {metric.name} …")
+        self.running, self.stop_requested = True, False
+        self.batch_worker(pane.model, metric, todo, self.output_path)
+
+    @work(thread=True, group="model")
+    def batch_worker(self, model: str, metric: Metric, todo: list[batch.Row], out: Path) -> None:
+        """Judge `todo` into `out`, one flushed line per row, until done or stopped."""
+        call = self.app.call_from_thread
+        written = failed = 0
+        try:
+            judge = self.app.session.judge(model, metric)
+            for record in batch.run_batch(judge, todo, out):
+                written += 1
+                failed += batch.ERROR_KEY in record
+                call(self.add_record, record)
+                if self.stop_requested:
+                    break
+        except Cancelled:
+            pass
+        except EdgeJudgeError as exc:
+            call(self.say, f"{type(exc).__name__}: {exc}", True)
+            return
+        except Exception as exc:  # noqa: BLE001 - the app stays up whatever llama.cpp raises
+            call(self.say, f"{type(exc).__name__}: {exc}", True)
+            return
+        finally:
+            call(setattr, self, "running", False)
+        left = len(todo) - written
+        how = f"stopped: {left} rows left; Run resumes" if left else "done"
+        call(self.say, f"{how} · {written - failed} judged, {failed} failed this run -> {out}")
+
+    def action_stop(self) -> None:
+        """Stop after (or, if it is generating, during) the current row."""
+        if self.running:
+            self.stop_requested = True
+            self.app.session.cancel()
+            self.say("stopping…")
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        """Show one row the batch has written."""
+        key = json.dumps(record[batch.ID_KEY], sort_keys=True)
+        self.results[key] = record
+        table = self.query_one(DataTable)
+        table.update_cell(key, "score", str(record.get("score", "err")))
+        table.update_cell(key, "feedback", first_line(record), update_width=False)
+        self.query_one(Histogram).add(record.get("score"))
+        self.query_one(ProgressBar).advance(1)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        key = event.row_key.value
+        row = next((r for r in self.rows if r.key == key), None)
+        if row is None:
+            return
+        record = self.results.get(row.key)
+        if record is None:
+            verdict = "not judged yet"
+        elif batch.ERROR_KEY in record:
+            verdict = f"error ({record.get('error_type', '')}): {record[batch.ERROR_KEY]}"
+        else:
+            verdict = f"score {record.get('score')}\n\n{record.get('feedback', '')}"
+        shown = row.problem or json.dumps(row.data, indent=2, ensure_ascii=False)
+        texts = {"verdict": verdict, "inputs and output": shown}
+        self.app.push_screen(TextView(f"row {row.id}", texts))
+
+    def main_widget(self) -> Widget:
+        """The widget to focus on arriving at the tab: the table, or the file name."""
+        return self.query_one(DataTable) if self.rows else self.query_one("#batch-input", Input)
+
+    def say(self, text: str, error: bool = False) -> None:
+        """A line of status under the file names."""
+        info = self.query_one("#batch-info", Static)
+        info.set_class(error, "error")
+        info.update(text)

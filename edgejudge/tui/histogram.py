@@ -1,0 +1,59 @@
+"""A histogram of the scores a batch has produced so far, one bar per score on the scale."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from textual.widgets import Static
+
+BAR = "█"
+
+
+def histogram_lines(counts: Counter[int], scores: Sequence[int], width: int) -> list[str]:
+    """`score │████ count` for each score on the scale, bars scaled to `width` columns."""
+    biggest = max((counts[s] for s in scores), default=0)
+    label = max(len(str(s)) for s in scores) if scores else 1
+    room = max(width - label - len(str(biggest)) - 4, 1)
+    lines = []
+    for score in scores:
+        n = counts[score]
+        bar = BAR * (round(n / biggest * room) if biggest else 0)
+        lines.append(f"{score:>{label}} │{bar} {n}")
+    return lines
+
+
+class Histogram(Static):
+    """Counts of each score, redrawn whenever a verdict arrives."""
+
+    DEFAULT_CSS = "Histogram { width: 26; padding: 0 1; border: round $primary-darken-2; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.counts: Counter[int] = Counter()
+        self.scores: tuple[int, ...] = ()
+        self.errors = 0
+
+    def reset(self, scores: Sequence[int]) -> None:
+        """Start again for a metric with `scores`."""
+        self.counts, self.scores, self.errors = Counter(), tuple(scores), 0
+        self._draw()
+
+    def add(self, score: int | None) -> None:
+        """Count one verdict (None: a row that failed)."""
+        if score is None:
+            self.errors += 1
+        else:
+            self.counts[score] += 1
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        width = self.content_size.width or 20
+        lines = histogram_lines(self.counts, self.scores, width)
+        if self.errors:
+            lines.append(f"errors: {self.errors}")
+        self.border_title = "scores"
+        self.update("\n".join(lines) or "no scores yet")

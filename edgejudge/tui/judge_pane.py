@@ -1,0 +1,297 @@
+"""The Judge tab: pick a model and a metric, edit the rubric, fill the fields, run.
+
+The feedback streams in from `Judge.stream` in a worker thread; the pane only moves text
+between widgets and the core (which renders the prompt, forces and parses the verdict).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Button, Collapsible, Select, Static, TextArea
+
+from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input, get_format
+from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.judge import DEFAULT_FAMILY, DEFAULT_MAX_TOKENS, JudgeResult, verdict_grammar
+from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
+from edgejudge.tui.dialogs import TextView
+from edgejudge.tui.rubric_editor import RubricEditor
+from edgejudge.tui.score_badge import ScoreBadge
+
+if TYPE_CHECKING:
+    from edgejudge.tui.app import EdgeJudgeApp
+
+DEFAULT_METRIC = "response-faithfulness-5point"
+INSTALLED_MARK, MISSING_MARK = "●", "○"  # in the model picker: on disk / pull first (ctrl+l)
+
+
+def result_stats(result: JudgeResult) -> str:
+    """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s`."""
+    rate = result.completion_tokens / result.seconds if result.seconds > 0 else 0.0
+    cut = " · feedback cut at the token budget" if result.truncated else ""
+    return (
+        f"{result.model} · {result.prompt_tokens} prompt + {result.completion_tokens} "
+        f"generated tokens · {rate:.1f} tok/s · {result.seconds:.1f} s{cut}"
+    )
+
+
+class JudgePane(Vertical):
+    """Model and metric pickers, the metric editor, one text area per field, the verdict."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+g", "show_prompt", "Prompt"),
+        Binding("ctrl+s", "save_metric", "Save metric"),
+        Binding("ctrl+l", "pull_model", "Pull model", show=False),
+    ]
+
+    app: EdgeJudgeApp
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.texts: dict[str, str] = {}  # what was typed per field name, across metrics
+        self.fields: tuple[str, ...] = ()
+        self.running = False
+        self.feedback = ""
+        self.last_result: JudgeResult | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="judge-pickers"):
+            yield Select[str]([], prompt="model", id="model", allow_blank=True)
+            yield Select[str]([], prompt="metric", id="metric", allow_blank=True)
+            yield Button("Run", id="run", variant="primary", tooltip="ctrl+r")
+        with Horizontal(id="judge-body"):
+            with VerticalScroll(id="judge-form"):
+                with Collapsible(title="criteria and rubric", id="metric-box"):
+                    yield RubricEditor(id="editor")
+                yield Vertical(id="fields")
+            with Vertical(id="judge-result"):
+                with Horizontal(id="verdict-line"):
+                    yield ScoreBadge(id="score")
+                    yield Static("", id="stats")
+                yield Static("", id="judge-error", classes="error")
+                with VerticalScroll(id="feedback-box"):
+                    yield Static("", id="feedback")
+
+    def on_mount(self) -> None:
+        self.query_one("#judge-error").display = False
+        self.refresh_metrics(self.app.settings.metric or DEFAULT_METRIC)
+        self.refresh_models()
+
+    # -- choices ------------------------------------------------------------------------
+
+    def refresh_models(self) -> None:
+        """Fill the model picker from the catalog: installed models first."""
+        installed = self.app.installed()
+        options = []
+        for name in sorted(self.app.catalog, key=lambda name: name not in installed):
+            mark = INSTALLED_MARK if name in installed else MISSING_MARK
+            options.append((f"{mark} {name}", name))
+        picker = self.query_one("#model", Select)
+        wanted = self.app.settings.model or next(iter(installed), None) or "demo"
+        with picker.prevent(Select.Changed):
+            picker.set_options(options)
+            if wanted in self.app.catalog:
+                picker.value = wanted
+
+    def refresh_metrics(self, select: str | None = None) -> None:
+        """Fill the metric picker with the presets and the user's saved metrics."""
+        options = [(name, name) for name in PRESETS]
+        problems = []
+        for found in user_metrics():
+            if found.metric is None:
+                problems.append(found.problem or found.name)
+            elif found.name not in PRESETS:
+                options.append((f"{found.name}  (yours)", found.name))
+        picker = self.query_one("#metric", Select)
+        current = select or (picker.value if isinstance(picker.value, str) else None)
+        picker.set_options(options)
+        names = {value for _, value in options}
+        picker.value = current if current in names else DEFAULT_METRIC
+        for problem in problems:
+            self.notify(problem, title="a saved metric does not load", severity="warning")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if not isinstance(event.value, str):
+            return
+        if event.select.id == "model":
+            self.app.settings.model = event.value
+            self.app.settings.save()
+        elif event.select.id == "metric":
+            try:
+                metric = resolve_metric(event.value)
+            except EdgeJudgeError as exc:
+                self.show_error(exc)
+                return
+            self.app.settings.metric = event.value
+            self.app.settings.save()
+            self.load_metric(metric)
+
+    def load_metric(self, metric: Metric) -> None:
+        """Show `metric` in the editor and one text area per field it reads."""
+        self._keep_texts()
+        self.query_one(RubricEditor).load(metric)
+        self.query_one(
+            "#metric-box", Collapsible
+        ).title = f"criteria and rubric · {metric.name} ({metric.scale})"
+        self.fields = (*metric.required_inputs, metric.required_output)
+        box = self.query_one("#fields", Vertical)
+        box.remove_children()
+        for name in self.fields:
+            area = TextArea(self.texts.get(name, ""), soft_wrap=True, classes="field")
+            area.border_title = name
+            area.field_name = name  # type: ignore[attr-defined]
+            box.mount(area)
+
+    def main_widget(self) -> Widget | None:
+        """The widget to focus on arriving at the tab: the first text area."""
+        areas = self.query("#fields TextArea")
+        return areas.first() if areas else None
+
+    def _keep_texts(self) -> None:
+        for area in self.query("#fields TextArea").results(TextArea):
+            self.texts[area.field_name] = area.text  # type: ignore[attr-defined]
+
+    @property
+    def model(self) -> str | None:
+        """The chosen model's name."""
+        value = self.query_one("#model", Select).value
+        return value if isinstance(value, str) else None
+
+    def current_metric(self) -> Metric:
+        """The metric as edited now (`MetricError` if it is not valid)."""
+        return self.query_one(RubricEditor).metric()
+
+    def current_input(self, metric: Metric) -> EvalInput:
+        """The typed fields as the core's input; an empty field counts as missing."""
+        self._keep_texts()
+        data = {name: self.texts[name] for name in self.fields if self.texts.get(name, "").strip()}
+        return coerce_input(data, metric)
+
+    # -- actions ------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "run":
+            self.action_run()
+        elif event.button.id == "save-metric":
+            self.action_save_metric()
+
+    def action_run(self) -> None:
+        """Judge the typed input with the chosen model and the edited metric."""
+        if self.app.model_busy():
+            self.notify("the model is busy (a batch is running); stop it first", severity="warning")
+            return
+        model = self.model
+        try:
+            if model is None:
+                raise EdgeJudgeError("choose a model first")
+            metric = self.current_metric()
+            item = self.current_input(metric)  # bad input is reported before any loading
+        except EdgeJudgeError as exc:
+            self.show_error(exc)
+            return
+        self.clear_result("loading the model…" if not self.app.session.is_loaded(model) else "")
+        self.running = True
+        self.judge_worker(model, metric, item)
+
+    @work(thread=True, group="model")
+    def judge_worker(self, model: str, metric: Metric, item: EvalInput) -> None:
+        """Load (if needed) and judge, streaming the feedback into the pane."""
+        call = self.app.call_from_thread
+        try:
+            judge = self.app.session.judge(model, metric)
+            call(self.set_status, "judging…")
+            for piece in judge.stream(item):
+                if isinstance(piece, JudgeResult):
+                    call(self.show_result, piece, metric)
+                else:
+                    call(self.add_feedback, piece)
+        except Cancelled:
+            call(self.set_status, "cancelled")
+        except EdgeJudgeError as exc:
+            call(self.show_error, exc)
+        except Exception as exc:  # noqa: BLE001 - whatever llama.cpp raises, the app goes on
+            call(self.show_error, exc)
+        finally:
+            call(setattr, self, "running", False)
+
+    def action_cancel(self) -> None:
+        """Stop the judgment that is generating."""
+        if self.running:
+            self.app.session.cancel()
+
+    def action_show_prompt(self) -> None:
+        """Show the exact prompt and grammar the judge would be given."""
+        try:
+            metric = self.current_metric()
+            judge_format = get_format(self._family())
+            prompt = judge_format.render_prompt(metric, self.current_input(metric))
+            grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
+        except EdgeJudgeError as exc:
+            self.show_error(exc)
+            return
+        texts = {"prompt": prompt, "grammar": grammar}
+        self.app.push_screen(TextView(f"What {self.model} is given", texts))
+
+    def _family(self) -> str:
+        entry = self.app.catalog.get(self.model or "")
+        return entry.family if entry else DEFAULT_FAMILY
+
+    def action_save_metric(self) -> None:
+        """Save the edited metric as CONFIG/metrics/NAME.toml (usable as --metric NAME)."""
+        try:
+            metric = self.current_metric()
+            path = save_metric(metric)
+        except (EdgeJudgeError, OSError) as exc:
+            self.show_error(exc)
+            return
+        self.notify(f"saved {metric.name} to {path}", title="metric saved")
+        self.refresh_metrics(metric.name)
+
+    def action_pull_model(self) -> None:
+        """Pull the chosen model (on the Models tab)."""
+        if self.model:
+            self.app.pull(self.model)
+
+    # -- showing ------------------------------------------------------------------------
+
+    def clear_result(self, status: str = "") -> None:
+        """Empty the verdict area before a run."""
+        self.query_one("#judge-error").display = False
+        self.query_one(ScoreBadge).clear()
+        self.query_one("#stats", Static).update(status)
+        self.feedback = ""
+        self.query_one("#feedback", Static).update("")
+
+    def set_status(self, text: str) -> None:
+        """A word on what is happening, beside the score."""
+        self.query_one("#stats", Static).update(text)
+
+    def add_feedback(self, text: str) -> None:
+        """Append streamed feedback."""
+        self.feedback += text
+        self.query_one("#feedback", Static).update(self.feedback)
+        self.query_one("#feedback-box", VerticalScroll).scroll_end(animate=False)
+
+    def show_result(self, result: JudgeResult, metric: Metric) -> None:
+        """The verdict: badge, numbers and the final feedback."""
+        self.query_one(ScoreBadge).show(result.score, metric.scores)
+        self.query_one("#stats", Static).update(result_stats(result))
+        self.query_one("#feedback", Static).update(result.feedback)
+        self.last_result = result
+
+    def show_error(self, error: BaseException) -> None:
+        """An error in words, in place of the verdict; everything stays usable."""
+        label = self.query_one("#judge-error", Static)
+        hint = ""
+        if type(error).__name__ == "ModelNotFoundError" and self.model:
+            hint = "  Press ctrl+l to pull it."
+        label.update(f"{type(error).__name__}: {error}{hint}")
+        label.display = True
+        self.query_one("#stats", Static).update("")

@@ -1,0 +1,366 @@
+"""The TUI driven by `App.run_test()` pilots: real flows through the real core.
+
+Tests marked `model` judge with the real demo model in llama.cpp; the others exercise the
+metric editor, settings, the prompt view and pulls from the local hub (tests/hub_server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Select, Static, TextArea
+
+from edgejudge.catalog import load_catalog
+from edgejudge.core import get_format, get_preset
+from edgejudge.metric_files import resolve_metric, user_metrics_dir
+from edgejudge.tui import EdgeJudgeApp
+from edgejudge.tui.batch_pane import BatchPane
+from edgejudge.tui.dialogs import TextView
+from edgejudge.tui.histogram import histogram_lines
+from edgejudge.tui.rubric_editor import RubricEditor, RubricRow
+from edgejudge.tui.score_badge import ScoreBadge, scale_position
+from edgejudge.tui.settings import TuiSettings
+from tests.hub_server import DATA, FakeHub, register
+
+METRIC = "response-faithfulness-5point"
+CASE = {
+    "query": "What is the capital of France?",
+    "context": "Paris is the capital and largest city of France.",
+    "response": "The capital of France is Paris.",
+}
+Scenario = Callable[[EdgeJudgeApp, Pilot[Any]], Awaitable[None]]
+
+
+def drive(scenario: Scenario, size: tuple[int, int] = (100, 32), **kwargs: Any) -> EdgeJudgeApp:
+    """Run the app headless under a pilot, run `scenario`, and quit the way a user does."""
+    app = EdgeJudgeApp(**kwargs)
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await scenario(app, pilot)
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+
+    asyncio.run(main())
+    return app
+
+
+async def settle(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+    """Wait for running workers (model load, judging, pulls) and the screen to catch up."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Let the app run until `condition` holds (fails the test after `seconds`)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the app never reached the expected state")
+
+
+async def type_into(pilot: Pilot[Any], widget: Any, text: str) -> None:
+    """Focus `widget` and type `text` key by key, as a user would."""
+    widget.focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+def fields(app: EdgeJudgeApp) -> dict[str, TextArea]:
+    """The Judge tab's text areas by field name."""
+    return {a.field_name: a for a in app.query("#fields TextArea").results(TextArea)}  # type: ignore[attr-defined]
+
+
+def text_of(app: EdgeJudgeApp, selector: str) -> str:
+    """What a Static shows now."""
+    return str(app.query_one(selector, Static).render())
+
+
+# -- judging with the real model ------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_pick_demo_fill_run_see_score_and_feedback(use_demo_cache: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        pane = app.judge_pane
+        app.query_one("#model", Select).value = "demo"
+        app.query_one("#metric", Select).value = METRIC
+        await pilot.pause()
+        areas = fields(app)
+        assert list(areas) == ["query", "context", "response"]
+        for name, text in CASE.items():
+            await type_into(pilot, areas[name], text)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen["result"] = pane.last_result
+        seen["badge"] = str(app.query_one(ScoreBadge).render())
+        seen["feedback"] = text_of(app, "#feedback")
+        seen["stats"] = text_of(app, "#stats")
+        seen["error"] = app.query_one("#judge-error").display
+
+    drive(scenario)
+    result = seen["result"]
+    assert result is not None and result.model == "demo"
+    assert result.score in get_preset(METRIC).scores
+    assert seen["badge"] == f"{result.score} / 1-5"
+    assert seen["feedback"].strip() and seen["feedback"] == result.feedback
+    assert "tok/s" in seen["stats"] and f"{result.prompt_tokens} prompt" in seen["stats"]
+    assert seen["error"] is False
+
+
+@pytest.mark.model
+def test_errors_show_in_place_and_the_app_stays_usable(use_demo_cache: Path) -> None:
+    seen: list[tuple[bool, str]] = []
+    scores: list[int] = []
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        areas = fields(app)
+        areas["query"].text = CASE["query"]
+        areas["response"].text = CASE["response"]
+        await pilot.press("ctrl+r")  # the context is left empty
+        await settle(app, pilot)
+        seen.append((app.query_one("#judge-error").display, text_of(app, "#judge-error")))
+        areas["context"].text = "Paris is lovely in spring. " * 2000  # far past the context
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen.append((app.query_one("#judge-error").display, text_of(app, "#judge-error")))
+        areas["context"].text = CASE["context"]
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen.append((app.query_one("#judge-error").display, text_of(app, "#judge-error")))
+        assert app.judge_pane.last_result is not None
+        scores.append(app.judge_pane.last_result.score)
+
+    drive(scenario, model="demo", metric=METRIC)
+    (shown1, missing), (shown2, overflow), (shown3, _) = seen
+    assert shown1 and missing.startswith("InputError") and "context" in missing
+    assert shown2 and overflow.startswith("ContextOverflowError") and "context holds" in overflow
+    assert not shown3 and scores[0] in (1, 2, 3, 4, 5)
+
+
+@pytest.mark.model
+def test_quitting_mid_judgment_stops_the_worker_and_frees_the_model(
+    use_demo_cache: Path,
+) -> None:
+    states: list[str | None] = []
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        for name, area in fields(app).items():
+            area.text = CASE[name]
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: bool(app.judge_pane.feedback))  # it is generating
+        states.append(app.session.loaded)
+
+    app = drive(scenario, model="demo", metric=METRIC)
+    assert states == ["demo"]
+    assert app.session.loaded is None  # closed by quit, after the worker stopped
+    assert not any(w.is_running for w in app.workers)
+
+
+def write_cases(folder: Path, count: int) -> Path:
+    cases = folder / "cases.jsonl"
+    lines = [json.dumps({"id": f"c{i}", **CASE}) for i in range(count)]
+    cases.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return cases
+
+
+@pytest.mark.model
+def test_batch_runs_to_completion_and_resumes_after_a_stop(
+    use_demo_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 4)
+    out = tmp_path / "cases.verdicts.jsonl"
+    after_stop: list[list[dict[str, Any]]] = []
+    counts: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        pane = app.query_one(BatchPane)
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        assert app.query_one("#batch-table", DataTable).row_count == 4
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(pane.results) >= 1)
+        await pilot.press("escape")  # stop: the row being judged is cancelled, not recorded
+        await settle(app, pilot)
+        after_stop.append([json.loads(line) for line in out.read_text().splitlines()])
+        assert "stopped" in text_of(app, "#batch-info")
+        await pilot.press("ctrl+r")  # resume
+        await settle(app, pilot)
+        counts["info"] = text_of(app, "#batch-info")
+        counts["histogram"] = sum(pane.query_one("#histogram").counts.values())  # type: ignore[attr-defined]
+        counts["table"] = [
+            app.query_one("#batch-table", DataTable).get_cell(key, "score")
+            for key in ('"c0"', '"c3"')
+        ]
+
+    drive(scenario, model="demo", metric=METRIC)
+    [stopped] = after_stop
+    assert 1 <= len(stopped) < 4
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in final] == ["c0", "c1", "c2", "c3"]  # none twice, none lost
+    assert final[: len(stopped)] == stopped  # the rows saved before the stop were kept
+    assert all(r["score"] in (1, 2, 3, 4, 5) for r in final)
+    assert counts["info"].startswith("done")
+    assert counts["histogram"] == 4
+    assert counts["table"] == [str(final[0]["score"]), str(final[3]["score"])]
+
+
+# -- no model needed ------------------------------------------------------------------------
+
+
+def test_metric_editor_edits_reorders_validates_and_saves() -> None:
+    errors: list[str] = []
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        app.query_one("#metric", Select).value = "response-correctness-binary"
+        await pilot.pause()
+        editor = app.query_one(RubricEditor)
+        rows = list(app.query(RubricRow))
+        assert [r.values()[0] for r in rows] == ["0", "1"]
+        rows[1].query_one(".score", Input).focus()
+        await pilot.press("alt+up")  # the score-1 row moves above score 0
+        await pilot.pause()
+        assert [r.values()[0] for r in app.query(RubricRow)] == ["1", "0"]
+        await pilot.press("ctrl+n")  # a third, empty row; saving it must fail
+        await pilot.pause()
+        await pilot.press("2", "tab", *"Half right.")
+        app.query_one("#metric-name", Input).value = "half-credit"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert editor.metric().scores == (0, 1, 2)
+        app.query_one(RubricRow).query_one(".score", Input).value = "2"  # a repeated score
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        errors.append(text_of(app, "#judge-error"))
+
+    drive(scenario)
+    saved = resolve_metric("half-credit")  # saved metrics resolve by name, like presets
+    assert saved.scores == (0, 1, 2) and saved.rubric[0].score == 1  # the order was kept
+    assert saved.required_inputs == ("query", "reference_answer")
+    assert (user_metrics_dir() / "half-credit.toml").is_file()
+    assert errors[0].startswith("MetricError") and "repeated: [2]" in errors[0]
+
+
+def test_prompt_view_shows_the_exact_prompt_and_grammar() -> None:
+    shown: dict[str, str] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        for name, area in fields(app).items():
+            area.text = CASE[name]
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert isinstance(app.screen, TextView)
+        shown.update(app.screen.texts)
+        await pilot.press("escape")
+
+    drive(scenario, metric=METRIC)
+    metric = get_preset(METRIC)
+    from edgejudge.core import coerce_input
+
+    expected = get_format("flow-judge").render_prompt(metric, coerce_input(CASE, metric))
+    assert shown["prompt"] == expected
+    assert "<score>" in shown["grammar"] and "root" in shown["grammar"]
+
+
+def test_choices_are_remembered_between_runs() -> None:
+    async def choose(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        app.query_one("#metric", Select).value = "response-relevance-3point"
+        await pilot.press("f3")
+        await pilot.pause()
+
+    drive(choose)
+    assert TuiSettings.load().metric == "response-relevance-3point"
+    seen: list[Any] = []
+
+    async def look(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        seen.append(app.query_one("#metric", Select).value)
+        seen.append(app.query_one("#tabs").active)  # type: ignore[attr-defined]
+
+    drive(look)
+    assert seen == ["response-relevance-3point", "models"]
+
+
+async def start_pull(app: EdgeJudgeApp, pilot: Pilot[Any], name: str) -> None:
+    """On the Models tab, put the cursor on `name` and press p."""
+    await pilot.press("f3")
+    await settle(app, pilot)
+    app.models_pane.select(name)
+    await pilot.press("p")
+
+
+def test_models_tab_pulls_from_the_hub_with_progress(hub: FakeHub) -> None:
+    register("tiny")
+    progress: list[float] = []
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await start_pull(app, pilot, "tiny")
+        await settle(app, pilot)
+        progress.append(app.models_pane.query_one("#models-progress").progress)  # type: ignore[attr-defined]
+        table = app.query_one("#models-table", DataTable)
+        progress.append(table.get_cell("tiny", "on disk"))  # type: ignore[arg-type]
+        progress.append(text_of(app, "#models-status"))
+
+    drive(scenario)
+    from edgejudge.store import installed_path
+
+    path = installed_path(load_catalog()["tiny"])
+    assert path is not None and path.read_bytes() == DATA
+    assert progress[0] == len(DATA)
+    assert progress[1] == "yes"
+    assert progress[2].startswith("pulled tiny") and "sha256 ok" in progress[2]
+
+
+def test_cancelling_a_pull_keeps_its_bytes_for_the_next(hub: FakeHub) -> None:
+    register("tiny")
+    hub.stall_after = len(DATA) // 3
+    said: list[str] = []
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await start_pull(app, pilot, "tiny")
+        await wait_until(pilot, lambda: hub.stalled.is_set())
+        await pilot.press("escape")
+        hub.release.set()  # the next chunk arrives and the pull sees the cancel
+        await settle(app, pilot)
+        said.append(text_of(app, "#models-status"))
+        kept.append(partial_bytes(load_catalog()["tiny"]))
+        await pilot.press("p")  # pull again: only the rest comes over the wire
+        await settle(app, pilot)
+        said.append(text_of(app, "#models-status"))
+
+    from edgejudge.download import partial_bytes
+    from edgejudge.store import installed_path
+
+    kept: list[int] = []
+    drive(scenario)
+    assert said[0].startswith("cancelled") and "pull again to resume" in said[0]
+    assert 0 < kept[0] < len(DATA)
+    assert said[1].startswith("pulled tiny")
+    assert installed_path(load_catalog()["tiny"]).read_bytes() == DATA  # type: ignore[union-attr]
+    assert hub.served[-1].start == kept[0]
+
+
+# -- pure helpers ---------------------------------------------------------------------------
+
+
+def test_scale_position_and_histogram_lines() -> None:
+    from collections import Counter
+
+    assert [scale_position(s, (1, 2, 3, 4, 5)) for s in (1, 3, 5)] == [0.0, 0.5, 1.0]
+    assert scale_position(1, (0, 1)) == 1.0
+    lines = histogram_lines(Counter({1: 2, 3: 4}), (1, 2, 3), width=14)
+    assert lines == ["1 │████ 2", "2 │ 0", "3 │████████ 4"]
+    assert max(len(line) for line in lines) <= 14
