@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from edgejudge.tui.app import EdgeJudgeApp
 
 PENDING = "·"
+FEEDBACK_CHARS = 100  # of the first line, in the table; the whole is one enter away
 
 
 def default_output(path: Path) -> Path:
@@ -37,9 +38,11 @@ def default_output(path: Path) -> Path:
 def first_line(record: dict[str, Any]) -> str:
     """The table's text for an output row: the feedback's first line, or the error."""
     if batch.ERROR_KEY in record:
-        return f"error: {record[batch.ERROR_KEY]}"
-    text = str(record.get("feedback", "")).strip()
-    return text.splitlines()[0] if text else ""
+        text = f"error: {record[batch.ERROR_KEY]}"
+    else:
+        text = str(record.get("feedback", "")).strip()
+    line = text.splitlines()[0] if text else ""
+    return line if len(line) <= FEEDBACK_CHARS else line[: FEEDBACK_CHARS - 1] + "…"
 
 
 class BatchPane(Vertical):
@@ -62,11 +65,9 @@ class BatchPane(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="batch-files"):
-            yield Input(placeholder="cases.jsonl", id="batch-input")
+            yield Input(placeholder="IN.jsonl", id="batch-input")
             yield Button("Open", id="open", tooltip="ctrl+o")
-            yield Input(
-                placeholder="verdicts.jsonl (default: IN.verdicts.jsonl)", id="batch-output"
-            )
+            yield Input(placeholder="OUT (default IN.verdicts.jsonl)", id="batch-output")
             yield Button("Run", id="batch-run", variant="primary", tooltip="ctrl+r")
         yield Static(
             "open a JSONL file: one object per line, keys as the metric names them", id="batch-info"
@@ -235,7 +236,7 @@ class BatchPane(Vertical):
         self.results[key] = record
         table = self.query_one(DataTable)
         table.update_cell(key, "score", str(record.get("score", "err")))
-        table.update_cell(key, "feedback", first_line(record), update_width=False)
+        table.update_cell(key, "feedback", first_line(record), update_width=True)
         self.query_one(Histogram).add(record.get("score"))
         self.query_one(ProgressBar).advance(1)
 
