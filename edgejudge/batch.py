@@ -9,12 +9,12 @@ A row that fails becomes an error row (`{"id": …, "error": …}`) and the batc
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgejudge.atomic import write_text_atomic
 from edgejudge.errors import EdgeJudgeError, InputError
 from edgejudge.judge import Judge, JudgeResult
 
@@ -92,9 +92,7 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
         keys.add(json.dumps(data[ID_KEY], sort_keys=True))
         kept.append(line if line.endswith("\n") else line + "\n")
     if changed:
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text("".join(kept), encoding="utf-8")
-        os.replace(temporary, path)
+        write_text_atomic(path, "".join(kept))
     return keys
 
 

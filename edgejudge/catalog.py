@@ -18,6 +18,7 @@ from typing import Any, Literal
 from platformdirs import user_config_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError
@@ -187,10 +188,7 @@ def _stored_imports() -> dict[str, dict[str, Any]]:
 def _write_imports(data: dict[str, Any]) -> Path:
     """Replace `imported.json` atomically; returns its path."""
     path = config_dir() / IMPORTS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return path
 
 

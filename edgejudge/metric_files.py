@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgejudge.atomic import write_text_atomic
 from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
 
@@ -88,10 +89,7 @@ def save_metric(metric: Metric, path: Path | None = None) -> Path:
                 f"{metric.name!r} is a preset's name; give your metric a name of its own"
             )
         path = user_metrics_dir() / f"{metric.name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(metric_toml(metric), encoding="utf-8")
-    os.replace(temporary, path)  # never a half-written metric file
+    write_text_atomic(path, metric_toml(metric))  # never a half-written metric file
     return path
 
 

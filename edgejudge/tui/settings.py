@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from edgejudge.atomic import write_text_atomic
 from edgejudge.catalog import config_dir
 
 SETTINGS_FILE = "tui.json"
@@ -36,12 +36,8 @@ class TuiSettings(BaseModel):
 
     def save(self) -> None:
         """Write the settings atomically; a failure to write is not worth stopping for."""
-        path = settings_path()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(path.name + ".tmp")
-            temporary.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-            os.replace(temporary, path)
+            write_text_atomic(settings_path(), self.model_dump_json(indent=2) + "\n")
         except OSError:
             pass
 
