@@ -16,6 +16,7 @@ from typing import Any
 
 from edgejudge.catalog import ModelEntry, load_catalog, save_import
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
+from edgejudge.download import QuietProgress
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.sizes import human_size
 from edgejudge.store import HashProgress, find_entry, installed_path
@@ -306,11 +307,11 @@ def _download_bar(enabled: bool, check_label: str) -> Iterator[tuple[Any, HashPr
     callback that shows the sha256 check on the same display once it starts."""
     progress = _rich_progress(enabled, download=True)
     if progress is None:
-        yield _SilentBar, None
+        yield QuietProgress, None
         return
     with progress:
 
-        class Bar(_SilentBar):
+        class Bar(QuietProgress):
             def __init__(
                 self, *, total: int | None = None, initial: int = 0, desc: str = "", **_: Any
             ) -> None:
@@ -362,25 +363,6 @@ def _rich_progress(enabled: bool, *, download: bool) -> Any:
     if download:
         columns += [TransferSpeedColumn(), TextColumn("eta"), TimeRemainingColumn()]
     return Progress(*columns, console=console, transient=not download)
-
-
-class _SilentBar:
-    """The tqdm interface huggingface_hub uses, doing nothing."""
-
-    def __init__(self, **_: Any) -> None:
-        pass
-
-    def update(self, n: float = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> _SilentBar:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.close()
 
 
 def _say(text: str) -> None:

@@ -58,6 +58,29 @@ class PullResult:
     already_installed: bool = False
 
 
+class QuietProgress:
+    """The tqdm interface `pull` hands to huggingface_hub, doing nothing.
+
+    Shells subclass it to show progress (`__init__` gets `total`, `initial`, `desc`;
+    `update` gets the bytes just written) without writing the rest of the interface again.
+    """
+
+    def __init__(self, **_: Any) -> None:
+        pass
+
+    def update(self, n: float = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> QuietProgress:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+
 def offline_reason() -> str | None:
     """Why downloads are off (`HF_HUB_OFFLINE=1`, `EDGEJUDGE_OFFLINE=1`), or None."""
     for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"):

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, ProgressBar, Static
 
 from edgejudge.catalog import ModelEntry
 from edgejudge.core.formats import FORMATS
+from edgejudge.download import QuietProgress
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.sizes import human_size
 from edgejudge.tui.dialogs import Confirm
@@ -82,10 +83,10 @@ class ModelsPane(Vertical):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
+        installed = self.app.installed()
         for name, entry in self.app.catalog.items():
             fits = report.fits.get(name) if report else None
-            installed = name in self.app.installed()
-            table.add_row(*model_row(entry, installed, fits), key=name)
+            table.add_row(*model_row(entry, name in installed, fits), key=name)
         if self.app.catalog:
             table.move_cursor(row=min(cursor, len(self.app.catalog) - 1))
         if report is not None:
@@ -185,7 +186,7 @@ class ModelsPane(Vertical):
         """A tqdm-shaped class that moves the progress bar and raises `Cancelled` on esc."""
         pane = self
 
-        class Bar:
+        class Bar(QuietProgress):
             def __init__(self, *, total: int | None = None, initial: int = 0, **_: Any) -> None:
                 self.total, self.done = total, initial
                 pane.app.call_from_thread(pane._progress, total, initial)
@@ -195,15 +196,6 @@ class ModelsPane(Vertical):
                     raise Cancelled("the download was cancelled")
                 self.done += n
                 pane.app.call_from_thread(pane._progress, self.total, self.done)
-
-            def close(self) -> None:
-                pass
-
-            def __enter__(self) -> Bar:
-                return self
-
-            def __exit__(self, *_: Any) -> None:
-                pass
 
         return Bar
 
