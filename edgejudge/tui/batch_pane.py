@@ -131,7 +131,7 @@ class BatchPane(Vertical):
         except EdgeJudgeError as exc:
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return False
-        self.results = {key: r for key, r in batch.read_results(out).items()}
+        self.results = batch.read_results(out)
         self.app.settings.batch_input = str(self.query_one("#batch-input", Input).value)
         self.app.settings.batch_output = str(self.query_one("#batch-output", Input).value)
         self.app.settings.save()
@@ -211,10 +211,7 @@ class BatchPane(Vertical):
                     break
         except Cancelled:
             pass
-        except EdgeJudgeError as exc:
-            call(self.say, f"{type(exc).__name__}: {exc}", True)
-            return
-        except Exception as exc:  # noqa: BLE001 - the app stays up whatever llama.cpp raises
+        except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, the app stays up
             call(self.say, f"{type(exc).__name__}: {exc}", True)
             return
         finally:

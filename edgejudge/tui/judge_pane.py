@@ -214,9 +214,7 @@ class JudgePane(Vertical):
                     call(self.add_feedback, piece)
         except Cancelled:
             call(self.set_status, "cancelled")
-        except EdgeJudgeError as exc:
-            call(self.show_error, exc)
-        except Exception as exc:  # noqa: BLE001 - whatever llama.cpp raises, the app goes on
+        except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, and the app goes on
             call(self.show_error, exc)
         finally:
             call(setattr, self, "running", False)
