@@ -109,7 +109,8 @@ def test_the_chat_template_wraps_one_user_message(chat_runtime: object) -> None:
     tokens = runtime.chat_tokens("hello")  # type: ignore[attr-defined]
     pieces = runtime._llm.detokenize(tokens, special=True).decode()  # type: ignore[attr-defined]
     assert pieces == "<bos><start_of_turn>user\nhello<end_of_turn>\n<start_of_turn>model\n"
-    assert tokens.count(runtime._bos) == 1  # type: ignore[attr-defined]  # BOS once, not twice
+    bos = runtime._llm.token_bos()  # type: ignore[attr-defined]
+    assert tokens.count(bos) == 1  # BOS once, not twice
 
 
 def test_tricky_input_cannot_break_out_of_the_prompt(chat_runtime: object) -> None:

@@ -18,10 +18,10 @@ from typing import Any
 from edgejudge.errors import GenerationError, ModelLoadError
 from edgejudge.hardware import physical_cores
 from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.chat import ChatPrompt
 from edgejudge.runtime.gguf import read_gguf
 
 _GGML_LOG_ERROR = 4  # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
-_MESSAGE_MARK = "\x1fEDGEJUDGE-MESSAGE\x1f"
 
 
 class _LogCapture:
@@ -160,37 +160,23 @@ class LlamaCppRuntime:
         self.n_threads = threads
         self.n_gpu_layers = n_gpu_layers
         self._vocab = self._llm._model.vocab
-        self._add_bos = bool(self._llm._model.add_bos_token())
-        self._bos = self._llm.token_bos()
-        template = chat_template if chat_template is not None else info.chat_template
-        self._formatter = self._compile(template) if template is not None else None
-        # Where the message sits in the template, found once by rendering a marker.
-        self._around = self._split(self._render(_MESSAGE_MARK)) if self._formatter else None
+        model = self._llm._model
+        bos, eos = self._llm.token_bos(), self._llm.token_eos()
+        self._chat = ChatPrompt(
+            chat_template if chat_template is not None else info.chat_template,
+            tokenize=lambda text, special: self._tokenize(text, special=special),
+            add_bos=bool(model.add_bos_token()),
+            bos=bos,
+            bos_text=model.token_get_text(bos) if bos >= 0 else "",
+            eos_text=model.token_get_text(eos) if eos >= 0 else "",
+        )
         self._grammars: dict[str, Any] = {}
 
     # -- prompt -------------------------------------------------------------------------
 
     def chat_tokens(self, user_message: str) -> list[int]:
-        """The prompt tokens for one user message, through the model's chat template.
-
-        The template's own markup is tokenized with special tokens recognised; the message
-        is tokenized as plain text, so a judged answer that contains `<end_of_turn>` or
-        `<|end|>` cannot close the turn early and steer the judge.
-        """
-        head = [self._bos] if self._add_bos and self._bos >= 0 else []
-        if self._formatter is None:
-            return head + self.text_tokens(user_message)
-        rendered = self._render(user_message)
-        if self._around is None or rendered != user_message.join(self._around):
-            # The template rewrites the message (trims it, say): tokenize it as rendered.
-            return head + self._tokenize(rendered, special=True)
-        prefix, suffix = self._around
-        return (
-            head
-            + self._tokenize(prefix, special=True)
-            + self.text_tokens(user_message)
-            + self._tokenize(suffix, special=True)
-        )
+        """The prompt tokens for one user message, through the model's chat template."""
+        return self._chat.tokens(user_message)
 
     def text_tokens(self, text: str) -> list[int]:
         """Tokens for plain text; special-token text stays text."""
@@ -200,34 +186,6 @@ class LlamaCppRuntime:
         if not text:
             return []
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
-
-    def _compile(self, template: str) -> Any:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        model = self._llm._model
-        eos = self._llm.token_eos()
-        self._bos_text = model.token_get_text(self._bos) if self._bos >= 0 else ""
-        return Jinja2ChatFormatter(
-            template=template,
-            eos_token=model.token_get_text(eos) if eos >= 0 else "",
-            bos_token=self._bos_text,
-            add_generation_prompt=True,
-        )
-
-    def _render(self, message: str) -> str:
-        text = self._formatter(messages=[{"role": "user", "content": message}]).prompt
-        # The BOS token is added as a token (above) when the vocabulary asks for one, as
-        # llama.cpp's own chat path does; drop the template's copy so there is only one.
-        if self._add_bos and self._bos_text and text.startswith(self._bos_text):
-            text = text[len(self._bos_text) :]
-        return text
-
-    @staticmethod
-    def _split(marked: str) -> tuple[str, str] | None:
-        if marked.count(_MESSAGE_MARK) != 1:
-            return None
-        prefix, suffix = marked.split(_MESSAGE_MARK)
-        return prefix, suffix
 
     # -- generation ---------------------------------------------------------------------
 
