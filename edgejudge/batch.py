@@ -3,7 +3,9 @@
 Each finished row is appended as one line and flushed at once, so the output is valid after
 any interruption (Ctrl-C, a crash, a power cut between rows). Rerunning skips the ids that
 are already in the output; a torn last line, the mark of a kill mid-write, is dropped first.
-A row that fails becomes an error row (`{"id": …, "error": …}`) and the batch goes on.
+A row that fails becomes an error row (`{"id": …, "error": …}`) and the batch goes on. A
+server that dies mid-batch is restarted once and the rows in flight are retried; if it dies
+again they become error rows and the batch stops, its unstarted rows left for a rerun.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge.atomic import write_text_atomic
-from edgejudge.errors import EdgeJudgeError, InputError
+from edgejudge.errors import InputError
 from edgejudge.judge import Judge, JudgeResult
 
 ID_KEY = "id"
@@ -134,21 +136,21 @@ def plan(rows: list[Row], out_path: Path, *, retry_errors: bool = False) -> list
 
 
 def run_batch(judge: Judge, todo: list[Row], out_path: Path) -> Iterator[dict[str, Any]]:
-    """Judge `todo` in order, appending each outcome to `out_path`; yields each written row."""
+    """Judge `todo`, appending each outcome to `out_path` as it finishes; yields each row.
+
+    A server runtime with N slots keeps N rows in flight, so rows land in the order they
+    finish, which is input order with one slot.
+    """
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
     with out_path.open("a", encoding="utf-8") as out:
-        for row in todo:
-            record = _judge_row(judge, row)
+        for index, outcome in judge.evaluate_as_completed(inputs):
+            row = todo[index]
+            if isinstance(outcome, JudgeResult):
+                record = result_row(row.id, outcome)
+            else:
+                record = error_row(row.id, outcome)
             # One write of one whole line, then flush: the file is valid after any stop.
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
             out.flush()
             yield record
-
-
-def _judge_row(judge: Judge, row: Row) -> dict[str, Any]:
-    if row.problem is not None:
-        return error_row(row.id, InputError(row.problem))
-    try:
-        return result_row(row.id, judge.evaluate(row.data))
-    except EdgeJudgeError as exc:
-        return error_row(row.id, exc)

@@ -126,3 +126,18 @@ class FamilyError(EdgeJudgeError, ValueError):
     """A judge family (prompt, grammar and parser) that is unknown or not built yet."""
 
     exit_code = 2
+
+
+class ServerError(EdgeJudgeError, RuntimeError):
+    """A llama.cpp server could not be started, reached or used.
+
+    `output` holds the last lines a server edgejudge started printed, when there are any.
+    """
+
+    def __init__(self, message: str, output: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.output = output
+
+
+class ServerGoneError(ServerError):
+    """The server stopped answering in the middle of a request (it crashed or was killed)."""

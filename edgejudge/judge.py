@@ -12,7 +12,10 @@ import copy
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,12 +24,13 @@ from edgejudge.errors import (
     Cancelled,
     ContextOverflowError,
     EdgeJudgeError,
-    ModelLoadError,
     ParseError,
+    ServerError,
+    ServerGoneError,
 )
 from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.base import Finished, Runtime, Sampling
-from edgejudge.store import resolve_model
+from edgejudge.runtime_choice import RuntimeName, RuntimeOptions, catalog_entry, open_runtime
 
 DEFAULT_MAX_TOKENS = 512
 DEFAULT_FAMILY = "flow-judge"
@@ -62,15 +66,25 @@ class JudgeResult:
         return asdict(self)
 
 
+class _Gate:
+    """What copies of a judge share: room for `slots` judgments at once, and the cancel flag."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = threading.BoundedSemaphore(slots)
+        self.lock = threading.Lock()
+        self.active = 0
+        self.cancel = threading.Event()
+
+
 class Judge:
     """A judge model applying one metric. Use as a context manager to free the model."""
 
     def __init__(
         self,
-        model: str | os.PathLike[str],
+        model: str | os.PathLike[str] | None,
         metric: Metric | str | os.PathLike[str],
         *,
-        runtime: Runtime | None = None,
+        runtime: Runtime | RuntimeName | None = None,
         family: str | None = None,
         context_length: int | None = None,
         n_gpu_layers: int | None = None,
@@ -81,8 +95,18 @@ class Judge:
         grammar: bool = True,
         verbose: bool = False,
         download: bool = False,
+        server_url: str | None = None,
+        api_key: str | None = None,
+        slots: int = 1,
+        llama_server: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Open `model` (a catalog name or a .gguf path) to judge with `metric`.
+        """Open `model` (a catalog name or a file) to judge with `metric`.
+
+        `runtime` is "inprocess" (llama-cpp-python in this process), "server" (a llama.cpp
+        server edgejudge starts, with `slots` parallel requests; `llama_server` names the
+        binary), a `Runtime` object, or None: a llamafile runs as a server, a GGUF file
+        in-process. `server_url` uses a llama.cpp server someone else runs (`model` may
+        then be None; `api_key` is sent as a bearer token).
 
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
@@ -91,36 +115,36 @@ class Judge:
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
-        self._owns_runtime = runtime is None
-        local = None if runtime is not None else resolve_model(model, download=download)
-        entry = local.entry if local else None
-        if local and entry and entry.kind == "llamafile":
-            raise ModelLoadError(
-                f"{entry.name!r} is a llamafile executable, which the in-process runtime "
-                f"cannot load; use a GGUF build of the same model (e.g. flow-judge-v0.1)",
-                str(local.path),
-            )
-        # The format is checked before the (slow) model load.
-        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
-        if local is not None:
-            from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-
-            runtime = LlamaCppRuntime(
-                local.path,
-                context_length=context_length or (entry.context_length if entry else None),
+        self._owns_runtime = runtime is None or isinstance(runtime, str)
+        entry = None
+        if runtime is None or isinstance(runtime, str):
+            options = RuntimeOptions(
+                runtime=runtime,
+                server_url=server_url,
+                api_key=api_key,
+                slots=slots,
+                llama_server=llama_server,
+                context_length=context_length,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=n_threads,
-                model_name=local.name,
                 verbose=verbose,
             )
-        assert runtime is not None
+            # The format is checked before the (slow) model load.
+            entry = None if family else catalog_entry(model)
+            get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+            runtime, entry = open_runtime(model, options, download=download)
+        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.sampling = Sampling(temperature=temperature, seed=seed)
         self.use_grammar = grammar
         self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
+        self._gate = _Gate(self.slots)
+
+    @property
+    def slots(self) -> int:
+        """How many judgments the runtime takes at once (a server's parallel slots)."""
+        return max(1, int(getattr(self.runtime, "slots", 1)))
 
     def with_metric(self, metric: Metric | str | os.PathLike[str]) -> Judge:
         """A judge applying `metric` on this judge's loaded model, without reloading it.
@@ -134,12 +158,14 @@ class Judge:
         return other
 
     def cancel(self) -> None:
-        """Stop the judgment now generating (from another thread); it raises `Cancelled`.
+        """Stop the judgments now generating (from another thread); they raise `Cancelled`.
 
         Has no effect when nothing is generating.
         """
-        if self._lock.locked():
-            self._cancel.set()
+        gate = self._gate
+        with gate.lock:
+            if gate.active:
+                gate.cancel.set()
 
     # -- what would be sent -------------------------------------------------------------
 
@@ -157,8 +183,7 @@ class Judge:
     def stream(self, item: EvalInput | dict[str, Any]) -> Iterator[str | JudgeResult]:
         """Yield the feedback text as it is generated, then the `JudgeResult`."""
         message = self.prompt(item)
-        with self._lock:
-            self._cancel.clear()
+        with self._judging():
             started = time.perf_counter()
             tokens = self.runtime.chat_tokens(message)
             needed = self.max_tokens + CLOSE_OUT_RESERVE
@@ -175,7 +200,7 @@ class Judge:
                 if isinstance(chunk, Finished):
                     count, reason = chunk.completion_tokens, chunk.stop_reason
                     continue
-                if self._cancel.is_set():
+                if self._gate.cancel.is_set():
                     raise Cancelled("the judgment was cancelled")
                 raw += chunk
                 text = feedback.feed(chunk)
@@ -201,6 +226,21 @@ class Judge:
                 metric=self.metric.name,
                 truncated=truncated,
             )
+
+    @contextmanager
+    def _judging(self) -> Iterator[None]:
+        """Hold one of the runtime's slots while a judgment runs."""
+        gate = self._gate
+        with gate.slots:
+            with gate.lock:
+                if not gate.active:
+                    gate.cancel.clear()  # a cancel ends what was running, not what comes next
+                gate.active += 1
+            try:
+                yield
+            finally:
+                with gate.lock:
+                    gate.active -= 1
 
     def _finish(self, prompt: list[int], written: str) -> tuple[str, int]:
         """Generate only the score after an answer closed early; returns text and tokens."""
@@ -228,18 +268,97 @@ class Judge:
     def evaluate_many(
         self, items: Iterable[EvalInput | dict[str, Any]], *, return_exceptions: bool = False
     ) -> Iterator[JudgeResult | EdgeJudgeError]:
-        """Judge inputs in order, one at a time.
+        """Judge inputs and yield the verdicts in input order.
 
-        With `return_exceptions=True` a row that fails yields its `EdgeJudgeError` in its
-        place and the rest go on; otherwise the first failure is raised.
+        A server runtime with N slots keeps N judgments in flight. With
+        `return_exceptions=True` a row that fails yields its `EdgeJudgeError` in its place
+        and the rest go on; otherwise the first failure is raised.
         """
-        for item in items:
-            try:
-                yield self.evaluate(item)
-            except EdgeJudgeError as exc:
-                if not return_exceptions:
-                    raise
-                yield exc
+        waiting: dict[int, JudgeResult | EdgeJudgeError] = {}
+        following = 0
+        for index, outcome in self.evaluate_as_completed(items):
+            waiting[index] = outcome
+            while following in waiting:
+                ready = waiting.pop(following)
+                following += 1
+                if isinstance(ready, EdgeJudgeError) and not return_exceptions:
+                    raise ready
+                yield ready
+
+    def evaluate_as_completed(
+        self, items: Iterable[EvalInput | dict[str, Any] | EdgeJudgeError]
+    ) -> Iterator[tuple[int, JudgeResult | EdgeJudgeError]]:
+        """Judge inputs with up to `slots` in flight; yield `(index, verdict or error)` as
+        each finishes. An `EdgeJudgeError` given in place of an input is that row's outcome.
+
+        If a server edgejudge started dies, it is restarted once and the judgments that were
+        in flight are tried again. If it dies again, those become `ServerGoneError` outcomes
+        and then `ServerError` is raised: rows not yet started are left for a rerun.
+        `Cancelled` (from `cancel`) is raised once the judgments in flight have stopped.
+        """
+        jobs = enumerate(items)
+        restarts = 1 if getattr(self.runtime, "can_restart", False) else 0
+        retry: deque[tuple[int, Any]] = deque()
+        flight: dict[Future[JudgeResult | EdgeJudgeError], tuple[int, Any]] = {}
+        failure: ServerError | None = None
+        pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="edgejudge")
+        try:
+            while True:
+                while failure is None and len(flight) < self.slots:
+                    job = retry.popleft() if retry else next(jobs, None)
+                    if job is None:
+                        break
+                    flight[pool.submit(self._attempt, job[1])] = job
+                if not flight:
+                    break
+                done, _ = wait(flight, return_when=FIRST_COMPLETED)
+                lost: list[tuple[int, Any]] = []
+                for future in done:
+                    job = flight.pop(future)
+                    outcome = future.result()
+                    if isinstance(outcome, ServerGoneError) and failure is None and restarts:
+                        lost.append(job)
+                        continue
+                    if isinstance(outcome, ServerGoneError) and failure is None:
+                        failure = outcome
+                    yield job[0], outcome
+                if not lost:
+                    continue
+                # The server is gone: the others in flight fail at once, or finish.
+                for future, job in list(flight.items()):
+                    outcome = future.result()
+                    del flight[future]
+                    if isinstance(outcome, ServerGoneError):
+                        lost.append(job)
+                    else:
+                        yield job[0], outcome
+                restarts -= 1
+                try:
+                    self.runtime.restart()  # type: ignore[attr-defined]
+                except ServerError as exc:
+                    failure = exc
+                    for job in sorted(lost, key=lambda job: job[0]):
+                        yield job[0], exc
+                    continue
+                retry.extend(sorted(lost, key=lambda job: job[0]))
+        finally:
+            if flight:
+                self.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+        if failure is not None:
+            raise ServerError(
+                f"{failure}\nthe server failed again after a restart; rows not judged yet "
+                f"are left for a rerun",
+                failure.output,
+            )
+
+    def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
+        if isinstance(item, EdgeJudgeError):
+            return item
+        try:
+            return self.evaluate(item)
+        except EdgeJudgeError as exc:
+            return exc
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from edgejudge.store import cache_dir
+from edgejudge.runtime.server_process import built_server_path
 
 # llama.cpp options: a self-contained, static binary with no network features.
 CMAKE_OPTIONS = [
@@ -40,11 +40,6 @@ CMAKE_OPTIONS = [
     "-DLLAMA_OPENSSL=OFF",
     "-DLLAMA_CURL=OFF",
 ]
-
-
-def server_path(llama_version: str) -> Path:
-    """Where the server for `llama_version` is kept."""
-    return cache_dir() / "llama-server" / llama_version / "llama-server"
 
 
 def works(binary: Path) -> bool:
@@ -96,7 +91,7 @@ def main() -> int:
         print("build_llama_server: cmake is needed (pip install cmake)", file=sys.stderr)
         return 1
     llama_version = version("llama-cpp-python")
-    target = server_path(llama_version)
+    target = built_server_path()  # where edgejudge looks when none is configured
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target.parent / ".build.lock")):
         if args.force or not works(target):

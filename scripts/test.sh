@@ -2,8 +2,9 @@
 # Set up (or refresh) .venv with the test extras, then run the whole test suite.
 #   bash scripts/test.sh            # everything, real-model tests included
 #   bash scripts/test.sh -m "not model"   # only the fast tests (no llama.cpp model)
-# The first run builds llama-cpp-python from source (~9 minutes on 2 cores); pip keeps the
-# wheel in its cache, so later runs, fresh clones included, install in seconds.
+# The first run builds llama-cpp-python from source (~9 minutes on 2 cores) and llama-server
+# (~10 minutes); pip keeps the wheel in its cache and llama-server stays in edgejudge's
+# cache, so later runs, fresh clones included, start in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${EDGEJUDGE_VENV:-.venv}"
@@ -13,4 +14,8 @@ venv="${EDGEJUDGE_VENV:-.venv}"
 # The reference package the prompt tests compare against. --no-deps: its declared
 # dependencies pull in Jupyter; the light ones it imports are in the test extra.
 "$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2
+# The real llama.cpp server the server-runtime tests start: built once from the same
+# llama-cpp-python sdist into edgejudge's cache (~10 minutes on 2 cores), then reused.
+EDGEJUDGE_LLAMA_SERVER="$("$venv/bin/python" scripts/build_llama_server.py)"
+export EDGEJUDGE_LLAMA_SERVER
 exec "$venv/bin/python" -m pytest "$@"

@@ -1,0 +1,425 @@
+"""The server runtime: a llama.cpp server (llama-server, a llamafile, or one at a URL).
+
+It speaks the server's native endpoints: `/health`, `/props` (context, slots, chat
+template), `/tokenize`, and `/completion` with the prompt as token ids, a GBNF grammar and
+`stream`. The prompt tokens come from `edgejudge.runtime.chat`, as in-process, so the same
+input reaches the model as the same tokens whichever runtime carries it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from edgejudge.errors import GenerationError, ServerError, ServerGoneError
+from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.chat import ChatPrompt
+from edgejudge.runtime.gguf import read_gguf
+from edgejudge.runtime.server_process import (
+    DEFAULT_STARTUP_TIMEOUT,
+    HOST,
+    Kind,
+    ServerProcess,
+)
+
+API_KEY_ENV = "EDGEJUDGE_API_KEY"
+REQUEST_TIMEOUT = 600.0  # seconds without a byte: a long prompt on a slow CPU takes a while
+PROBE_GRAMMAR = 'root ::= "yes"'
+_UNSET: Any = object()
+
+
+class ServerRuntime:
+    """Generates text through a llama.cpp server's HTTP API.
+
+    Build one with `ServerRuntime.launch` (a server edgejudge starts and stops) or
+    `ServerRuntime.connect` (a server someone else runs).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        process: ServerProcess | None = None,
+        model_name: str | None = None,
+        chat_template: str | None = _UNSET,
+        wait: float = 0.0,
+    ) -> None:
+        """Connect to the server at `url` and check that it is a llama.cpp server we can use.
+
+        `chat_template` overrides the one the server reports (None: no template); `wait`
+        is how long to wait for a server that is still loading its model.
+        """
+        self._base = url.rstrip("/")
+        self._api_key = api_key
+        self.process = process
+        self._local = process is not None or _is_loopback(self._base)
+        self._opener = urllib.request.build_opener(
+            *([urllib.request.ProxyHandler({})] if self._local else [])
+        )
+        self._check_health(wait)
+        self._read_props(model_name)
+        self._template = (
+            self._props.get("chat_template") if chat_template is _UNSET else chat_template
+        )
+        self._chat = self._chat_prompt(self._template)
+        self._check_grammar()
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def launch(
+        cls,
+        model: str | os.PathLike[str],
+        *,
+        kind: Kind = "gguf",
+        context_length: int | None = None,
+        slots: int = 1,
+        binary: str | os.PathLike[str] | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        port: int | None = None,
+        model_name: str | None = None,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        verbose: bool = False,
+    ) -> ServerRuntime:
+        """Start a server on `model` (a GGUF file, or a llamafile) and connect to it.
+
+        Every one of the `slots` parallel requests gets `context_length` tokens of context
+        (capped by what the model was trained on, as in-process).
+        """
+        from edgejudge.runtime.server_process import find_llama_server
+
+        if slots < 1:
+            raise ValueError("slots must be at least 1")
+        path = Path(model)
+        template: str | None = _UNSET
+        per_slot = context_length or 4096
+        if kind == "gguf":
+            info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
+            trained = info.context_length
+            per_slot = min(per_slot, trained) if trained else per_slot
+            template = info.chat_template  # exactly what the in-process runtime uses
+            binary = find_llama_server(binary)
+        elif not path.is_file():
+            raise ServerError(f"llamafile not found: {path}")
+        process = ServerProcess(
+            model=path,
+            kind=kind,
+            context_per_slot=per_slot,
+            slots=slots,
+            binary=Path(binary) if binary else None,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            port=port,
+            startup_timeout=startup_timeout,
+            verbose=verbose,
+        )
+        process.start()
+        try:
+            return cls(
+                process.url,
+                process=process,
+                model_name=model_name or path.name,
+                chat_template=template,
+            )
+        except BaseException:
+            process.stop()
+            raise
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        *,
+        api_key: str | None = None,
+        model_name: str | None = None,
+        wait: float = 60.0,
+    ) -> ServerRuntime:
+        """Use the llama.cpp server at `url`; `api_key` defaults to `$EDGEJUDGE_API_KEY`."""
+        if not url.startswith(("http://", "https://")):
+            raise ServerError(f"server URL must start with http:// or https://, not {url!r}")
+        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+        return cls(url, api_key=key, model_name=model_name, wait=wait)
+
+    # -- what the server is -------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (a restarted local server has a new port)."""
+        return self.process.url if self.process is not None else self._base
+
+    def _check_health(self, wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                status, body = self._call("GET", "/health", timeout=10)
+            except ServerGoneError as exc:
+                raise ServerError(f"cannot reach a server at {self.url}: {exc.__cause__}") from None
+            if status == 200 and isinstance(body, dict) and body.get("status") == "ok":
+                return
+            if status == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)  # still loading its model
+                continue
+            if status == 503:
+                raise ServerError(f"the server at {self.url} is still loading its model")
+            if status == 401:
+                raise ServerError(
+                    f"the server at {self.url} refused the API key ({_message(body)})"
+                )
+            raise ServerError(
+                f"{self.url} is not a llama.cpp server: GET /health answered {status} "
+                f"{_message(body)}".rstrip()
+            )
+
+    def _read_props(self, model_name: str | None) -> None:
+        status, props = self._call("GET", "/props", timeout=30)
+        if status == 401:
+            raise ServerError(f"{self.url} refused the API key: {_message(props)}")
+        settings = props.get("default_generation_settings") if isinstance(props, dict) else None
+        if status != 200 or not isinstance(settings, dict) or "n_ctx" not in settings:
+            raise ServerError(
+                f"{self.url} is not a llama.cpp server: GET /props answered {status} without "
+                f"the context size"
+            )
+        self._props: dict[str, Any] = props
+        self.context_length = int(settings["n_ctx"])  # what each slot gets
+        self.slots = max(1, int(props.get("total_slots") or 1))
+        served = str(props.get("model_path") or props.get("model_alias") or "server")
+        self.served_model = served
+        self.model_name = model_name or Path(served).name
+
+    def _chat_prompt(self, template: str | None) -> ChatPrompt:
+        bos_probe = self._tokenize("", special=False, add_bos=True)
+        bos = bos_probe[0] if bos_probe else -1
+        bos_text = str(self._props.get("bos_token") or "")
+        if bos >= 0 and not bos_text:
+            bos_text = self._piece(bos)
+        eos_text = str(self._props.get("eos_token") or "")
+        return ChatPrompt(
+            template,
+            tokenize=lambda text, special: self._tokenize(text, special=special),
+            add_bos=bos >= 0,
+            bos=bos,
+            bos_text=bos_text,
+            eos_text=eos_text,
+        )
+
+    def _check_grammar(self) -> None:
+        """Make sure the server applies GBNF grammars: everything edgejudge does needs them."""
+        status, body = self._call(
+            "POST",
+            "/completion",
+            {"prompt": "Say yes.", "n_predict": 4, "temperature": 0, "grammar": PROBE_GRAMMAR,
+             "cache_prompt": False},
+            timeout=REQUEST_TIMEOUT,
+        )  # fmt: skip
+        if status != 200:
+            raise ServerError(
+                f"the server at {self.url} does not accept GBNF grammars: /completion "
+                f"answered {status} {_message(body)}".rstrip()
+            )
+        content = body.get("content") if isinstance(body, dict) else None
+        if content != "yes":
+            raise ServerError(
+                f"the server at {self.url} ignored a GBNF grammar (asked for exactly 'yes', "
+                f"got {content!r}); edgejudge needs a llama.cpp server that applies grammars"
+            )
+
+    # -- prompt -------------------------------------------------------------------------
+
+    def chat_tokens(self, user_message: str) -> list[int]:
+        """The prompt tokens for one user message, through the model's chat template."""
+        return self._chat.tokens(user_message)
+
+    def text_tokens(self, text: str) -> list[int]:
+        """Tokens for plain text; special-token text stays text."""
+        return self._tokenize(text, special=False)
+
+    def _tokenize(self, text: str, *, special: bool, add_bos: bool = False) -> list[int]:
+        if not text and not add_bos:
+            return []
+        status, body = self._call(
+            "POST",
+            "/tokenize",
+            {"content": text, "add_special": add_bos, "parse_special": special},
+            timeout=REQUEST_TIMEOUT,
+        )
+        tokens = body.get("tokens") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(tokens, list):
+            raise GenerationError(f"the server could not tokenize: {status} {_message(body)}")
+        return [int(token) for token in tokens]
+
+    def _piece(self, token: int) -> str:
+        status, body = self._call("POST", "/detokenize", {"tokens": [token]}, timeout=30)
+        return str(body.get("content", "")) if status == 200 and isinstance(body, dict) else ""
+
+    # -- generation ---------------------------------------------------------------------
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        grammar: str | None,
+        max_tokens: int,
+        sampling: Sampling,
+    ) -> Iterator[Chunk]:
+        """Yield text pieces as the server streams them, then one `Finished`."""
+        body: dict[str, Any] = {
+            "prompt": list(tokens),
+            "n_predict": max_tokens,
+            "temperature": sampling.temperature,
+            "seed": sampling.seed,
+            # The in-process runtime's sampler settings; at temperature 0 both are greedy.
+            "top_k": 40,
+            "top_p": 0.95,
+            "min_p": 0.05,
+            "repeat_penalty": 1.0,
+            # Evaluate the whole prompt each time, as in-process: a reused prefix can give
+            # slightly different floats, and the same input must get the same verdict.
+            "cache_prompt": False,
+            "stream": True,
+        }
+        if grammar:
+            body["grammar"] = grammar
+        response = self._open("POST", "/completion", body, timeout=REQUEST_TIMEOUT)
+        try:
+            if response.status != 200:
+                raise GenerationError(
+                    f"the server refused the request: {response.status} "
+                    f"{_message(_json(response.read()))}"
+                )
+            for event in _events(response):
+                if "error" in event:
+                    raise GenerationError(f"the server failed: {_message(event)}")
+                text = event.get("content") or ""
+                if text:
+                    yield str(text)
+                if event.get("stop"):
+                    yield _finished(event)
+                    return
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._gone(exc) from exc
+        finally:
+            response.close()
+        raise self._gone(None)
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _open(
+        self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
+    ) -> http.client.HTTPResponse:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        try:
+            return self._opener.open(request, timeout=timeout)  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as exc:
+            return exc  # type: ignore[return-value]  # an answer all the same
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._gone(exc) from exc
+
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float
+    ) -> tuple[int, Any]:
+        response = self._open(method, path, body, timeout=timeout)
+        try:
+            return response.status, _json(response.read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._gone(exc) from exc
+        finally:
+            response.close()
+
+    def _gone(self, cause: BaseException | None) -> ServerGoneError:
+        process = self.process
+        if process is not None and not process.running:
+            lines = process.output()
+            return ServerGoneError(
+                f"the server ({process.name}) stopped while judging" + _tail(lines), lines
+            )
+        reason = f": {cause}" if cause else " (the answer was cut off)"
+        return ServerGoneError(f"lost the connection to the server at {self.url}{reason}")
+
+    # -- lifetime -----------------------------------------------------------------------
+
+    @property
+    def can_restart(self) -> bool:
+        """Whether this runtime started its server, and so can start it again."""
+        return self.process is not None
+
+    def restart(self) -> None:
+        """Start the server again (after a crash); the prompt setup is kept."""
+        if self.process is None:
+            raise ServerError(
+                f"cannot restart the server at {self.url}: edgejudge did not start it"
+            )
+        self.process.restart()
+        self._check_health(0)
+
+    def close(self) -> None:
+        """Stop the server if edgejudge started it."""
+        if self.process is not None:
+            self.process.stop()
+
+
+def _events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a server-sent event stream (`data: {...}` lines)."""
+    for raw in response:
+        line = raw.decode("utf-8", "replace").strip()
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return
+        event = _json(payload.encode())
+        if isinstance(event, dict):
+            yield event
+
+
+def _finished(event: dict[str, Any]) -> Finished:
+    stop_type = event.get("stop_type")
+    if stop_type is None:  # older servers: flags instead of a stop type
+        stop_type = "limit" if event.get("stopped_limit") else "eos"
+    reason = "length" if stop_type == "limit" else "eos"
+    predicted = int(event.get("tokens_predicted") or 0)
+    # The server counts the end-of-generation token it sampled; in-process does not.
+    count = predicted - 1 if reason == "eos" and predicted > 0 else predicted
+    return Finished(completion_tokens=count, stop_reason=reason)
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")[:200]
+
+
+def _message(body: Any) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        if error:
+            return str(error)
+        return ""
+    return str(body or "")
+
+
+def _tail(lines: tuple[str, ...], count: int = 5) -> str:
+    return "; its last lines:\n  " + "\n  ".join(lines[-count:]) if lines else ""
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    return host in {HOST, "localhost", "::1"}

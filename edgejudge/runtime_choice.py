@@ -1,0 +1,148 @@
+"""Which runtime carries a judge, and opening it: in-process, a server we start, or a URL.
+
+The rules, the same for the API, the CLI and the TUI:
+- a server URL means that server;
+- otherwise `runtime="server"` starts llama-server on the GGUF file (or runs the llamafile),
+  and `runtime="inprocess"` loads the GGUF file into this process;
+- left unset, a llamafile (a catalog entry of kind `llamafile`, or a `.llamafile` path) runs
+  as a server and everything else in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from edgejudge.catalog import ModelEntry
+from edgejudge.errors import ModelLoadError, ServerError
+from edgejudge.runtime.base import Runtime
+from edgejudge.store import LocalModel, find_entry, looks_like_path, resolve_model
+
+RuntimeName = Literal["inprocess", "server"]
+RUNTIMES: tuple[RuntimeName, ...] = ("inprocess", "server")
+LLAMAFILE_SUFFIXES = (".llamafile", ".exe")
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run a model; every field has a default that suits a laptop."""
+
+    runtime: RuntimeName | None = None  # None: a llamafile runs as a server, the rest in-process
+    server_url: str | None = None
+    api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
+    slots: int = 1  # parallel requests to a server edgejudge starts (-np)
+    llama_server: str | os.PathLike[str] | None = None
+    context_length: int | None = None
+    n_gpu_layers: int | None = None
+    n_threads: int | None = None
+    verbose: bool = False
+
+
+def kind_of(local: LocalModel) -> Literal["gguf", "llamafile"]:
+    """Whether a model on disk is a GGUF file or a llamafile executable."""
+    if local.entry is not None:
+        return local.entry.kind
+    return "llamafile" if local.path.suffix.lower() in LLAMAFILE_SUFFIXES else "gguf"
+
+
+def choose(local: LocalModel | None, options: RuntimeOptions) -> RuntimeName:
+    """The runtime `options` ask for, or the default for this model."""
+    if options.server_url:
+        if options.runtime == "inprocess":
+            raise ServerError("--server-url needs the server runtime, not --runtime inprocess")
+        return "server"
+    if options.runtime is not None:
+        if options.runtime not in RUNTIMES:
+            raise ServerError(f"unknown runtime {options.runtime!r} (known: {', '.join(RUNTIMES)})")
+        return options.runtime
+    return "server" if local is not None and kind_of(local) == "llamafile" else "inprocess"
+
+
+def catalog_entry(model: str | os.PathLike[str] | None) -> ModelEntry | None:
+    """The catalog entry `model` names, if it names one (not a path)."""
+    if model is None or looks_like_path(model):
+        return None
+    return find_entry(os.fspath(model))
+
+
+def open_runtime(
+    model: str | os.PathLike[str] | None,
+    options: RuntimeOptions,
+    *,
+    download: bool = False,
+) -> tuple[Runtime, ModelEntry | None]:
+    """Open the runtime for `model`; returns it and the model's catalog entry, if any."""
+    if options.slots < 1:
+        raise ValueError("slots must be at least 1")
+    if options.server_url:
+        choose(None, options)
+        return _connect(model, options), catalog_entry(model)
+    if model is None:
+        raise ModelLoadError("no model given: name one (--model) or give --server-url", "")
+    local = resolve_model(model, download=download)
+    entry = local.entry
+    context = options.context_length or (entry.context_length if entry else None)
+    kind = kind_of(local)
+    if choose(local, options) == "server":
+        from edgejudge.runtime.server import ServerRuntime
+
+        runtime: Runtime = ServerRuntime.launch(
+            local.path,
+            kind=kind,
+            context_length=context,
+            slots=options.slots,
+            binary=options.llama_server,
+            n_gpu_layers=options.n_gpu_layers,
+            n_threads=options.n_threads,
+            model_name=local.name,
+            verbose=options.verbose,
+        )
+        return runtime, entry
+    if kind == "llamafile":
+        raise ModelLoadError(
+            f"{local.name!r} is a llamafile executable, which the in-process runtime cannot "
+            f"load; run it with --runtime server, or use a GGUF build of the same model",
+            str(local.path),
+        )
+    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+
+    runtime = LlamaCppRuntime(
+        local.path,
+        context_length=context,
+        n_gpu_layers=options.n_gpu_layers,
+        n_threads=options.n_threads,
+        model_name=local.name,
+        verbose=options.verbose,
+    )
+    return runtime, entry
+
+
+def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> Runtime:
+    from edgejudge.runtime.server import ServerRuntime
+
+    assert options.server_url
+    runtime = ServerRuntime.connect(options.server_url, api_key=options.api_key)
+    expected = _expected_file(model)
+    served = Path(runtime.served_model).name
+    if expected and served != expected:
+        runtime.close()
+        raise ServerError(
+            f"the server at {options.server_url} serves {served!r}, not {expected!r} "
+            f"({model}); leave out --model to judge with whatever it serves"
+        )
+    if model is not None:
+        runtime.model_name = os.fspath(model) if not looks_like_path(model) else expected
+    return runtime
+
+
+def _expected_file(model: str | os.PathLike[str] | None) -> str | None:
+    """The GGUF file name a server must be serving for `model`, when that is known."""
+    if model is None:
+        return None
+    if looks_like_path(model):
+        path = Path(model)
+        return None if path.suffix.lower() in LLAMAFILE_SUFFIXES else path.name
+    entry = catalog_entry(model)
+    return entry.filename if entry is not None and entry.kind == "gguf" else None
