@@ -27,6 +27,9 @@ from edgejudge.judge import (
     verdict_grammar,
 )
 from edgejudge.metric_files import resolve_metric
+from edgejudge.runtime.server import API_KEY_ENV
+from edgejudge.runtime.server_process import SERVER_ENV
+from edgejudge.runtime_choice import RUNTIMES
 
 EXAMPLES = """\
 examples:
@@ -34,6 +37,9 @@ examples:
   edgejudge judge --model demo --metric response-faithfulness-5point --input case.json
   edgejudge batch cases.jsonl -o verdicts.jsonl --model flow-judge-v0.1 \\
       --metric response-correctness-3point
+  edgejudge batch cases.jsonl -o verdicts.jsonl --model demo -m response-faithfulness-5point \\
+      --runtime server --slots 4   # llama-server with 4 judgments in flight
+  edgejudge judge --server-url http://gpu-box:8080 -m response-faithfulness-5point -i case.json
   edgejudge prompt --metric response-relevance-binary --input case.json
   edgejudge metrics list
   edgejudge models list            # judge models: pull, path, rm, verify, import
@@ -163,14 +169,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     tui.add_argument("--model", metavar="M", help="preselect a catalog model")
     tui.add_argument("--metric", "-m", metavar="NAME", help="preselect a metric")
+    _runtime_options(tui)
     tui.set_defaults(func=_cmd_tui)
     return parser
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
+    from edgejudge.runtime_choice import RuntimeOptions
     from edgejudge.tui import run_tui
 
-    return run_tui(model=args.model, metric=args.metric)
+    options = RuntimeOptions(
+        runtime=args.runtime,
+        server_url=args.server_url,
+        api_key=args.api_key,
+        slots=args.slots,
+        llama_server=args.llama_server,
+    )
+    return run_tui(model=args.model, metric=args.metric, options=options)
 
 
 def _input_option(parser: argparse.ArgumentParser) -> None:
@@ -209,9 +224,9 @@ def _max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
-        required=True,
         metavar="M",
-        help="a catalog name (see `edgejudge models list`) or a path to a .gguf file",
+        help="a catalog name (see `edgejudge models list`), or a path to a .gguf file or a "
+        "llamafile; optional with --server-url",
     )
     parser.add_argument(
         "--pull",
@@ -258,6 +273,46 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="show llama.cpp's log and tracebacks"
     )
+    _runtime_options(parser)
+
+
+def _runtime_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "runtime",
+        "Where llama.cpp runs: in this process (llama-cpp-python), or as a llama.cpp "
+        "server that edgejudge starts on 127.0.0.1 and stops (llama-server for a .gguf, the "
+        "file itself for a llamafile), or one someone else runs (--server-url).",
+    )
+    group.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="default: server for a llamafile, inprocess for a .gguf",
+    )
+    group.add_argument(
+        "--slots",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="server runtime: judgments in flight at once (llama.cpp's -np; each gets the "
+        "full --ctx, so the server holds N times that); default 1",
+    )
+    group.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="use the llama.cpp server at URL (e.g. http://gpu-box:8080); its own slots set "
+        "how many judgments run at once",
+    )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"bearer token for --server-url (default: ${API_KEY_ENV})",
+    )
+    group.add_argument(
+        "--llama-server",
+        metavar="PATH",
+        help=f"the llama-server binary (default: ${SERVER_ENV}, then llama-server on PATH, "
+        "then one built by scripts/build_llama_server.py)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -278,9 +333,16 @@ def _metric(args: argparse.Namespace) -> Metric:
 
 
 def _open_judge(args: argparse.Namespace, metric: Metric) -> Judge:
+    if not args.model and not args.server_url:
+        raise InputError("name a model with --model (or use a server with --server-url)")
     return Judge(
         model=args.model,
         metric=metric,
+        runtime=args.runtime,
+        server_url=args.server_url,
+        api_key=args.api_key,
+        slots=args.slots,
+        llama_server=args.llama_server,
         context_length=args.ctx,
         n_threads=args.threads,
         n_gpu_layers=args.gpu_layers,
@@ -359,6 +421,14 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    except EdgeJudgeError:
+        if written:
+            print(
+                f"edgejudge: stopped: {written} new rows saved in {args.output} "
+                f"({skipped + written} of {len(rows)}); run the same command to resume",
+                file=sys.stderr,
+            )
+        raise
     print(
         f"{written - failed} judged, {failed} failed, {skipped} already done -> {args.output}",
         file=sys.stderr,

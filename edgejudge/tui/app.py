@@ -18,10 +18,11 @@ from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from edgejudge.catalog import ModelEntry, load_catalog
 from edgejudge.doctor import Report
+from edgejudge.runtime_choice import RuntimeOptions
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.judge_pane import JudgePane
 from edgejudge.tui.models_pane import ModelsPane
-from edgejudge.tui.session import ModelSession
+from edgejudge.tui.session import ModelSession, with_choice
 from edgejudge.tui.settings import TuiSettings
 
 TABS = ("judge", "batch", "models")
@@ -47,9 +48,11 @@ class EdgeJudgeApp(App[None]):
         model: str | None = None,
         metric: str | None = None,
         examine: Examine | None = None,
+        options: RuntimeOptions | None = None,
     ) -> None:
         """`model` and `metric` preselect; `examine` looks at the machine (doctor's, or a
-        stand-in with fixed facts for snapshot tests)."""
+        stand-in with fixed facts for snapshot tests); `options` say how to run models
+        (the command line's --runtime, --slots, --server-url...), else the last choice."""
         super().__init__()
         self.settings = TuiSettings.load()
         if model:
@@ -57,7 +60,9 @@ class EdgeJudgeApp(App[None]):
         if metric:
             self.settings.metric = metric
         self.catalog = load_catalog()
-        self.session = ModelSession()
+        if options is None or (options.runtime is None and not options.server_url):
+            options = with_choice(options or RuntimeOptions(), self.settings.runtime)
+        self.session = ModelSession(options)
         self.report: Report | None = None
         self._examine = examine
 
@@ -204,7 +209,9 @@ class EdgeJudgeApp(App[None]):
             yield SystemCommand(title, help_text, callback)
 
 
-def run_tui(model: str | None = None, metric: str | None = None) -> int:
+def run_tui(
+    model: str | None = None, metric: str | None = None, options: RuntimeOptions | None = None
+) -> int:
     """Run the app until the user quits; returns the exit code."""
-    EdgeJudgeApp(model=model, metric=metric).run()
+    EdgeJudgeApp(model=model, metric=metric, options=options).run()
     return 0

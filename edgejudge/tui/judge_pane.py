@@ -22,6 +22,7 @@ from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.rubric_editor import RubricEditor
 from edgejudge.tui.score_badge import ScoreBadge
+from edgejudge.tui.session import RUNTIME_CHOICES, runtime_choice, with_choice
 
 if TYPE_CHECKING:
     from edgejudge.tui.app import EdgeJudgeApp
@@ -65,6 +66,15 @@ class JudgePane(Vertical):
         with Horizontal(id="judge-pickers"):
             yield Select[str]([], prompt="model", id="model", allow_blank=True)
             yield Select[str]([], prompt="metric", id="metric", allow_blank=True)
+            yield Select[str](
+                RUNTIME_CHOICES,
+                prompt="runtime",
+                id="runtime",
+                allow_blank=False,
+                tooltip="how the model runs: in-process (llama-cpp-python), or a llama.cpp "
+                "server edgejudge starts (×N: judgments in flight); auto: a llamafile runs "
+                "as a server, a GGUF in-process",
+            )
             yield Button("Run", id="run", variant="primary", tooltip="ctrl+r")
         with Horizontal(id="judge-body"):
             with VerticalScroll(id="judge-form"):
@@ -81,6 +91,7 @@ class JudgePane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#judge-error").display = False
+        self.refresh_runtime()
         self.refresh_metrics(self.app.settings.metric or DEFAULT_METRIC)
         self.refresh_models()
 
@@ -99,6 +110,20 @@ class JudgePane(Vertical):
             picker.set_options(options)
             if wanted in self.app.catalog:
                 picker.value = wanted
+
+    def refresh_runtime(self) -> None:
+        """Show how models run: the picker's choice, or the server URL the app was given."""
+        picker = self.query_one("#runtime", Select)
+        options = self.app.session.options
+        choices = list(RUNTIME_CHOICES)
+        if options.server_url:
+            choices = [(f"URL: {options.server_url}", "url")]
+        value = "url" if options.server_url else runtime_choice(options)
+        if value not in {choice for _, choice in choices}:
+            choices.append((f"server ×{options.slots}", value))
+        with picker.prevent(Select.Changed):
+            picker.set_options(choices)
+            picker.value = value
 
     def refresh_metrics(self, select: str | None = None) -> None:
         """Fill the metric picker with the presets and the user's saved metrics."""
@@ -122,6 +147,14 @@ class JudgePane(Vertical):
             return
         if event.select.id == "model":
             self.app.settings.model = event.value
+            self.app.settings.save()
+        elif event.select.id == "runtime" and event.value != "url":
+            if self.app.model_busy():
+                self.notify("the model is busy; stop it before changing the runtime")
+                self.refresh_runtime()
+                return
+            self.app.session.set_options(with_choice(self.app.session.options, event.value))
+            self.app.settings.runtime = event.value
             self.app.settings.save()
         elif event.select.id == "metric":
             try:

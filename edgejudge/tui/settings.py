@@ -22,6 +22,7 @@ class TuiSettings(BaseModel):
     metric: str | None = None
     tab: str = "judge"
     theme: str | None = None
+    runtime: str = "auto"  # the Judge tab's runtime picker: auto, inprocess, server:N
     batch_input: str = ""
     batch_output: str = ""
 
