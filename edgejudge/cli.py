@@ -11,6 +11,7 @@ import json
 import sys
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from edgejudge.judge import (
 from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.server import API_KEY_ENV
 from edgejudge.runtime.server_process import SERVER_ENV
-from edgejudge.runtime_choice import RUNTIMES
+from edgejudge.runtime_choice import RUNTIMES, RuntimeOptions
 
 EXAMPLES = """\
 examples:
@@ -169,23 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     tui.add_argument("--model", metavar="M", help="preselect a catalog model")
     tui.add_argument("--metric", "-m", metavar="NAME", help="preselect a metric")
-    _runtime_options(tui)
+    _add_runtime_options(tui)
     tui.set_defaults(func=_cmd_tui)
     return parser
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
-    from edgejudge.runtime_choice import RuntimeOptions
     from edgejudge.tui import run_tui
 
-    options = RuntimeOptions(
-        runtime=args.runtime,
-        server_url=args.server_url,
-        api_key=args.api_key,
-        slots=args.slots,
-        llama_server=args.llama_server,
-    )
-    return run_tui(model=args.model, metric=args.metric, options=options)
+    return run_tui(model=args.model, metric=args.metric, options=_runtime_options(args))
 
 
 def _input_option(parser: argparse.ArgumentParser) -> None:
@@ -273,10 +266,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="show llama.cpp's log and tracebacks"
     )
-    _runtime_options(parser)
+    _add_runtime_options(parser)
 
 
-def _runtime_options(parser: argparse.ArgumentParser) -> None:
+def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "runtime",
         "Where llama.cpp runs: in this process (llama-cpp-python), or as a llama.cpp "
@@ -335,24 +328,34 @@ def _metric(args: argparse.Namespace) -> Metric:
 def _open_judge(args: argparse.Namespace, metric: Metric) -> Judge:
     if not args.model and not args.server_url:
         raise InputError("name a model with --model (or use a server with --server-url)")
+    options = replace(
+        _runtime_options(args),
+        context_length=args.ctx,
+        n_threads=args.threads,
+        n_gpu_layers=args.gpu_layers,
+        verbose=args.verbose,
+    )
     return Judge(
         model=args.model,
         metric=metric,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        grammar=not args.no_grammar,
+        family=args.family,
+        download=args.pull,
+        **options.judge_arguments(),
+    )
+
+
+def _runtime_options(args: argparse.Namespace) -> RuntimeOptions:
+    """What `_add_runtime_options` parsed."""
+    return RuntimeOptions(
         runtime=args.runtime,
         server_url=args.server_url,
         api_key=args.api_key,
         slots=args.slots,
         llama_server=args.llama_server,
-        context_length=args.ctx,
-        n_threads=args.threads,
-        n_gpu_layers=args.gpu_layers,
-        max_tokens=args.max_tokens,
-        temperature=args.temperature,
-        seed=args.seed,
-        grammar=not args.no_grammar,
-        verbose=args.verbose,
-        family=args.family,
-        download=args.pull,
     )
 
 

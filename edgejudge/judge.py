@@ -116,8 +116,10 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
         self._owns_runtime = runtime is None or isinstance(runtime, str)
-        entry = None
-        if runtime is None or isinstance(runtime, str):
+        entry = None if family or not self._owns_runtime else catalog_entry(model)
+        # The format is checked before the (slow) model load.
+        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+        if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
             options = RuntimeOptions(
                 runtime=runtime,
                 server_url=server_url,
@@ -129,11 +131,7 @@ class Judge:
                 n_threads=n_threads,
                 verbose=verbose,
             )
-            # The format is checked before the (slow) model load.
-            entry = None if family else catalog_entry(model)
-            get_format(family or (entry.family if entry else DEFAULT_FAMILY))
-            runtime, entry = open_runtime(model, options, download=download)
-        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+            runtime = open_runtime(model, options, download=download)
         self.runtime = runtime
         self.max_tokens = max_tokens
         self.sampling = Sampling(temperature=temperature, seed=seed)
@@ -332,15 +330,16 @@ class Judge:
                         lost.append(job)
                     else:
                         yield job[0], outcome
+                lost.sort(key=lambda job: job[0])
                 restarts -= 1
                 try:
                     self.runtime.restart()  # type: ignore[attr-defined]
                 except ServerError as exc:
                     failure = exc
-                    for job in sorted(lost, key=lambda job: job[0]):
+                    for job in lost:
                         yield job[0], exc
                     continue
-                retry.extend(sorted(lost, key=lambda job: job[0]))
+                retry.extend(lost)
         finally:
             if flight:
                 self.cancel()

@@ -11,9 +11,9 @@ The rules, the same for the API, the CLI and the TUI:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from edgejudge.catalog import ModelEntry
 from edgejudge.errors import ModelLoadError, ServerError
@@ -38,6 +38,10 @@ class RuntimeOptions:
     n_gpu_layers: int | None = None
     n_threads: int | None = None
     verbose: bool = False
+
+    def judge_arguments(self) -> dict[str, Any]:
+        """These options as `Judge` keyword arguments (the names are the same)."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def kind_of(local: LocalModel) -> Literal["gguf", "llamafile"]:
@@ -72,13 +76,13 @@ def open_runtime(
     options: RuntimeOptions,
     *,
     download: bool = False,
-) -> tuple[Runtime, ModelEntry | None]:
-    """Open the runtime for `model`; returns it and the model's catalog entry, if any."""
+) -> Runtime:
+    """Open the runtime for `model`."""
     if options.slots < 1:
         raise ValueError("slots must be at least 1")
     if options.server_url:
         choose(None, options)
-        return _connect(model, options), catalog_entry(model)
+        return _connect(model, options)
     if model is None:
         raise ModelLoadError("no model given: name one (--model) or give --server-url", "")
     local = resolve_model(model, download=download)
@@ -99,7 +103,7 @@ def open_runtime(
             model_name=local.name,
             verbose=options.verbose,
         )
-        return runtime, entry
+        return runtime
     if kind == "llamafile":
         raise ModelLoadError(
             f"{local.name!r} is a llamafile executable, which the in-process runtime cannot "
@@ -116,7 +120,7 @@ def open_runtime(
         model_name=local.name,
         verbose=options.verbose,
     )
-    return runtime, entry
+    return runtime
 
 
 def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> Runtime:

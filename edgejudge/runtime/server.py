@@ -27,6 +27,8 @@ from edgejudge.runtime.server_process import (
     HOST,
     Kind,
     ServerProcess,
+    find_llama_server,
+    last_lines,
 )
 
 API_KEY_ENV = "EDGEJUDGE_API_KEY"
@@ -95,8 +97,6 @@ class ServerRuntime:
         Every one of the `slots` parallel requests gets `context_length` tokens of context
         (capped by what the model was trained on, as in-process).
         """
-        from edgejudge.runtime.server_process import find_llama_server
-
         if slots < 1:
             raise ValueError("slots must be at least 1")
         path = Path(model)
@@ -344,7 +344,8 @@ class ServerRuntime:
         if process is not None and not process.running:
             lines = process.output()
             return ServerGoneError(
-                f"the server ({process.name}) stopped while judging" + _tail(lines), lines
+                f"the server ({process.name}) stopped while judging" + last_lines(lines, silent=""),
+                lines,
             )
         reason = f": {cause}" if cause else " (the answer was cut off)"
         return ServerGoneError(f"lost the connection to the server at {self.url}{reason}")
@@ -412,10 +413,6 @@ def _message(body: Any) -> str:
             return str(error)
         return ""
     return str(body or "")
-
-
-def _tail(lines: tuple[str, ...], count: int = 5) -> str:
-    return "; its last lines:\n  " + "\n  ".join(lines[-count:]) if lines else ""
 
 
 def _is_loopback(url: str) -> bool:

@@ -218,7 +218,7 @@ class ServerProcess:
                 self.stop()
                 raise ServerError(
                     f"{self.name} did not become ready within {self.startup_timeout:.0f} s"
-                    + _last_lines(self.output()),
+                    + last_lines(self.output()),
                     self.output(),
                 )
             time.sleep(delay)
@@ -232,7 +232,7 @@ class ServerProcess:
         if "bind" in text and ("address already in use" in text or "couldn't bind" in text):
             raise _PortTaken(f"port {self._bound} on {HOST} is already in use")
         raise ServerError(
-            f"{self.name} exited with status {status} while starting" + _last_lines(lines),
+            f"{self.name} exited with status {status} while starting" + last_lines(lines),
             lines,
         )
 
@@ -282,10 +282,11 @@ def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
         pass
 
 
-def _last_lines(lines: tuple[str, ...], count: int = 5) -> str:
+def last_lines(lines: tuple[str, ...], *, silent: str = " (it printed nothing)") -> str:
+    """The end of an error message: the last few lines a server printed, or `silent`."""
     if not lines:
-        return " (it printed nothing)"
-    return "; its last lines:\n  " + "\n  ".join(lines[-count:])
+        return silent
+    return "; its last lines:\n  " + "\n  ".join(lines[-5:])
 
 
 def _llamafile_launch(path: Path) -> list[str]:

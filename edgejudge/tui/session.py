@@ -76,21 +76,9 @@ class ModelSession:
         with self._lock:
             if self._judge is None or self._model != model:
                 self._close()
-                self._judge = self._open(model, metric)
+                self._judge = Judge(model, metric, **self.options.judge_arguments())
                 self._model = model
             return self._judge.with_metric(metric)
-
-    def _open(self, model: str, metric: Metric) -> Judge:
-        options = self.options
-        return Judge(
-            model,
-            metric,
-            runtime=options.runtime,
-            server_url=options.server_url,
-            api_key=options.api_key,
-            slots=options.slots,
-            llama_server=options.llama_server,
-        )
 
     def cancel(self) -> None:
         """Stop the judgments now generating, if any."""
