@@ -127,7 +127,10 @@ def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> R
     from edgejudge.runtime.server import ServerRuntime
 
     assert options.server_url
-    runtime = ServerRuntime.connect(options.server_url, api_key=options.api_key)
+    name = None
+    if model is not None:  # results carry the name asked for: a catalog name or a file name
+        name = Path(model).name if looks_like_path(model) else os.fspath(model)
+    runtime = ServerRuntime.connect(options.server_url, api_key=options.api_key, model_name=name)
     expected = _expected_file(model)
     served = Path(runtime.served_model).name
     if expected and served != expected:
@@ -136,8 +139,6 @@ def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> R
             f"the server at {options.server_url} serves {served!r}, not {expected!r} "
             f"({model}); leave out --model to judge with whatever it serves"
         )
-    if model is not None:
-        runtime.model_name = os.fspath(model) if not looks_like_path(model) else expected
     return runtime
 
 

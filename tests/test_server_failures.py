@@ -169,3 +169,26 @@ def test_the_cli_needs_a_model_or_a_server_url(capsys: pytest.CaptureFixture[str
     code = main(["judge", "-m", "response-faithfulness-5point", "-i", case])
     assert code == 2
     assert "name a model with --model" in capsys.readouterr().err
+
+
+def test_a_url_judge_is_named_after_the_model_asked_for(tmp_path: Path) -> None:
+    from edgejudge.runtime_choice import RuntimeOptions, open_runtime
+
+    def route(path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        if path == "/health":
+            return 200, {"status": "ok"}
+        if path == "/props":
+            settings = {"n_ctx": 4096}
+            return 200, {"default_generation_settings": settings, "model_path": "/m/x.gguf"}
+        if path == "/tokenize":
+            return 200, {"tokens": []}
+        return 200, {"content": "yes", "stop": True}
+
+    server, port = serve_json(route)
+    options = RuntimeOptions(server_url=f"http://127.0.0.1:{port}")
+    try:
+        assert open_runtime(None, options).model_name == "x.gguf"  # type: ignore[attr-defined]
+        named = open_runtime(str(tmp_path / "judge.llamafile"), options)
+        assert named.model_name == "judge.llamafile"  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
