@@ -284,10 +284,10 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--slots",
         type=_positive,
-        default=1,
         metavar="N",
-        help="server runtime: judgments in flight at once (llama.cpp's -np; each gets the "
-        "full --ctx, so the server holds N times that); default 1",
+        help="judgments at once in a batch. In-process: decoded together in one llama.cpp "
+        "batch, sharing the model's one --ctx (default 4). Server: llama.cpp's -np; each "
+        "slot gets the full --ctx, so the server holds N times that (default 1)",
     )
     group.add_argument(
         "--server-url",

@@ -40,6 +40,9 @@ CLOSE_OUT_RESERVE = 16
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
 # since the token budget (not this) is meant to be what ends an over-long feedback.
 CHARS_PER_TOKEN_BOUND = 8
+# The shared prompt head is cut back this many tokens from where two probe prompts first
+# differ: the token before an input's text can merge with it.
+HEAD_BACKOFF = 2
 
 
 def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
@@ -97,16 +100,18 @@ class Judge:
         download: bool = False,
         server_url: str | None = None,
         api_key: str | None = None,
-        slots: int = 1,
+        slots: int | None = None,
         llama_server: str | os.PathLike[str] | None = None,
     ) -> None:
         """Open `model` (a catalog name or a file) to judge with `metric`.
 
         `runtime` is "inprocess" (llama-cpp-python in this process), "server" (a llama.cpp
-        server edgejudge starts, with `slots` parallel requests; `llama_server` names the
-        binary), a `Runtime` object, or None: a llamafile runs as a server, a GGUF file
-        in-process. `server_url` uses a llama.cpp server someone else runs (`model` may
-        then be None; `api_key` is sent as a bearer token).
+        server edgejudge starts; `llama_server` names the binary), a `Runtime` object, or
+        None: a llamafile runs as a server, a GGUF file in-process. `slots` is how many
+        judgments `evaluate_many` runs at once: decoded together in one batch in-process
+        (default 4), parallel requests to a server (default 1). `server_url` uses a llama.cpp
+        server someone else runs (`model` may then be None; `api_key` is sent as a bearer
+        token).
 
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
@@ -137,6 +142,7 @@ class Judge:
         self.sampling = Sampling(temperature=temperature, seed=seed)
         self.use_grammar = grammar
         self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
+        self._head: list[int] | None = None
         self._gate = _Gate(self.slots)
 
     @property
@@ -152,6 +158,7 @@ class Judge:
         other = copy.copy(self)
         other.metric = resolve_metric(metric)
         other._grammar = verdict_grammar(self.format, other.metric, self.max_tokens)
+        other._head = None
         other._owns_runtime = False
         return other
 
@@ -183,6 +190,7 @@ class Judge:
         message = self.prompt(item)
         with self._judging():
             started = time.perf_counter()
+            self._share_head()
             tokens = self.runtime.chat_tokens(message)
             needed = self.max_tokens + CLOSE_OUT_RESERVE
             if len(tokens) + needed > self.runtime.context_length:
@@ -224,6 +232,29 @@ class Judge:
                 metric=self.metric.name,
                 truncated=truncated,
             )
+
+    def _share_head(self) -> None:
+        """Tell a runtime that can share a prompt head which head this metric's prompts share.
+
+        The head is what two prompts with different inputs have in common, so it depends on
+        the metric alone: every input gets the same head, and with it the same verdict.
+        """
+        share = getattr(self.runtime, "share_prefix", None)
+        if share is None:
+            return
+        if self._head is None:
+            probes = []
+            for marker in ("A", "Z"):
+                fields = dict.fromkeys(self.metric.required_inputs, marker)
+                fields[self.metric.required_output] = marker
+                probes.append(self.runtime.chat_tokens(self.prompt(fields)))
+            common = 0
+            for a, b in zip(*probes, strict=False):
+                if a != b:
+                    break
+                common += 1
+            self._head = probes[0][: max(0, common - HEAD_BACKOFF)]
+        share(self._head)
 
     @contextmanager
     def _judging(self) -> Iterator[None]:

@@ -32,7 +32,7 @@ class RuntimeOptions:
     runtime: RuntimeName | None = None  # None: a llamafile runs as a server, the rest in-process
     server_url: str | None = None
     api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
-    slots: int = 1  # parallel requests to a server edgejudge starts (-np)
+    slots: int | None = None  # judgments at once; None: 4 in-process, 1 for a server (-np)
     llama_server: str | os.PathLike[str] | None = None
     context_length: int | None = None
     n_gpu_layers: int | None = None
@@ -78,7 +78,7 @@ def open_runtime(
     download: bool = False,
 ) -> Runtime:
     """Open the runtime for `model`."""
-    if options.slots < 1:
+    if options.slots is not None and options.slots < 1:
         raise ValueError("slots must be at least 1")
     if options.server_url:
         choose(None, options)
@@ -96,7 +96,7 @@ def open_runtime(
             local.path,
             kind=kind,
             context_length=context,
-            slots=options.slots,
+            slots=options.slots or 1,
             binary=options.llama_server,
             n_gpu_layers=options.n_gpu_layers,
             n_threads=options.n_threads,
@@ -110,11 +110,12 @@ def open_runtime(
             f"load; run it with --runtime server, or use a GGUF build of the same model",
             str(local.path),
         )
-    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.llama_cpp import DEFAULT_SLOTS, LlamaCppRuntime
 
     runtime = LlamaCppRuntime(
         local.path,
         context_length=context,
+        slots=options.slots or DEFAULT_SLOTS,
         n_gpu_layers=options.n_gpu_layers,
         n_threads=options.n_threads,
         model_name=local.name,

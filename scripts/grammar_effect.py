@@ -5,7 +5,7 @@ Without it the answer is parsed by edgejudge's strict parser and, for comparison
 reference flow-judge package's lenient regexes (first <feedback>…</feedback>, first
 <score>N</score>).
 
-    python scripts/grammar_effect.py [--model demo] [--input examples/ten-faithfulness.jsonl]
+    python scripts/grammar_effect.py [--model demo] [--input examples/faithfulness.jsonl]
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--metric", default="response-faithfulness-5point")
-    parser.add_argument("--input", type=Path, default=ROOT / "examples/ten-faithfulness.jsonl")
+    parser.add_argument("--input", type=Path, default=ROOT / "examples/faithfulness.jsonl")
+    parser.add_argument("--n", type=int, default=10, help="judge the first N inputs")
     parser.add_argument("--max-tokens", type=int, default=512)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
 
-    rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
+    lines = args.input.read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()][: args.n]
     local = resolve_model(args.model)
     runtime = LlamaCppRuntime(
         local.path,

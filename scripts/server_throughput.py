@@ -47,15 +47,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="demo")
     parser.add_argument("--metric", default="response-faithfulness-5point")
-    parser.add_argument("--input", type=Path, default=ROOT / "examples/ten-faithfulness.jsonl")
+    parser.add_argument("--input", type=Path, default=ROOT / "examples/faithfulness.jsonl")
+    parser.add_argument("--n", type=int, default=10, help="judge the first N inputs")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--ctx", type=int, default=2048, help="context per slot")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
+    lines = args.input.read_text().splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()][: args.n]
     configs: dict[str, dict[str, Any]] = {
-        "in-process": {"runtime": "inprocess"},
+        "in-process": {"runtime": "inprocess", "slots": 1},
         "server, 1 slot": {"runtime": "server", "slots": 1},
         "server, 4 slots": {"runtime": "server", "slots": 4},
     }

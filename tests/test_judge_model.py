@@ -80,8 +80,6 @@ def test_evaluate_many_in_order_and_a_bad_row_does_not_sink_the_rest(demo_runtim
     assert isinstance(results[1], InputError)
     for index in (0, 2):
         check(results[index], metric)  # type: ignore[arg-type]
-    alone = judge.evaluate(TEN_FAITHFULNESS[2])
-    assert alone.raw == results[2].raw  # type: ignore[union-attr]
     with pytest.raises(InputError):
         list(judge.evaluate_many(items))  # type: ignore[arg-type]
 
@@ -107,9 +105,9 @@ def chat_runtime(demo_path: Path) -> object:
 def test_the_chat_template_wraps_one_user_message(chat_runtime: object) -> None:
     runtime = chat_runtime
     tokens = runtime.chat_tokens("hello")  # type: ignore[attr-defined]
-    pieces = runtime._llm.detokenize(tokens, special=True).decode()  # type: ignore[attr-defined]
+    pieces = runtime._model.detokenize(tokens, special=True).decode()  # type: ignore[attr-defined]
     assert pieces == "<bos><start_of_turn>user\nhello<end_of_turn>\n<start_of_turn>model\n"
-    bos = runtime._llm.token_bos()  # type: ignore[attr-defined]
+    bos = runtime._model.token_bos()  # type: ignore[attr-defined]
     assert tokens.count(bos) == 1  # BOS once, not twice
 
 
@@ -117,7 +115,7 @@ def test_tricky_input_cannot_break_out_of_the_prompt(chat_runtime: object) -> No
     metric = get_preset("response-faithfulness-5point")
     judge = judge_for(chat_runtime, metric, max_tokens=32)
     end_of_turn = chat_runtime.chat_tokens("x")[-5]  # type: ignore[attr-defined]
-    assert chat_runtime._llm.detokenize([end_of_turn], special=True) == b"<end_of_turn>"  # type: ignore[attr-defined]
+    assert chat_runtime._model.detokenize([end_of_turn], special=True) == b"<end_of_turn>"  # type: ignore[attr-defined]
     tokens = chat_runtime.chat_tokens(judge.prompt(TRICKY))  # type: ignore[attr-defined]
     # The template's own <end_of_turn> appears once: the one in the judged text is plain text.
     assert tokens.count(end_of_turn) == 1

@@ -32,7 +32,7 @@ from tests.server_helpers import (
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parent.parent
-TEN = ROOT / "examples" / "ten-faithfulness.jsonl"
+FAITHFULNESS = ROOT / "examples" / "faithfulness.jsonl"
 METRIC = "response-faithfulness-5point"
 BUDGET = 48  # feedback tokens: enough for real verdicts, short enough for a 2-core machine
 
@@ -64,7 +64,8 @@ def server_env(llama_server: Path, use_demo_cache: Path, monkeypatch: pytest.Mon
 
 @pytest.fixture(scope="module")
 def ten() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in TEN.read_text().splitlines() if line.strip()]
+    lines = FAITHFULNESS.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()][:10]
 
 
 def _verdict(result: JudgeResult) -> tuple[int, str, str]:
@@ -92,7 +93,7 @@ def test_start_judge_stop_leaves_no_process(server_env: Path, ten: list[dict[str
 def test_the_same_ten_inputs_get_the_same_verdicts_in_process_and_through_the_server(
     server_env: Path, ten: list[dict[str, Any]]
 ) -> None:
-    with Judge("demo", METRIC, runtime="inprocess", max_tokens=BUDGET) as judge:
+    with Judge("demo", METRIC, runtime="inprocess", slots=1, max_tokens=BUDGET) as judge:
         local = [_verdict(r) for r in judge.evaluate_many(ten)]  # type: ignore[arg-type]
     with Judge("demo", METRIC, runtime="server", max_tokens=BUDGET) as judge:
         served = [_verdict(r) for r in judge.evaluate_many(ten)]  # type: ignore[arg-type]
@@ -163,7 +164,7 @@ def test_a_server_killed_mid_batch_is_restarted_and_the_rows_in_flight_retried(
     server_env: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
-    rows = batch.read_rows(TEN)
+    rows = batch.read_rows(FAITHFULNESS)[:10]
     with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
         first_port = judge.runtime.url  # type: ignore[attr-defined]
         killer = _kill_server_after(judge, 2, out, kills=1)
@@ -180,7 +181,7 @@ def test_a_server_that_dies_again_stops_the_batch_keeping_every_finished_row(
     server_env: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out.jsonl"
-    rows = batch.read_rows(TEN)
+    rows = batch.read_rows(FAITHFULNESS)[:10]
     with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
         killer = _kill_server_after(judge, 2, out, kills=2)
         with pytest.raises(ServerError, match="failed again after a restart"):

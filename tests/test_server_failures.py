@@ -108,7 +108,7 @@ def test_a_llama_server_command_gives_every_slot_the_context_and_binds_loopback(
     assert flags["--host"] == "127.0.0.1" and flags["--port"] == "4321"
     assert flags["-c"] == "12000" and flags["-np"] == "4"  # llama.cpp splits -c across slots
     assert flags["-t"] == "3" and flags["-ngl"] == "999" and flags["-a"] == process.alias
-    assert "--swa-full" in argv and flags["-fa"] == "off"  # the in-process runtime's numerics
+    assert "--swa-full" in argv and flags["-fa"] == "auto"  # the in-process runtime's numerics
 
 
 def test_a_llamafile_is_launched_through_sh_with_llamafile_flags(tmp_path: Path) -> None:

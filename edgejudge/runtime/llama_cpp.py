@@ -19,8 +19,14 @@ from edgejudge.errors import GenerationError, ModelLoadError
 from edgejudge.hardware import physical_cores
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt
+from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
 
+# Judgments decoded together by default. A step with four costs far less than four steps
+# with one, and the sequences share the model's one context (its KV cells), so this costs
+# no memory beyond what one long judgment could use.
+DEFAULT_SLOTS = 4
+N_BATCH = 512  # prompt tokens per llama_decode, as llama-cpp-python's default
 _GGML_LOG_ERROR = 4  # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 
 
@@ -129,6 +135,7 @@ class LlamaCppRuntime:
         n_threads: int | None = None,
         model_name: str | None = None,
         chat_template: str | None = None,
+        slots: int = DEFAULT_SLOTS,
         verbose: bool = False,
     ) -> None:
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
@@ -143,25 +150,35 @@ class LlamaCppRuntime:
         if n_gpu_layers is None:
             n_gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
         threads = n_threads or physical_cores()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = n_gpu_layers
         with _LOG.collect():
             try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    n_ctx=self.context_length,
-                    n_gpu_layers=n_gpu_layers,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=verbose,
-                )
+                from llama_cpp._internals import LlamaModel
+
+                model = LlamaModel(path_model=str(self.path), params=params, verbose=verbose)
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelLoadError(
                     f"cannot load {self.path}: {_LOG.reason()}", str(self.path)
                 ) from exc
+        self._model = model
         self.n_threads = threads
         self.n_gpu_layers = n_gpu_layers
-        self._vocab = self._llm._model.vocab
-        model = self._llm._model
-        bos, eos = self._llm.token_bos(), self._llm.token_eos()
+        self.slots = slots
+        self._vocab = model.vocab
+        try:
+            self._engine = Engine(
+                llama_cpp,
+                model.model,
+                n_ctx=self.context_length,
+                n_batch=N_BATCH,
+                n_threads=threads,
+                slots=slots,
+            )
+        except GenerationError as exc:
+            model.close()
+            raise ModelLoadError(f"cannot load {self.path}: {exc}", str(self.path)) from exc
+        bos, eos = model.token_bos(), model.token_eos()
         self._chat = ChatPrompt(
             chat_template if chat_template is not None else info.chat_template,
             tokenize=lambda text, special: self._tokenize(text, special=special),
@@ -170,7 +187,7 @@ class LlamaCppRuntime:
             bos_text=model.token_get_text(bos) if bos >= 0 else "",
             eos_text=model.token_get_text(eos) if eos >= 0 else "",
         )
-        self._grammars: dict[str, Any] = {}
+        self._checked: set[str] = set()
 
     # -- prompt -------------------------------------------------------------------------
 
@@ -185,7 +202,7 @@ class LlamaCppRuntime:
     def _tokenize(self, text: str, *, special: bool) -> list[int]:
         if not text:
             return []
-        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+        return list(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=special))
 
     # -- generation ---------------------------------------------------------------------
 
@@ -198,41 +215,25 @@ class LlamaCppRuntime:
         sampling: Sampling,
     ) -> Iterator[Chunk]:
         """Yield text pieces as they are generated, then one `Finished`."""
-        llm = self._llm
-        llm.set_seed(sampling.seed)
-        # Evaluate the whole prompt every time. llama-cpp-python would reuse a cached prefix,
-        # but a prompt split into different batches gives slightly different floats, and
-        # greedy decoding can then pick another token: the same input must get the same verdict.
-        llm.reset()
+        if grammar:
+            self._check_once(grammar)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        count, reason = 0, "length"
-        try:
-            stream = llm.generate(
-                list(tokens),
-                temp=sampling.temperature,
-                top_k=40,
-                top_p=0.95,
-                min_p=0.05,
-                repeat_penalty=1.0,
-                grammar=self._grammar(grammar) if grammar else None,
-            )
-            for token in stream:
-                if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                    reason = "eos"
-                    break
-                count += 1
-                text = decoder.decode(llm.detokenize([token]))
-                if text:
-                    yield text
-                if count >= max_tokens:
-                    break
-            stream.close()
-        except (RuntimeError, ValueError) as exc:
-            raise GenerationError(f"llama.cpp failed while generating: {exc}") from exc
-        rest = decoder.decode(b"", final=True)
-        if rest:
-            yield rest
-        yield Finished(completion_tokens=count, stop_reason=reason)
+        for piece in self._engine.generate(
+            tokens, grammar=grammar, max_tokens=max_tokens, sampling=sampling
+        ):
+            if isinstance(piece, Finished):
+                rest = decoder.decode(b"", final=True)
+                if rest:
+                    yield rest
+                yield piece
+                return
+            text = decoder.decode(piece)
+            if text:
+                yield text
+
+    def share_prefix(self, tokens: Sequence[int]) -> None:
+        """Evaluate `tokens` once for all the prompts that start with them."""
+        self._engine.share_head(tokens)
 
     def check_grammar(self, text: str) -> None:
         """Parse a GBNF grammar with llama.cpp's own parser; `GenerationError` if it refuses.
@@ -251,17 +252,18 @@ class LlamaCppRuntime:
             raise GenerationError(f"llama.cpp rejected the grammar: {reason}")
         llama_cpp.llama_sampler_free(sampler)
 
-    def _grammar(self, text: str) -> Any:
-        if text not in self._grammars:
-            from llama_cpp.llama_grammar import LlamaGrammar
-
+    def _check_once(self, text: str) -> None:
+        if text not in self._checked:
             self.check_grammar(text)
-            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
-        return self._grammars[text]
+            self._checked.add(text)
 
     def close(self) -> None:
         """Free the model and its context."""
-        llm = getattr(self, "_llm", None)
-        if llm is not None:
-            llm.close()
-            self._llm = None  # type: ignore[assignment]
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            engine.close()
+            self._engine = None  # type: ignore[assignment]
+        model = getattr(self, "_model", None)
+        if model is not None:
+            model.close()
+            self._model = None  # type: ignore[assignment]

@@ -37,10 +37,10 @@ DEFAULT_STARTUP_TIMEOUT = 300.0  # seconds: a big model from a slow disk takes a
 STOP_GRACE = 10.0
 OUTPUT_LINES = 40
 ALL_LAYERS = 999  # -ngl: every layer on the GPU when there is one; the CPU otherwise
-# llama-cpp-python's context defaults, which the in-process runtime uses: the same batch
-# sizes, no flash attention and a full-size sliding-window cache give the same floats, hence
-# the same greedy verdicts. (Only for llama-server: a llamafile's flags are its own.)
-PARITY_ARGS = ("-fa", "off", "-b", "512", "-ub", "512", "--swa-full")
+# The in-process runtime's context settings: the same batch sizes, flash attention where the
+# backend has it, and a full-size sliding-window cache give the same floats, hence the same
+# greedy verdicts. (Only for llama-server: a llamafile's flags are its own.)
+PARITY_ARGS = ("-fa", "auto", "-b", "512", "-ub", "512", "--swa-full")
 
 Kind = Literal["gguf", "llamafile"]
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -28,7 +28,7 @@ RUNTIME_CHOICES = (
 def runtime_choice(options: RuntimeOptions) -> str:
     """The picker value for `options`."""
     if options.runtime == "server":
-        return f"server:{options.slots}"
+        return f"server:{options.slots or 1}"
     return options.runtime or AUTO
 
 
@@ -37,7 +37,7 @@ def with_choice(options: RuntimeOptions, choice: str) -> RuntimeOptions:
     if choice.startswith("server"):
         slots = int(choice.partition(":")[2] or options.slots)
         return replace(options, runtime="server", slots=slots)
-    return replace(options, runtime="inprocess" if choice == "inprocess" else None, slots=1)
+    return replace(options, runtime="inprocess" if choice == "inprocess" else None, slots=None)
 
 
 class ModelSession:

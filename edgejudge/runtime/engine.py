@@ -1,0 +1,435 @@
+"""The in-process decoding loop: llama.cpp's native samplers, several sequences per batch.
+
+One worker thread owns the llama.cpp context. Each `generate` call becomes a sequence with
+its own KV cells; every step decodes one token of every running sequence, plus a chunk of a
+waiting prompt, in one `llama_decode`. The prompt head a metric's prompts all share is
+evaluated once into its own sequence and its cells are shared (`llama_memory_seq_cp` tags
+them; in the unified KV cache nothing is copied).
+
+Sampling is llama.cpp's own sampler chain, so no step walks the vocabulary in Python. The
+grammar is checked the way llama.cpp's common sampler does it: sample first, check only the
+chosen token against the grammar, and apply the grammar to the whole vocabulary only when
+that token is rejected. Under greedy decoding this picks exactly the token that masking first
+would, at a fraction of the cost (the mask is 262,144 checks per step for gemma-3).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import queue
+import threading
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgejudge.errors import GenerationError
+from edgejudge.runtime.base import Finished, Sampling
+
+# Sampler settings the in-process and server runtimes share (llama-cpp-python's defaults);
+# under temperature 0 only the greedy pick matters.
+TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
+# When the grammar rejects the greedy pick, these many likeliest tokens are checked before
+# the whole vocabulary is.
+BEST_FIRST = 1024
+# Where a prompt may be split between evaluations. llama.cpp's CPU matrix kernels work on
+# tokens in groups (of 4 here), and which kernel runs depends on how many tokens a batch
+# holds: a prompt split at a multiple of 32, its head evaluated as a batch of its own, gets
+# exactly the floats it gets in one piece (tests/test_fast_paths.py checks the verdicts).
+# Split anywhere else, a greedy verdict can change.
+SPLIT_ALIGN = 32
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+
+
+@dataclass
+class _Request:
+    """One generation: its prompt, limits, and where its pieces go."""
+
+    tokens: list[int]
+    grammar: str | None
+    max_tokens: int
+    sampling: Sampling
+    out: queue.SimpleQueue[bytes | Finished | BaseException] = field(
+        default_factory=queue.SimpleQueue
+    )
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class _Sequence:
+    """A request while it holds a sequence id and KV cells."""
+
+    request: _Request
+    seq: int
+    reserve: int  # KV cells kept for it: its own prompt tokens and its token budget
+    done: int = 0  # prompt tokens already in the KV cache (shared head included)
+    generated: list[int] = field(default_factory=list)
+    last: int = -1  # the token to decode next, once the prompt is in
+    fast: Any = None  # sampler chain without the grammar
+    full: Any = None  # the same chain after the grammar, for rejected picks
+    grammar: Any = None  # the grammar sampler inside `full`
+
+    @property
+    def prefilling(self) -> bool:
+        return self.done < len(self.request.tokens)
+
+    @property
+    def count(self) -> int:
+        return len(self.generated)
+
+
+class Engine:
+    """Runs generations for one llama.cpp model, up to `slots` at once in shared batches."""
+
+    def __init__(
+        self,
+        llama_cpp: Any,
+        model: Any,
+        *,
+        n_ctx: int,
+        n_batch: int,
+        n_threads: int,
+        slots: int,
+    ) -> None:
+        self._lc = lc = llama_cpp
+        self._model = model
+        self._vocab = lc.llama_model_get_vocab(model)
+        self.n_ctx = n_ctx
+        self.n_batch = n_batch
+        self.slots = slots
+        self._head_seq = slots  # the sequence id that owns the shared prompt head
+        params = lc.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = n_batch
+        params.n_seq_max = slots + 1
+        params.n_threads = params.n_threads_batch = n_threads
+        # llama.cpp's own default (on wherever the backend has it). Attention then skips
+        # the cells other sequences hold instead of multiplying them by a zero mask, which
+        # keeps a prompt evaluated beside other judgments as fast as one evaluated alone.
+        params.flash_attn_type = lc.LLAMA_FLASH_ATTN_TYPE_AUTO
+        params.swa_full = True
+        params.kv_unified = True  # one cell pool: sequences share the head's cells
+        params.no_perf = True
+        self._ctx = lc.llama_init_from_model(model, params)
+        if not self._ctx:
+            raise GenerationError(f"llama.cpp could not create a context of {n_ctx} tokens")
+        self.n_ctx = lc.llama_n_ctx(self._ctx)
+        self._memory = lc.llama_get_memory(self._ctx)
+        self._batch = lc.llama_batch_init(n_batch, 0, 1)
+        self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
+        assert ctypes.sizeof(lc.llama_token_data) == _TOKEN_DATA.itemsize
+        self._best = (lc.llama_token_data * BEST_FIRST)()
+        self._best_array = lc.llama_token_data_array(
+            data=self._best, size=BEST_FIRST, selected=-1, sorted=False
+        )
+        self._best_view = np.frombuffer(self._best, dtype=_TOKEN_DATA)  # the same memory
+        self._grammars: dict[str, Any] = {}  # parsed once per text, cloned per sequence
+        self._pending: deque[_Request] = deque()
+        self._running: list[_Sequence] = []
+        self._head: list[int] = []  # the shared prompt head in use
+        self._head_done = 0  # how much of it is in the KV cache
+        self._wanted_head: list[int] = []  # the head asked for, taken up when it is safe
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._worker = threading.Thread(target=self._loop, name="edgejudge-llama", daemon=True)
+        self._worker.start()
+
+    # -- the callers' side ----------------------------------------------------------------
+
+    def share_head(self, tokens: Sequence[int]) -> None:
+        """Keep `tokens` evaluated once for every prompt that starts with them (cut down to
+        a multiple of SPLIT_ALIGN: the head is evaluated as a batch of its own)."""
+        with self._wake:
+            self._wanted_head = list(tokens[: len(tokens) // SPLIT_ALIGN * SPLIT_ALIGN])
+            self._wake.notify()
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        grammar: str | None,
+        max_tokens: int,
+        sampling: Sampling,
+    ) -> Iterator[bytes | Finished]:
+        """Yield each generated token's bytes, then one `Finished`."""
+        if not tokens:
+            raise GenerationError("nothing to generate from: the prompt has no tokens")
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise GenerationError(
+                f"{len(tokens)} prompt tokens and {max_tokens} to generate do not fit in "
+                f"the context of {self.n_ctx} tokens"
+            )
+        request = _Request(list(tokens), grammar, max_tokens, sampling)
+        with self._wake:
+            if self._stopping:
+                raise GenerationError("the model is closed")
+            self._pending.append(request)
+            self._wake.notify()
+        try:
+            while True:
+                item = request.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if isinstance(item, Finished):
+                    return
+        finally:
+            request.cancelled.set()  # a no-op once finished; otherwise its cells are freed
+            with self._wake:
+                self._wake.notify()
+
+    def close(self) -> None:
+        """Stop the worker, fail what is still waiting, and free the context."""
+        with self._wake:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._wake.notify()
+        self._worker.join()
+        lc = self._lc
+        for sequence in self._running:
+            self._free_samplers(sequence)
+        for sampler in self._grammars.values():
+            lc.llama_sampler_free(sampler)
+        self._grammars.clear()
+        lc.llama_batch_free(self._batch)
+        lc.llama_free(self._ctx)
+        self._ctx = None
+
+    # -- the worker -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._stopping and not self._has_work():
+                    self._wake.wait()
+                if self._stopping:
+                    break
+            try:
+                self._step()
+            except Exception as exc:  # llama.cpp failed: every running sequence fails with it
+                error = exc if isinstance(exc, GenerationError) else GenerationError(str(exc))
+                for sequence in list(self._running):
+                    self._finish(sequence, error)
+        error = GenerationError("the model was closed while generating")
+        for sequence in list(self._running):
+            self._finish(sequence, error)
+        while self._pending:
+            self._pending.popleft().out.put(error)
+
+    def _has_work(self) -> bool:
+        return bool(self._running or self._pending or self._head_missing())
+
+    def _head_missing(self) -> bool:
+        return self._head_done < len(self._head) or self._wanted_head != self._head
+
+    def _step(self) -> None:
+        for sequence in [s for s in self._running if s.request.cancelled.is_set()]:
+            self._finish(sequence, None)
+        with self._wake:
+            self._pending = deque(r for r in self._pending if not r.cancelled.is_set())
+        self._switch_head()
+        self._admit()
+        batch: list[tuple[int, int, int, bool]] = []  # token, position, sequence, wants logits
+        outputs: list[tuple[_Sequence, int]] = []
+        # A waiting prompt goes first, in chunks that end where llama-cpp-python's would
+        # (multiples of n_batch) or at least at a multiple of SPLIT_ALIGN: its floats are
+        # then those of the prompt evaluated on its own.
+        room = self.n_batch - sum(1 for s in self._running if s.last >= 0)
+        if self._head_done < len(self._head):
+            end = min(len(self._head), self._chunk_end(self._head_done), self._head_done + room)
+            for position in range(self._head_done, end):
+                batch.append((self._head[position], position, self._head_seq, False))
+            self._head_done = end
+        for sequence in self._running:
+            space = (room - len(batch)) // SPLIT_ALIGN * SPLIT_ALIGN
+            if not sequence.prefilling or not space:
+                continue
+            tokens = sequence.request.tokens
+            start = sequence.done
+            end = min(len(tokens), self._chunk_end(start), start + space)
+            for position in range(start, end):
+                batch.append((tokens[position], position, sequence.seq, False))
+            sequence.done = end
+            if end == len(tokens):  # the last prompt token's logits give the first pick
+                batch[-1] = (*batch[-1][:3], True)
+                outputs.append((sequence, len(batch) - 1))
+        for sequence in self._running:
+            if sequence.last >= 0:
+                position = len(sequence.request.tokens) + sequence.count - 1
+                batch.append((sequence.last, position, sequence.seq, True))
+                outputs.append((sequence, len(batch) - 1))
+        if not batch:
+            return
+        self._decode(batch)
+        for sequence, index in outputs:
+            self._sample(sequence, index)
+
+    def _chunk_end(self, start: int) -> int:
+        return (start // self.n_batch + 1) * self.n_batch
+
+    def _decode(self, batch: list[tuple[int, int, int, bool]]) -> None:
+        b = self._batch
+        for i, (token, position, seq, logits) in enumerate(batch):
+            b.token[i] = token
+            b.pos[i] = position
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = seq
+            b.logits[i] = logits
+        b.n_tokens = len(batch)
+        status = self._lc.llama_decode(self._ctx, b)
+        if status != 0:
+            raise GenerationError(f"llama_decode failed (status {status})")
+
+    def _sample(self, sequence: _Sequence, index: int) -> None:
+        lc = self._lc
+        token = lc.llama_sampler_sample(sequence.fast, self._ctx, index)
+        grammar = sequence.grammar
+        if grammar is not None:
+            if not self._allowed(grammar, [token])[0]:
+                token = self._best_allowed(sequence, index)
+                if token < 0:  # mask the whole vocabulary, then pick (this accepts it)
+                    token = lc.llama_sampler_sample(sequence.full, self._ctx, index)
+                else:
+                    lc.llama_sampler_accept(grammar, token)
+            else:
+                lc.llama_sampler_accept(grammar, token)
+        if lc.llama_vocab_is_eog(self._vocab, token):
+            self._finish(sequence, Finished(sequence.count, "eos"))
+            return
+        sequence.generated.append(token)
+        sequence.request.out.put(self._piece(token))
+        if sequence.count >= sequence.request.max_tokens:
+            self._finish(sequence, Finished(sequence.count, "length"))
+            return
+        sequence.last = token
+
+    def _allowed(self, grammar: Any, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Which of `tokens` the grammar admits next (its state is left as it is)."""
+        view = self._best_view[: len(tokens)]
+        view["id"], view["logit"], view["p"] = tokens, 0.0, 0.0
+        self._best_array.size, self._best_array.selected = len(tokens), -1
+        self._lc.llama_sampler_apply(grammar, ctypes.byref(self._best_array))
+        return np.isfinite(view["logit"])
+
+    def _best_allowed(self, sequence: _Sequence, index: int) -> int:
+        """Under greedy decoding, the likeliest token the grammar admits, found among the
+        BEST_FIRST likeliest; -1 if none of them is admitted (or sampling is not greedy).
+
+        The likeliest admitted token is what masking the whole vocabulary and then taking
+        the maximum would give, for a fraction of the checks.
+        """
+        if sequence.request.sampling.temperature > 0:
+            return -1
+        pointer = self._lc.llama_get_logits_ith(self._ctx, index)
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        best = np.argpartition(logits, -BEST_FIRST)[-BEST_FIRST:]
+        best = best[np.lexsort((best, -logits[best]))]  # likeliest first; ties: lower id
+        allowed = np.flatnonzero(self._allowed(sequence.grammar, best))
+        return int(best[allowed[0]]) if len(allowed) else -1
+
+    def _piece(self, token: int) -> bytes:
+        buffer = ctypes.create_string_buffer(64)
+        n = self._lc.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+        if n < 0:
+            buffer = ctypes.create_string_buffer(-n)
+            n = self._lc.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
+        return buffer.raw[:n]
+
+    # -- sequences and cells --------------------------------------------------------------
+
+    def _switch_head(self) -> None:
+        """Take up a new head once no running sequence uses the old one's cells."""
+        if self._wanted_head == self._head or self._running:
+            return
+        self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
+        self._head, self._head_done = list(self._wanted_head), 0
+
+    def _admit(self) -> None:
+        """Give waiting requests a sequence while ids and KV cells last."""
+        if self._head_done < len(self._head):
+            return  # the head first: requests that share it wait for it
+        while self._pending and len(self._running) < self.slots:
+            request = self._pending[0]
+            shared = self._shared(request.tokens)
+            reserve = len(request.tokens) - shared + request.max_tokens
+            free = self.n_ctx - len(self._head) - sum(s.reserve for s in self._running)
+            if reserve > free:
+                if self._running or not self._head:
+                    return  # it waits for cells
+                # alone and still too big: the head gives its cells up for it
+                self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
+                self._head, self._wanted_head, self._head_done = [], [], 0
+                continue
+            self._pending.popleft()
+            used = {s.seq for s in self._running}
+            seq = next(i for i in range(self.slots) if i not in used)
+            if shared:
+                self._lc.llama_memory_seq_cp(self._memory, self._head_seq, seq, 0, shared)
+            sequence = _Sequence(request, seq, reserve, done=shared)
+            self._running.append(sequence)
+            try:
+                self._make_samplers(sequence)
+            except GenerationError as exc:  # this request fails; the others go on
+                self._finish(sequence, exc)
+
+    def _shared(self, tokens: list[int]) -> int:
+        """How many leading tokens come from the head: a multiple of SPLIT_ALIGN, and one at
+        least is left to evaluate (its logits give the first pick)."""
+        n = 0
+        for mine, theirs in zip(self._head, tokens[:-1], strict=False):
+            if mine != theirs:
+                break
+            n += 1
+        return n // SPLIT_ALIGN * SPLIT_ALIGN
+
+    def _finish(self, sequence: _Sequence, outcome: Finished | BaseException | None) -> None:
+        self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
+        self._free_samplers(sequence)
+        self._running.remove(sequence)
+        if outcome is not None:
+            sequence.request.out.put(outcome)
+
+    def _make_samplers(self, sequence: _Sequence) -> None:
+        lc = self._lc
+        request = sequence.request
+        sequence.fast = self._chain(request.sampling, None)
+        if request.grammar is not None:
+            sequence.grammar = lc.llama_sampler_clone(self._parsed(request.grammar))
+            sequence.full = self._chain(request.sampling, sequence.grammar)
+
+    def _chain(self, sampling: Sampling, grammar: Any) -> Any:
+        lc = self._lc
+        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
+        parts = [grammar] if grammar is not None else []
+        if sampling.temperature <= 0:
+            parts.append(lc.llama_sampler_init_greedy())
+        else:
+            parts += [
+                lc.llama_sampler_init_top_k(TOP_K),
+                lc.llama_sampler_init_top_p(TOP_P, 1),
+                lc.llama_sampler_init_min_p(MIN_P, 1),
+                lc.llama_sampler_init_temp(sampling.temperature),
+                lc.llama_sampler_init_dist(sampling.seed),
+            ]
+        for part in parts:
+            lc.llama_sampler_chain_add(chain, part)  # the chain owns and frees its parts
+        return chain
+
+    def _parsed(self, grammar: str) -> Any:
+        if grammar not in self._grammars:
+            sampler = self._lc.llama_sampler_init_grammar(
+                self._vocab, grammar.encode("utf-8"), b"root"
+            )
+            if not sampler:
+                raise GenerationError("llama.cpp rejected the grammar")
+            self._grammars[grammar] = sampler
+        return self._grammars[grammar]
+
+    def _free_samplers(self, sequence: _Sequence) -> None:
+        for chain in (sequence.fast, sequence.full):
+            if chain:
+                self._lc.llama_sampler_free(chain)
+        sequence.fast = sequence.full = sequence.grammar = None
