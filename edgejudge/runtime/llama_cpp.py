@@ -1,4 +1,8 @@
-"""The in-process runtime: a GGUF file loaded by llama-cpp-python."""
+"""The in-process runtime: a GGUF file loaded through llama-cpp-python's bindings.
+
+This module loads the model, tokenizes and checks grammars; `engine.py` generates, with
+llama.cpp's native samplers and several judgments per batch.
+"""
 
 from __future__ import annotations
 

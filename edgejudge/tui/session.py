@@ -35,7 +35,7 @@ def runtime_choice(options: RuntimeOptions) -> str:
 def with_choice(options: RuntimeOptions, choice: str) -> RuntimeOptions:
     """`options` with the runtime (and slots) a picker value names."""
     if choice.startswith("server"):
-        slots = int(choice.partition(":")[2] or options.slots)
+        slots = int(choice.partition(":")[2] or options.slots or 1)
         return replace(options, runtime="server", slots=slots)
     return replace(options, runtime="inprocess" if choice == "inprocess" else None, slots=None)
 
