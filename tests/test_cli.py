@@ -171,6 +171,8 @@ def test_batch_interrupted_then_resumed_has_every_row_once(
         METRIC,
         "--max-tokens",
         "12",
+        "--slots",
+        "1",  # one at a time: the broken row is reached only after the Ctrl-C
     ]
     env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
     process = subprocess.Popen(
