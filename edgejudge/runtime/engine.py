@@ -65,7 +65,7 @@ class _Sequence:
     seq: int
     reserve: int  # KV cells kept for it: its own prompt tokens and its token budget
     done: int = 0  # prompt tokens already in the KV cache (shared head included)
-    generated: list[int] = field(default_factory=list)
+    count: int = 0  # tokens generated
     last: int = -1  # the token to decode next, once the prompt is in
     fast: Any = None  # sampler chain without the grammar
     full: Any = None  # the same chain after the grammar, for rejected picks
@@ -74,10 +74,6 @@ class _Sequence:
     @property
     def prefilling(self) -> bool:
         return self.done < len(self.request.tokens)
-
-    @property
-    def count(self) -> int:
-        return len(self.generated)
 
 
 class Engine:
@@ -94,7 +90,6 @@ class Engine:
         slots: int,
     ) -> None:
         self._lc = lc = llama_cpp
-        self._model = model
         self._vocab = lc.llama_model_get_vocab(model)
         self.n_ctx = n_ctx
         self.n_batch = n_batch
@@ -299,7 +294,7 @@ class Engine:
         if lc.llama_vocab_is_eog(self._vocab, token):
             self._finish(sequence, Finished(sequence.count, "eos"))
             return
-        sequence.generated.append(token)
+        sequence.count += 1
         sequence.request.out.put(self._piece(token))
         if sequence.count >= sequence.request.max_tokens:
             self._finish(sequence, Finished(sequence.count, "length"))
