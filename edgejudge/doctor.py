@@ -40,6 +40,7 @@ class Report:
     installed: dict[str, Path] = field(default_factory=dict)
     fits: dict[str, bool | None] = field(default_factory=dict)
     advice: str | None = None
+    repacking_off: bool = False  # AMX CPU: see hardware.avoid_weight_repacking
 
 
 def reinstall_advice(gpu: str | None, gpu_offload: bool) -> str | None:
@@ -73,6 +74,7 @@ def examine(catalog: dict[str, ModelEntry] | None = None) -> Report:
         installed=installed,
         fits={name: hardware.fits_in_memory(e.ram_gb, memory) for name, e in catalog.items()},
         advice=reinstall_advice(gpu, build["gpu_offload"]),
+        repacking_off=hardware.avoid_weight_repacking(),
     )
 
 
@@ -85,7 +87,13 @@ def render(report: Report) -> list[str]:
         f"llama.cpp:      llama-cpp-python {report.llama_version}, backends "
         f"{', '.join(report.backends) or '?'}; GPU offload: {offload}",
         f"GPU:            {GPU_NAMES.get(report.gpu or '', 'none found')}",
-        f"CPU:            {report.cores} physical cores",
+        f"CPU:            {report.cores} physical cores"
+        + (
+            f"; AMX: weight repacking off (llama.cpp's AMX kernels crash on some such CPUs; "
+            f"{hardware.AMX_ENV}=1 turns them on)"
+            if report.repacking_off
+            else ""
+        ),
         f"memory:         {human_size(report.memory)} total"
         + (f", {human_size(report.available)} available" if report.available is not None else ""),
         f"model cache:    {report.cache} ({human_size(report.free_disk)} free)",

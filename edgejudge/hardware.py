@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
 from pathlib import Path
+
+# EDGEJUDGE_AMX=1 lets llama.cpp use its AMX kernels on a CPU that has AMX (see below).
+AMX_ENV = "EDGEJUDGE_AMX"
 
 
 def physical_cores() -> int:
@@ -82,6 +86,29 @@ def detect_gpu() -> str | None:
     if Path("/dev/kfd").exists():
         return "amd"
     return None
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_amx() -> bool:
+    """Whether this CPU has Intel AMX (Sapphire Rapids and later Xeons); Linux only."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return any(
+        line.startswith("flags") and "amx_int8" in line.split() for line in text.splitlines()
+    )
+
+
+def avoid_weight_repacking() -> bool:
+    """Whether llama.cpp must keep the weights as they are in the file (no repacking).
+
+    On a CPU with AMX, llama.cpp repacks the weights for its AMX kernels, and on some
+    machines (Sapphire Rapids under KVM here) `ggml_backend_amx_mul_mat` then crashes the
+    process with a segmentation fault at the first judgment (llama.cpp issue 20824, open).
+    Both runtimes follow this, so their verdicts stay equal; `EDGEJUDGE_AMX=1` opts back in.
+    """
+    return cpu_has_amx() and os.environ.get(AMX_ENV, "").strip() != "1"
 
 
 def fits_in_memory(need_gb: float | None, total: int | None) -> bool | None:

@@ -37,7 +37,7 @@ from edgejudge.hardware import physical_cores
 from edgejudge.judge import JudgeResult
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.llama_cpp import build_info
+from edgejudge.runtime.llama_cpp import build_info, plain_llama
 from edgejudge.store import resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,16 +202,16 @@ def baseline_runs(
 ) -> list[Run]:
     """The plain loop; then the same loop as edgejudge evaluates a prompt: flash attention
     on and no cache carried from one input to the next (which gives edgejudge's answers)."""
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import LlamaGrammar
 
     grammar = LlamaGrammar.from_string(gbnf, verbose=False)
     plain = Run("llama-cpp-python loop (baseline)")
     matched = Run("  same, flash attention, fresh cache")
     runs = [plain] if args.skip_fresh else [plain, matched]
     for run in runs:
-        llm = Llama(str(path), n_ctx=args.ctx, n_threads=args.threads,
-                    n_threads_batch=args.threads, flash_attn=run is matched,
-                    verbose=False)  # fmt: skip
+        llm = plain_llama(path, n_ctx=args.ctx, n_threads=args.threads,
+                          n_threads_batch=args.threads, flash_attn=run is matched,
+                          verbose=False)  # fmt: skip
 
         def complete(tokens: list[int], llm: Any = llm, fresh: bool = run is matched) -> Any:
             if fresh:

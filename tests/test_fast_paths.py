@@ -21,7 +21,7 @@ from edgejudge import ContextOverflowError, Judge, JudgeResult
 from edgejudge.core import get_preset
 from edgejudge.errors import InputError
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+from edgejudge.runtime.llama_cpp import LlamaCppRuntime, plain_llama
 from tests.cases import FAITHFUL, TEN_FAITHFULNESS
 
 pytestmark = pytest.mark.model
@@ -46,15 +46,15 @@ def test_sample_first_picks_what_grammar_first_picks(one_slot: LlamaCppRuntime) 
     """Greedy under a grammar: the same text as llama-cpp-python's create_completion, which
     masks the whole vocabulary with the grammar before every pick (given the same attention
     kernel: edgejudge uses flash attention where llama.cpp has it, as on this CPU)."""
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import LlamaGrammar
 
     judge = Judge(None, METRIC, runtime=one_slot, max_tokens=40)
     digits = 'root ::= [0-9]{3} "-" [0-9]{3}'  # the model's first choice is rejected at once
     prompts = [one_slot.chat_tokens(judge.prompt(row)) for row in TEN_FAITHFULNESS[:2]]
     cases = [(prompts[0], judge.grammar), (prompts[1], judge.grammar), (prompts[0], digits)]
     ours = [text_of(one_slot, tokens, grammar, 40) for tokens, grammar in cases]
-    llm = Llama(str(one_slot.path), n_ctx=4096, n_threads=one_slot.n_threads, flash_attn=True,
-                verbose=False)  # fmt: skip
+    llm = plain_llama(one_slot.path, n_ctx=4096, n_threads=one_slot.n_threads, flash_attn=True,
+                      verbose=False)  # fmt: skip
     try:
         theirs = []
         for tokens, grammar in cases:

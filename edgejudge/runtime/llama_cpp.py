@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge.errors import GenerationError, ModelLoadError
-from edgejudge.hardware import physical_cores
+from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt
 from edgejudge.runtime.engine import Engine
@@ -107,6 +107,31 @@ def _import_llama_cpp() -> Any:
     return llama_cpp
 
 
+def plain_llama(path: str | Path, **kwargs: Any) -> Any:
+    """llama-cpp-python's own `Llama` on `path`, loaded the way this runtime loads models.
+
+    For side-by-side comparisons (tests, `scripts/bench.py`): `Llama` has no argument for
+    weight repacking, which must be off where `avoid_weight_repacking()` says, so its
+    default model parameters are adjusted for the length of the load.
+    """
+    import llama_cpp.llama_cpp as low_level
+    from llama_cpp import Llama
+
+    _import_llama_cpp()
+    default = low_level.llama_model_default_params
+
+    def params() -> Any:
+        chosen = default()
+        chosen.use_extra_bufts = not avoid_weight_repacking()
+        return chosen
+
+    low_level.llama_model_default_params = params
+    try:
+        return Llama(str(path), **kwargs)
+    finally:
+        low_level.llama_model_default_params = default
+
+
 def gpu_offload_available() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (Metal or CUDA)."""
     return bool(_import_llama_cpp().llama_supports_gpu_offload())
@@ -156,6 +181,7 @@ class LlamaCppRuntime:
         threads = n_threads or physical_cores()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = n_gpu_layers
+        params.use_extra_bufts = not avoid_weight_repacking()
         with _LOG.collect():
             try:
                 from llama_cpp._internals import LlamaModel

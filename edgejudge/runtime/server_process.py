@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgejudge.errors import ServerError
-from edgejudge.hardware import physical_cores
+from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.store import cache_dir
 
 SERVER_ENV = "EDGEJUDGE_LLAMA_SERVER"
@@ -167,6 +167,8 @@ class ServerProcess:
         self._lines.clear()
         argv = [sys.executable, "-m", "edgejudge.runtime.watchdog", *self.command(port)]
         popen_kwargs: dict[str, object] = {}
+        if avoid_weight_repacking():  # as in-process; an env var, which any version ignores
+            popen_kwargs["env"] = dict(os.environ, LLAMA_ARG_REPACK="false")
         if os.name == "posix":
             popen_kwargs["start_new_session"] = True  # its own process group, for stop()
         else:  # pragma: no cover - Windows
