@@ -20,6 +20,7 @@ import pytest
 
 from edgejudge import batch
 from edgejudge.errors import ServerError
+from edgejudge.hardware import avoid_weight_repacking
 from edgejudge.judge import Judge, JudgeResult
 from edgejudge.runtime.server import ServerRuntime
 from edgejudge.runtime.server_process import SERVER_ENV
@@ -280,6 +281,8 @@ def shared_server(server_env: Path, demo_path: Path) -> Iterator[str]:
     port = free_port()
     command = [str(server_env), "-m", str(demo_path), "--host", "127.0.0.1", "--port", str(port),
                "-c", "4096", "-np", "2", "-t", "2", "--api-key", "s3cret"]  # fmt: skip
+    if avoid_weight_repacking():  # what its owner must do on a CPU with AMX (see README)
+        command.append("--no-repack")
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
