@@ -219,8 +219,8 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     how = f"fetched {human_size(result.fetched)}"
     if result.resumed_from:
         how += f", resumed after {human_size(result.resumed_from)} from an earlier pull"
-    check = f"sha256 {result.sha256[:12]}… ok" if result.sha256 else "no sha256 to check"
-    print(f"{entry.name}: {human_size(result.size)} ({how}; {check}) -> {result.path}")
+    checked = f"sha256 {result.sha256[:12]}… ok" if result.sha256 else "no sha256 to check"
+    print(f"{entry.name}: {human_size(result.size)} ({how}; {checked}) -> {result.path}")
     return 0
 
 

@@ -110,9 +110,9 @@ def resolve_model(
     entry = find_entry(os.fspath(model), catalog)
     if entry.source == "pypi":
         return LocalModel(path=assemble_from_package(entry), entry=entry)
-    path = installed_path(entry)
-    if path is not None:
-        return LocalModel(path=path, entry=entry)
+    found = installed_path(entry)
+    if found is not None:
+        return LocalModel(path=found, entry=entry)
     if entry.source == "path":
         raise ModelNotFoundError(
             f"model {entry.name!r} was imported from {entry.path}, which is gone; "

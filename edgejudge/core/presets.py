@@ -16,8 +16,8 @@ def _metric(
         name=name,
         title=title,
         criteria=criteria,
-        rubric=[RubricItem(score=s, description=d) for s, d in rubric.items()],
-        required_inputs=inputs,
+        rubric=tuple(RubricItem(score=s, description=d) for s, d in rubric.items()),
+        required_inputs=tuple(inputs),
         required_output="response",
     )
 

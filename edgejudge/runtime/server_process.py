@@ -169,10 +169,10 @@ class ServerProcess:
         popen_kwargs: dict[str, object] = {}
         if avoid_weight_repacking():  # as in-process; an env var, which any version ignores
             popen_kwargs["env"] = dict(os.environ, LLAMA_ARG_REPACK="false")
-        if os.name == "posix":
-            popen_kwargs["start_new_session"] = True  # its own process group, for stop()
-        else:  # pragma: no cover - Windows
+        if sys.platform == "win32":  # pragma: no cover - Windows
             popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            popen_kwargs["start_new_session"] = True  # its own process group, for stop()
         try:
             self._proc = subprocess.Popen(
                 argv,

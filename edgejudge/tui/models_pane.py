@@ -188,7 +188,7 @@ class ModelsPane(Vertical):
 
         class Bar(QuietProgress):
             def __init__(self, *, total: int | None = None, initial: int = 0, **_: Any) -> None:
-                self.total, self.done = total, initial
+                self.total, self.done = total, float(initial)
                 pane.app.call_from_thread(pane._progress, total, initial)
 
             def update(self, n: float = 1) -> None:
