@@ -8,8 +8,11 @@ from edgejudge.errors import (
     EdgeJudgeError,
     InputError,
     MetricError,
+    ModelFileError,
     ModelLoadError,
     ModelNotFoundError,
+    OutputBusyError,
+    OutputError,
     ParseError,
 )
 from edgejudge.judge import Judge, JudgeResult
@@ -25,8 +28,11 @@ __all__ = [
     "JudgeResult",
     "Metric",
     "MetricError",
+    "ModelFileError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "OutputBusyError",
+    "OutputError",
     "ParseError",
     "RubricItem",
     "Verdict",

@@ -11,17 +11,27 @@ again they become error rows and the batch stops, its unstarted rows left for a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from edgejudge.atomic import write_text_atomic
-from edgejudge.errors import InputError
+from edgejudge.errors import InputError, OutputError
+from edgejudge.files import JsonlAppender, decode_utf8, open_input, output_lock
 from edgejudge.judge import Judge, JudgeResult
 
 ID_KEY = "id"
 ERROR_KEY = "error"
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    float: "a number with a fraction",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 @dataclass
@@ -40,81 +50,109 @@ class Row:
 
 
 def read_rows(path: Path) -> list[Row]:
-    """Every non-blank line of a JSONL input; ids default to the 1-based line number."""
+    """Every non-blank line of a JSONL input; ids default to the 1-based line number.
+
+    A line that is not UTF-8, not JSON, or whose id is neither a string nor an integer
+    becomes a row with a `problem` (an error row when judged), keyed by its line number.
+    """
     rows: list[Row] = []
     seen: dict[str, int] = {}
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"input file not found: {path}") from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    with open_input(path, what="input file") as handle:
+        for number, raw in enumerate(handle, start=1):
+            row = _parse_line(number, raw)
+            if row is None:
                 continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                rows.append(Row(number, number, problem=f"line {number} is not JSON: {exc.msg}"))
-                continue
-            row_id = data.get(ID_KEY, number) if isinstance(data, dict) else number
-            row = Row(number, row_id, data=data)
             if row.key in seen:
                 raise InputError(
-                    f"{path}: id {row_id!r} appears on line {seen[row.key]} and line {number}"
+                    f"{path}: id {row.id!r} appears on line {seen[row.key]} and line {number}"
                 )
             seen[row.key] = number
             rows.append(row)
+    if not rows:
+        raise InputError(f"{path} holds no rows: give one JSON object per line")
     return rows
+
+
+def _parse_line(number: int, raw: bytes) -> Row | None:
+    """One input line as a row (with a problem if it is not a usable object); None if blank."""
+    try:
+        line = decode_utf8(raw, f"line {number}")
+    except InputError as exc:
+        return Row(number, number, problem=str(exc))
+    if not line.strip():
+        return None
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Row(number, number, problem=f"line {number} is not JSON: {exc.msg}")
+    if not isinstance(data, dict) or ID_KEY not in data:
+        return Row(number, number, data=data)
+    row_id = data[ID_KEY]
+    if isinstance(row_id, bool) or not isinstance(row_id, (str, int)):
+        kind = _JSON_TYPES.get(type(row_id), type(row_id).__name__)
+        return Row(
+            number,
+            number,
+            problem=f"line {number}: the id must be a string or an integer, not {kind}",
+        )
+    return Row(number, row_id, data=data)
 
 
 def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
     """Ids already in the output; repairs a torn last line and drops error rows if asked."""
     if not path.exists():
         return set()
-    kept: list[str] = []
+    with open_input(path, lambda text: OutputError(text, str(path), exit_code=2)) as handle:
+        lines = handle.read().splitlines(keepends=True)
+    kept: list[bytes] = []
     keys: set[str] = set()
     changed = False
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.read().splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
+    for index, raw in enumerate(lines):
+        data = _output_line(raw)
+        if data is None:
             if index == len(lines) - 1:  # torn by a kill mid-write: the row is redone
                 changed = True
                 continue
             raise InputError(
-                f"{path} line {index + 1} is not JSON; is it an edgejudge output?"
-            ) from None
-        if not isinstance(data, dict) or ID_KEY not in data:
-            raise InputError(f"{path} line {index + 1} has no id; is it an edgejudge output?")
+                f"{path} line {index + 1} is not a JSON object with an id; "
+                "is it an edgejudge output?"
+            )
         if retry_errors and ERROR_KEY in data:
             changed = True
             continue
         keys.add(json.dumps(data[ID_KEY], sort_keys=True))
-        kept.append(line if line.endswith("\n") else line + "\n")
+        if not raw.endswith(b"\n"):  # the next row must start on a line of its own
+            raw, changed = raw + b"\n", True
+        kept.append(raw)
     if changed:
-        write_text_atomic(path, "".join(kept))
+        write_text_atomic(path, b"".join(kept).decode("utf-8"))
     return keys
+
+
+def _output_line(raw: bytes) -> dict[str, Any] | None:
+    """An output line as a row with an id, or None if it is not one (torn, or foreign)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) and ID_KEY in data else None
 
 
 def read_results(path: Path) -> dict[str, dict[str, Any]]:
     """The rows an output file holds so far, by id key, without changing the file.
 
-    Lines that are not JSON objects with an id (a torn last line) are passed over.
+    Lines that are not JSON objects with an id (a torn last line) are passed over; a file
+    that cannot be read (missing, a folder) holds nothing yet.
     """
     found: dict[str, dict[str, Any]] = {}
     try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
+        handle = path.open("rb")
+    except OSError:
         return found
     with handle:
-        for line in handle:
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(data, dict) and ID_KEY in data:
+        for raw in handle:
+            data = _output_line(raw)
+            if data is not None:
                 found[json.dumps(data[ID_KEY], sort_keys=True)] = data
     return found
 
@@ -129,28 +167,67 @@ def error_row(row_id: Any, error: BaseException) -> dict[str, Any]:
     return {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
 
 
-def plan(rows: list[Row], out_path: Path, *, retry_errors: bool = False) -> list[Row]:
-    """The rows a run still has to judge: those whose id is not yet in `out_path`."""
-    done = finished_keys(out_path, retry_errors=retry_errors)
-    return [row for row in rows if row.key not in done]
+class BatchOutput:
+    """A batch's output file, held for one run: locked, repaired, open for appending.
+
+    Entering takes the lock beside the file (a second run on the same file fails at once
+    with `OutputBusyError`), drops a torn last line (and, with `retry_errors`, the error
+    rows) and opens the file for whole-line appends; leaving closes it and frees the lock.
+    """
+
+    def __init__(self, path: Path, *, retry_errors: bool = False) -> None:
+        self.path = path
+        self.retry_errors = retry_errors
+        self.done: set[str] = set()
+        self._sink: JsonlAppender | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> BatchOutput:
+        with ExitStack() as stack:
+            stack.enter_context(output_lock(self.path))
+            self.done = finished_keys(self.path, retry_errors=self.retry_errors)
+            self._sink = JsonlAppender(self.path)
+            stack.callback(self._sink.close)
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    @property
+    def written(self) -> int:
+        """Rows appended in this run."""
+        return self._sink.lines if self._sink is not None else 0
+
+    def pending(self, rows: Iterable[Row]) -> list[Row]:
+        """The rows this run still has to judge: those whose id is not in the file."""
+        return [row for row in rows if row.key not in self.done]
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one finished row as a whole line (see `JsonlAppender`)."""
+        if self._sink is None:
+            raise RuntimeError("BatchOutput.append outside its `with` block")
+        self._sink.append(record)
+        self.done.add(json.dumps(record[ID_KEY], sort_keys=True))
 
 
-def run_batch(judge: Judge, todo: list[Row], out_path: Path) -> Iterator[dict[str, Any]]:
-    """Judge `todo`, appending each outcome to `out_path` as it finishes; yields each row.
+def run_batch(judge: Judge, todo: list[Row], output: BatchOutput) -> Iterator[dict[str, Any]]:
+    """Judge `todo`, appending each outcome to `output` as it finishes; yields each row.
 
     A server runtime with N slots keeps N rows in flight, so rows land in the order they
     finish, which is input order with one slot.
     """
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
-    with out_path.open("a", encoding="utf-8") as out:
-        for index, outcome in judge.evaluate_as_completed(inputs):
-            row = todo[index]
-            if isinstance(outcome, JudgeResult):
-                record = result_row(row.id, outcome)
-            else:
-                record = error_row(row.id, outcome)
-            # One write of one whole line, then flush: the file is valid after any stop.
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-            out.flush()
-            yield record
+    for index, outcome in judge.evaluate_as_completed(inputs):
+        row = todo[index]
+        if isinstance(outcome, JudgeResult):
+            record = result_row(row.id, outcome)
+        else:
+            record = error_row(row.id, outcome)
+        output.append(record)
+        yield record

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from edgejudge import __version__
 from edgejudge.core import PRESETS
@@ -31,6 +32,8 @@ from edgejudge.metric_files import resolve_metric
 from edgejudge.runtime.server import API_KEY_ENV
 from edgejudge.runtime.server_process import SERVER_ENV
 from edgejudge.runtime_choice import RUNTIMES, RuntimeOptions
+
+DEBUG_ENV = "EDGEJUDGE_DEBUG"
 
 EXAMPLES = """\
 examples:
@@ -66,20 +69,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgejudge: interrupted", file=sys.stderr)
         return 130
-    except EdgeJudgeError as exc:
-        if getattr(args, "verbose", False):
-            traceback.print_exc()
-        print(f"edgejudge: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - ours in words; the last resort for the rest
+        return report(exc, args)
+
+
+def report(error: Exception, args: argparse.Namespace, after: str = "") -> int:
+    """Print `error` as one line on stderr (debugging: after its traceback); its exit code.
+
+    Errors edgejudge raises on purpose carry their words and exit code; anything else is an
+    internal error, exit 1, and the line says how to see where it came from.
+    """
+    if _debugging(args):
+        traceback.print_exception(error)
+    message = " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    if isinstance(error, EdgeJudgeError):
+        print(f"edgejudge: error: {message}{after}", file=sys.stderr)
+        return error.exit_code
+    print(
+        f"edgejudge: internal error: {type(error).__name__}: {message}{after}; "
+        "rerun with --debug for the traceback",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def _debugging(args: argparse.Namespace) -> bool:
+    """--debug, --verbose or EDGEJUDGE_DEBUG=1: tracebacks are shown."""
+    flag = os.environ.get(DEBUG_ENV, "").strip().lower() not in {"", "0", "false", "no"}
+    return flag or bool(getattr(args, "debug", False) or getattr(args, "verbose", False))
 
 
 # -- arguments ----------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a usage error in one line that points at --help, and --debug everywhere."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,  # a subcommand's parser must not reset `edgejudge --debug`
+            help=f"on an error, print the traceback too (also {DEBUG_ENV}=1)",
+        )
+
+    def error(self, message: str) -> NoReturn:
+        """Exit 2 with one line: what is wrong and where help is."""
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="edgejudge",
         description="Run small LLM-as-a-judge models locally through llama.cpp.",
         epilog=EXAMPLES,
@@ -106,10 +149,12 @@ def _parser() -> argparse.ArgumentParser:
     batch = commands.add_parser(
         "batch",
         help="judge a JSONL file into a JSONL file, resumably",
-        description="Judge every line of IN.jsonl; each verdict is appended to OUT.jsonl as "
-        "it finishes. Rerun the same command to resume: ids already in OUT are skipped. "
+        description="Judge every line of IN.jsonl (one JSON object per line, UTF-8); each "
+        "verdict is appended to OUT.jsonl as one whole line as it finishes, so any stop leaves "
+        "OUT valid. Rerun the same command to resume: ids already in OUT are skipped. "
         'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
-        'Rows are identified by their "id" key, or by line number.',
+        'Rows are identified by their "id" key (a string or an integer), or by line number. '
+        "OUT.lock beside OUT keeps a second run off the same file while this one runs.",
     )
     batch.add_argument("input", metavar="IN.jsonl", type=Path)
     batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
@@ -207,7 +252,7 @@ def _metric_options(parser: argparse.ArgumentParser) -> None:
 def _max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
     parser.add_argument(
         "--max-tokens",
-        type=_positive,
+        type=positive_int,
         default=DEFAULT_MAX_TOKENS,
         metavar="N",
         help=f"{meaning} (default {DEFAULT_MAX_TOKENS})",
@@ -235,12 +280,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     _max_tokens_option(parser, "most tokens the judge may write")
     parser.add_argument(
         "--ctx",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="context length (default: the catalog's, capped by the model's)",
     )
     parser.add_argument(
-        "--threads", type=_positive, metavar="N", help="CPU threads (default: physical cores)"
+        "--threads", type=positive_int, metavar="N", help="CPU threads (default: physical cores)"
     )
     parser.add_argument(
         "--gpu-layers",
@@ -253,7 +298,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temperature",
-        type=float,
+        type=_temperature,
         default=0.0,
         metavar="T",
         help="0 is greedy and deterministic (default 0)",
@@ -283,7 +328,7 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--slots",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="judgments at once in a batch. In-process: decoded together in one llama.cpp "
         "batch, sharing the model's one --ctx (default 4). Server: llama.cpp's -np; each "
@@ -308,13 +353,25 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _temperature(text: str) -> float:
+    """argparse type: a sampling temperature, 0 (greedy) or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError("must be 0 (greedy) or a positive number")
     return value
 
 
@@ -360,12 +417,14 @@ def _runtime_options(args: argparse.Namespace) -> RuntimeOptions:
 
 
 def _read_input(source: str) -> Any:
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"input file not found: {source}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {source}: {exc}") from None
+    from edgejudge.files import decode_utf8, read_text
+
+    if source == "-":
+        text = decode_utf8(sys.stdin.buffer.read(), "standard input")
+    else:
+        text = read_text(Path(source), what="input file")
+    if not text.strip():
+        raise InputError(f"{source} is empty: give one JSON object")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -405,33 +464,36 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     metric = _metric(args)  # a bad metric fails before anything else
     rows = batch.read_rows(args.input)
-    todo = batch.plan(rows, args.output, retry_errors=args.retry_errors)
-    skipped = len(rows) - len(todo)
-    if not todo:
-        print(f"nothing to do: all {len(rows)} rows are already in {args.output}", file=sys.stderr)
-        return 0
-    written = failed = 0
-    try:
-        with _open_judge(args, metric) as judge, _progress(args, len(todo), skipped) as advance:
-            for record in batch.run_batch(judge, todo, args.output):
-                written += 1
-                failed += batch.ERROR_KEY in record
-                advance(record)
-    except KeyboardInterrupt:
-        print(
-            f"edgejudge: interrupted: {written} new rows saved in {args.output} "
-            f"({skipped + written} of {len(rows)}); run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
-    except EdgeJudgeError:
-        if written:
+    # The lock, the repair of a torn line and a writable output all come before the model.
+    with batch.BatchOutput(args.output, retry_errors=args.retry_errors) as output:
+        todo = output.pending(rows)
+        skipped = len(rows) - len(todo)
+        if not todo:
             print(
-                f"edgejudge: stopped: {written} new rows saved in {args.output} "
-                f"({skipped + written} of {len(rows)}); run the same command to resume",
+                f"nothing to do: all {len(rows)} rows are already in {args.output}",
                 file=sys.stderr,
             )
-        raise
+            return 0
+        failed = 0
+
+        def saved() -> str:
+            total = skipped + output.written
+            return (
+                f"{output.written} new rows saved in {args.output} ({total} of {len(rows)}); "
+                "run the same command to resume"
+            )
+
+        try:
+            with _open_judge(args, metric) as judge, _progress(args, len(todo), skipped) as step:
+                for record in batch.run_batch(judge, todo, output):
+                    failed += batch.ERROR_KEY in record
+                    step(record)
+        except KeyboardInterrupt:
+            print(f"edgejudge: interrupted: {saved()}", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - any stop says what was saved
+            return report(exc, args, f"; {saved()}" if output.written else "")
+        written = output.written
     print(
         f"{written - failed} judged, {failed} failed, {skipped} already done -> {args.output}",
         file=sys.stderr,

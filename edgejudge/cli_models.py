@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge.catalog import ModelEntry, load_catalog, save_import
+from edgejudge.cli import positive_int
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
 from edgejudge.download import QuietProgress
 from edgejudge.errors import CatalogError, ModelNotFoundError
@@ -91,7 +92,10 @@ def add_commands(commands: Any) -> None:
         help="the judge format it speaks (flow-judge for Flow-Judge and general models)",
     )
     imp.add_argument(
-        "--ctx", type=int, metavar="N", help="context length (default: the model's, at most 8192)"
+        "--ctx",
+        type=positive_int,
+        metavar="N",
+        help="context length (default: the model's, at most 8192)",
     )
     imp.add_argument("--description", default="", help="one line for `models list`")
     imp.add_argument("--force", action="store_true", help="replace an earlier import of NAME")

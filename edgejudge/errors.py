@@ -90,6 +90,36 @@ class ModelLoadError(EdgeJudgeError, RuntimeError):
         self.path = path
 
 
+class ModelFileError(ModelLoadError):
+    """The file given as a model is not one: empty, a folder, not GGUF, cut off in its header.
+
+    Bad input (exit 2), unlike a well-formed model that llama.cpp then fails to load.
+    """
+
+    exit_code = 2
+
+
+class OutputError(EdgeJudgeError, OSError):
+    """A result file cannot be written: a folder given as the file, no permission, a full disk.
+
+    `exit_code` is 2 when the path itself is wrong and 1 when writing failed at run time; in
+    both cases every line written before stays valid and a rerun resumes.
+    """
+
+    def __init__(self, message: str, path: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.path = path
+        self.exit_code = exit_code
+
+
+class OutputBusyError(OutputError):
+    """Another run holds the lock on this output file; `pid` is its process id, if known."""
+
+    def __init__(self, message: str, path: str, pid: int | None) -> None:
+        super().__init__(message, path, exit_code=1)
+        self.pid = pid
+
+
 class GenerationError(EdgeJudgeError, RuntimeError):
     """llama.cpp failed while generating."""
 

@@ -377,7 +377,7 @@ class Judge:
             pool.shutdown(wait=True, cancel_futures=True)
         if failure is not None:
             raise ServerError(
-                f"{failure}\nthe server failed again after a restart; rows not judged yet "
+                f"{failure}; the server failed again after a restart; rows not judged yet "
                 f"are left for a rerun",
                 failure.output,
             )

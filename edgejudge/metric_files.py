@@ -14,6 +14,7 @@ from pathlib import Path
 from edgejudge.atomic import write_text_atomic
 from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
+from edgejudge.files import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,12 +27,7 @@ METRICS_FOLDER = "metrics"
 def load_metric_file(path: str | os.PathLike[str]) -> Metric:
     """Load a custom metric from TOML; errors name the file and the field."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MetricError(f"metric file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetricError(f"cannot read metric file {path}: {exc}") from None
+    text = read_text(path, MetricError, what="metric file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -86,13 +86,13 @@ def test_bad_input_is_one_line_and_exit_2(
     assert err.count("\n") == 1 and err.startswith("edgejudge: error: ") and message in err
 
 
-def test_a_file_that_is_not_a_model_is_a_runtime_failure(
+def test_a_file_that_is_not_a_model_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     case = write_json(tmp_path / "case.json", FAITHFUL)
     fake = tmp_path / "weights.gguf"
     fake.write_bytes(b"<html>rate limited</html>")
-    assert main(["judge", "--model", str(fake), "--metric", METRIC, "--input", str(case)]) == 1
+    assert main(["judge", "--model", str(fake), "--metric", METRIC, "--input", str(case)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a GGUF file" in err
 

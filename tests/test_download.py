@@ -316,7 +316,7 @@ def test_import_registers_a_file_in_place(
 
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a model at all, just text")
-    assert main(["models", "import", str(junk), "--name", "junk", "--family", "flow-judge"]) == 1
+    assert main(["models", "import", str(junk), "--name", "junk", "--family", "flow-judge"]) == 2
     assert "is not a GGUF file" in capsys.readouterr().err
 
 

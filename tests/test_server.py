@@ -169,7 +169,8 @@ def test_a_server_killed_mid_batch_is_restarted_and_the_rows_in_flight_retried(
     with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
         first_port = judge.runtime.url  # type: ignore[attr-defined]
         killer = _kill_server_after(judge, 2, out, kills=1)
-        written = list(batch.run_batch(judge, batch.plan(rows, out), out))
+        with batch.BatchOutput(out) as output:
+            written = list(batch.run_batch(judge, output.pending(rows), output))
         killer.join()
         assert judge.runtime.url != first_port  # type: ignore[attr-defined]  # a new server
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -185,8 +186,11 @@ def test_a_server_that_dies_again_stops_the_batch_keeping_every_finished_row(
     rows = batch.read_rows(FAITHFULNESS)[:10]
     with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
         killer = _kill_server_after(judge, 2, out, kills=2)
-        with pytest.raises(ServerError, match="failed again after a restart"):
-            for _ in batch.run_batch(judge, batch.plan(rows, out), out):
+        with (
+            pytest.raises(ServerError, match="failed again after a restart"),
+            batch.BatchOutput(out) as output,
+        ):
+            for _ in batch.run_batch(judge, output.pending(rows), output):
                 pass
         killer.join()
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -194,9 +198,11 @@ def test_a_server_that_dies_again_stops_the_batch_keeping_every_finished_row(
     assert errors and all(r["error_type"] == "ServerGoneError" for r in errors)
     assert len({r["id"] for r in records}) == len(records) < 10  # the rest left for a rerun
     # A rerun that retries the error rows finishes the file.
-    todo = batch.plan(rows, out, retry_errors=True)
-    with Judge("demo", METRIC, runtime="server", max_tokens=24) as judge:
-        list(batch.run_batch(judge, todo, out))
+    with (
+        batch.BatchOutput(out, retry_errors=True) as output,
+        Judge("demo", METRIC, runtime="server", max_tokens=24) as judge,
+    ):
+        list(batch.run_batch(judge, output.pending(rows), output))
     final = [json.loads(line) for line in out.read_text().splitlines()]
     assert sorted(r["id"] for r in final) == list(range(1, 11))
     assert not [r for r in final if "error" in r]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from edgejudge.catalog import load_catalog
 from edgejudge.core import get_format, get_preset
+from edgejudge.files import output_lock
 from edgejudge.metric_files import resolve_metric, user_metrics_dir
 from edgejudge.tui import EdgeJudgeApp
 from edgejudge.tui.batch_pane import BatchPane
@@ -220,6 +222,66 @@ def test_batch_runs_to_completion_and_resumes_after_a_stop(
 
 
 # -- no model needed ------------------------------------------------------------------------
+
+
+def test_batch_tab_refuses_an_output_another_run_is_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 2)
+    out = tmp_path / "cases.verdicts.jsonl"
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        with output_lock(out):  # as `edgejudge batch` in another terminal holds it
+            await pilot.press("ctrl+r")
+            await settle(app, pilot)
+            seen["busy"] = text_of(app, "#batch-info")
+            seen["error"] = app.query_one("#batch-info").has_class("error")
+        await pilot.press("f1")  # the app carries on
+        seen["tab"] = app.query_one("#tabs").active  # type: ignore[attr-defined]
+
+    drive(scenario, model="demo", metric=METRIC)
+    assert seen["busy"] == (
+        f"OutputBusyError: cases.verdicts.jsonl is in use by another edgejudge run "
+        f"(pid {os.getpid()}); wait for it to finish or write to another file"
+    )
+    assert seen["error"] and seen["tab"] == "judge"
+    assert not out.exists()  # refused before anything was written
+
+
+def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edgejudge.batch
+
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 3)
+    real_read_rows = edgejudge.batch.read_rows
+    seen: dict[str, Any] = {}
+
+    def broken(path: Path) -> Any:
+        raise RuntimeError("a bug nobody planned for")
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        monkeypatch.setattr(edgejudge.batch, "read_rows", broken)
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        await pilot.pause()
+        seen["error"] = text_of(app, "#batch-info")
+        monkeypatch.setattr(edgejudge.batch, "read_rows", real_read_rows)
+        app.query_one("#batch-input", Input).focus()
+        await pilot.press("enter")  # the same tab, working again
+        await pilot.pause()
+        seen["rows"] = app.query_one("#batch-table", DataTable).row_count
+
+    drive(scenario, model="demo", metric=METRIC)
+    assert seen["error"] == "RuntimeError: a bug nobody planned for"
+    assert seen["rows"] == 3
 
 
 def test_metric_editor_edits_reorders_validates_and_saves() -> None:

@@ -117,6 +117,8 @@ def first_problem(exc: ValidationError) -> str:
     first = exc.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "(top level)"
     message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "tuple_type":  # fields held as tuples are lists in TOML and JSON
+        message = f"Input should be a list, got {type(first['input']).__name__}"
     more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
     return f"field '{field}': {message}{more}"
 

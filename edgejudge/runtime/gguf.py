@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgejudge.errors import ModelLoadError, ModelNotFoundError
+from edgejudge.errors import ModelFileError, ModelNotFoundError
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -152,13 +152,20 @@ def read_gguf(path: str | Path) -> GGUFInfo:
     if not path.exists():
         raise ModelNotFoundError(f"model file not found: {path}")
     if not path.is_file():
-        raise ModelLoadError(f"not a file: {path}", str(path))
+        what = "a folder" if path.is_dir() else "not a regular file"
+        raise ModelFileError(f"{path} is {what}, not a GGUF model file", str(path))
     size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(f"{path} is empty (0 bytes), not a GGUF model", str(path))
     if size < 24:
-        raise ModelLoadError(f"{path} is {size} bytes: too small to be a GGUF model", str(path))
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        raise ModelFileError(f"{path} is {size} bytes: too small to be a GGUF model", str(path))
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror}", str(path)) from None
+    with handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
         if data[:4] != GGUF_MAGIC:
-            raise ModelLoadError(
+            raise ModelFileError(
                 f"{path} is not a GGUF file (it starts with {bytes(data[:4])!r}, not b'GGUF')",
                 str(path),
             )
@@ -167,18 +174,18 @@ def read_gguf(path: str | Path) -> GGUFInfo:
         try:
             version = reader.take("I")
             if version not in SUPPORTED_VERSIONS:
-                raise ModelLoadError(f"{path}: unsupported GGUF version {version}", str(path))
+                raise ModelFileError(f"{path}: unsupported GGUF version {version}", str(path))
             tensor_count, kv_count = reader.take("Q"), reader.take("Q")
             metadata: dict[str, Any] = {}
             for _ in range(kv_count):
                 key = reader.string()
                 metadata[key] = reader.value(reader.take("I"))
         except _Truncated:
-            raise ModelLoadError(
+            raise ModelFileError(
                 f"{path} is truncated: the file ends inside its GGUF header ({size} bytes); "
                 "download it again",
                 str(path),
             ) from None
         except (ValueError, OverflowError) as exc:
-            raise ModelLoadError(f"{path}: corrupt GGUF header ({exc})", str(path)) from None
+            raise ModelFileError(f"{path}: corrupt GGUF header ({exc})", str(path)) from None
     return GGUFInfo(path=path, version=version, tensor_count=tensor_count, metadata=metadata)

@@ -288,7 +288,7 @@ def last_lines(lines: tuple[str, ...], *, silent: str = " (it printed nothing)")
     """The end of an error message: the last few lines a server printed, or `silent`."""
     if not lines:
         return silent
-    return "; its last lines:\n  " + "\n  ".join(lines[-5:])
+    return "; its last lines: " + " | ".join(line.strip() for line in lines[-5:])
 
 
 def _llamafile_launch(path: Path) -> list[str]:

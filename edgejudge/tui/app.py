@@ -113,9 +113,17 @@ class EdgeJudgeApp(App[None]):
         """Re-read the catalog and look at the machine and the store (doctor's report)."""
         from edgejudge.doctor import examine
 
-        catalog = load_catalog()
-        report = (self._examine or examine)(catalog)
+        try:
+            catalog = load_catalog()
+            report = (self._examine or examine)(catalog)
+        except Exception as exc:  # noqa: BLE001 - a broken catalog or store: said, app stays up
+            self.call_from_thread(self.show_error, exc)
+            return
         self.call_from_thread(self._report_ready, catalog, report)
+
+    def show_error(self, error: BaseException) -> None:
+        """An error that belongs to no pane, as a notification; the app carries on."""
+        self.notify(f"{type(error).__name__}: {error}", title="error", severity="error", timeout=15)
 
     def _report_ready(self, catalog: dict[str, ModelEntry], report: Report) -> None:
         self.catalog, self.report = catalog, report

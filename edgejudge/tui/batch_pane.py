@@ -1,7 +1,8 @@
 """The Batch tab: judge a JSONL file row by row, with the same resume rules as `edgejudge batch`.
 
-Rows are judged by `edgejudge.batch.run_batch`, which appends each verdict to the output and
-flushes it, so stopping (or quitting) never loses a finished row and the next run skips it.
+Rows are judged by `edgejudge.batch.run_batch`, which appends each verdict to the output as
+one whole line, so stopping (or quitting) never loses a finished row and the next run skips it;
+the output is locked for the run, as the CLI locks it.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class BatchPane(Vertical):
             return False
         try:
             self.rows = batch.read_rows(source)
-        except EdgeJudgeError as exc:
+        except Exception as exc:  # noqa: BLE001 - ours or unforeseen: shown, the app stays up
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return False
         self.results = batch.read_results(out)
@@ -187,28 +188,34 @@ class BatchPane(Vertical):
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return
         assert self.output_path is not None
-        todo = batch.plan(self.rows, self.output_path)  # also repairs a torn last line
-        if not todo:
-            self.say(f"nothing to do: all {len(self.rows)} rows are in {self.output_path}")
-            return
-        self.query_one(ProgressBar).update(total=len(todo), progress=0)
-        self.say(f"judging {len(todo)} rows with {pane.model} · {metric.name} …")
         self.running, self.stop_requested = True, False
-        self.batch_worker(pane.model, metric, todo, self.output_path)
+        self.batch_worker(pane.model, metric, self.rows, self.output_path)
 
     @work(thread=True, group="model")
-    def batch_worker(self, model: str, metric: Metric, todo: list[batch.Row], out: Path) -> None:
-        """Judge `todo` into `out`, one flushed line per row, until done or stopped."""
+    def batch_worker(self, model: str, metric: Metric, rows: list[batch.Row], out: Path) -> None:
+        """Judge the rows not yet in `out`, one flushed line per row, until done or stopped.
+
+        The output is locked for the run, as `edgejudge batch` locks it: a batch of the same
+        file in another process is refused here, in words, and that run goes on untouched.
+        """
         call = self.app.call_from_thread
         written = failed = 0
+        todo: list[batch.Row] = []
         try:
-            judge = self.app.session.judge(model, metric)
-            for record in batch.run_batch(judge, todo, out):
-                written += 1
-                failed += batch.ERROR_KEY in record
-                call(self.add_record, record)
-                if self.stop_requested:
-                    break
+            with batch.BatchOutput(out) as output:  # also repairs a torn last line
+                todo = output.pending(rows)
+                if not todo:
+                    call(self.say, f"nothing to do: all {len(rows)} rows are in {out}")
+                    return
+                call(self.query_one(ProgressBar).update, total=len(todo), progress=0)
+                call(self.say, f"judging {len(todo)} rows with {model} · {metric.name} …")
+                judge = self.app.session.judge(model, metric)
+                for record in batch.run_batch(judge, todo, output):
+                    written += 1
+                    failed += batch.ERROR_KEY in record
+                    call(self.add_record, record)
+                    if self.stop_requested:
+                        break
         except Cancelled:
             pass
         except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, the app stays up
