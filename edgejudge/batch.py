@@ -1,9 +1,11 @@
 """Judge a JSONL file into a JSONL file, resumably.
 
-Each finished row is appended as one line and flushed at once, so the output is valid after
-any interruption (Ctrl-C, a crash, a power cut between rows). Rerunning skips the ids that
-are already in the output; a torn last line, the mark of a kill mid-write, is dropped first.
-A row that fails becomes an error row (`{"id": …, "error": …}`) and the batch goes on. A
+Each finished row is appended as one line in one write, so the output is valid after any
+interruption (Ctrl-C, kill -9, a power cut between rows); a write that a full disk cuts short
+is taken back off the file. Rerunning skips the ids that are already in the output; a torn
+last line, the mark of a kill mid-write, is dropped first. A run holds a lock beside its
+output (`BatchOutput`), so two runs never write one file. A row that fails, or an input line
+that cannot be a row, becomes an error row (`{"id": …, "error": …}`) and the batch goes on. A
 server that dies mid-batch is restarted once and the rows in flight are retried; if it dies
 again they become error rows and the batch stops, its unstarted rows left for a rerun.
 """

@@ -194,8 +194,9 @@ def test_a_second_run_on_the_same_output_refuses_at_once(tmp_path: Path, demo_ca
 
 
 @pytest.mark.model
-def test_kill_9_mid_batch_leaves_the_lock_free_and_a_rerun_finishes_each_row_once(
-    tmp_path: Path, demo_cache: Path
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_killed_batch_leaves_the_lock_free_and_a_rerun_finishes_each_row_once(
+    tmp_path: Path, demo_cache: Path, stop: signal.Signals
 ) -> None:
     rows = [dict(row, id=n) for n, row in enumerate(TEN_FAITHFULNESS[:6])]
     source, out = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
@@ -205,7 +206,7 @@ def test_kill_9_mid_batch_leaves_the_lock_free_and_a_rerun_finishes_each_row_onc
         [sys.executable, "-m", "edgejudge", *args], env=env, stderr=subprocess.DEVNULL
     )
     wait_for(lambda: out.exists() and out.read_text().count("\n") >= 2)
-    process.send_signal(signal.SIGKILL)
+    process.send_signal(stop)
     process.wait(timeout=60)
     kept = [json.loads(line) for line in out.read_text().splitlines(keepends=True)
             if line.endswith("\n")]  # fmt: skip
