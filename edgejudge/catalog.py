@@ -22,6 +22,7 @@ from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError
+from edgejudge.files import read_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -193,7 +194,4 @@ def _write_imports(data: dict[str, Any]) -> Path:
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read: {exc}") from None
+    return read_text(path, CatalogError, what="catalog")
