@@ -36,6 +36,11 @@ _JSON_TYPES = {
 }
 
 
+def id_key(row_id: Any) -> str:
+    """An id as a comparable string: ids may be strings or integers, and "1" is not 1."""
+    return json.dumps(row_id, sort_keys=True)
+
+
 @dataclass
 class Row:
     """One input line: its id, and the parsed object or why it could not be parsed."""
@@ -47,8 +52,8 @@ class Row:
 
     @property
     def key(self) -> str:
-        """The id as a comparable string (ids may be numbers or strings)."""
-        return json.dumps(self.id, sort_keys=True)
+        """The id as a comparable string (see `id_key`)."""
+        return id_key(self.id)
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -122,7 +127,7 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
         if retry_errors and ERROR_KEY in data:
             changed = True
             continue
-        keys.add(json.dumps(data[ID_KEY], sort_keys=True))
+        keys.add(id_key(data[ID_KEY]))
         if not raw.endswith(b"\n"):  # the next row must start on a line of its own
             raw, changed = raw + b"\n", True
         kept.append(raw)
@@ -155,7 +160,7 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
         for raw in handle:
             data = _output_line(raw)
             if data is not None:
-                found[json.dumps(data[ID_KEY], sort_keys=True)] = data
+                found[id_key(data[ID_KEY])] = data
     return found
 
 
@@ -215,7 +220,7 @@ class BatchOutput:
         if self._sink is None:
             raise RuntimeError("BatchOutput.append outside its `with` block")
         self._sink.append(record)
-        self.done.add(json.dumps(record[ID_KEY], sort_keys=True))
+        self.done.add(id_key(record[ID_KEY]))
 
 
 def run_batch(judge: Judge, todo: list[Row], output: BatchOutput) -> Iterator[dict[str, Any]]:

@@ -236,7 +236,7 @@ class BatchPane(Vertical):
 
     def add_record(self, record: dict[str, Any]) -> None:
         """Show one row the batch has written."""
-        key = json.dumps(record[batch.ID_KEY], sort_keys=True)
+        key = batch.id_key(record[batch.ID_KEY])
         self.results[key] = record
         table = self.query_one(DataTable)
         table.update_cell(key, "score", str(record.get("score", "err")))
