@@ -148,7 +148,7 @@ class Judge:
     @property
     def slots(self) -> int:
         """How many judgments the runtime takes at once (a server's parallel slots)."""
-        return max(1, int(getattr(self.runtime, "slots", 1)))
+        return max(1, int(self.runtime.slots))
 
     def with_metric(self, metric: Metric | str | os.PathLike[str]) -> Judge:
         """A judge applying `metric` on this judge's loaded model, without reloading it.
@@ -239,8 +239,7 @@ class Judge:
         The head is what two prompts with different inputs have in common, so it depends on
         the metric alone: every input gets the same head, and with it the same verdict.
         """
-        share = getattr(self.runtime, "share_prefix", None)
-        if share is None:
+        if not self.runtime.shares_prefix:
             return
         if self._head is None:
             probes = []
@@ -254,7 +253,7 @@ class Judge:
                     break
                 common += 1
             self._head = probes[0][: max(0, common - HEAD_BACKOFF)]
-        share(self._head)
+        self.runtime.share_prefix(self._head)
 
     @contextmanager
     def _judging(self) -> Iterator[None]:
@@ -326,7 +325,7 @@ class Judge:
         `Cancelled` (from `cancel`) is raised once the judgments in flight have stopped.
         """
         jobs = enumerate(items)
-        restarts = 1 if getattr(self.runtime, "can_restart", False) else 0
+        allowed = restarts = 1 if self.runtime.can_restart else 0
         retry: deque[tuple[int, Any]] = deque()
         flight: dict[Future[JudgeResult | EdgeJudgeError], tuple[int, Any]] = {}
         failure: ServerError | None = None
@@ -364,7 +363,7 @@ class Judge:
                 lost.sort(key=lambda job: job[0])
                 restarts -= 1
                 try:
-                    self.runtime.restart()  # type: ignore[attr-defined]
+                    self.runtime.restart()
                 except ServerError as exc:
                     failure = exc
                     for job in lost:
@@ -376,10 +375,13 @@ class Judge:
                 self.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
         if failure is not None:
+            why = (
+                "the server failed again after a restart"
+                if restarts < allowed
+                else "edgejudge did not start this server, so it cannot restart it"
+            )
             raise ServerError(
-                f"{failure}; the server failed again after a restart; rows not judged yet "
-                f"are left for a rerun",
-                failure.output,
+                f"{failure}; {why}; rows not judged yet are left for a rerun", failure.output
             )
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:

@@ -32,10 +32,40 @@ Chunk = str | Finished
 
 
 class Runtime(Protocol):
-    """Generates text from a loaded model."""
+    """Generates text from a loaded model.
+
+    What a runtime may offer beyond generating is declared, not discovered: `slots` (how
+    many generations it takes at once), `shares_prefix` (whether `share_prefix` evaluates a
+    common prompt head once) and `can_restart` (whether `restart` can bring back a server
+    that died). A runtime without a capability still has the method, which does nothing
+    (`share_prefix`) or raises (`restart`).
+    """
 
     model_name: str
     context_length: int
+
+    @property
+    def slots(self) -> int:
+        """How many generations it takes at once (a batch in-process, a server's slots)."""
+        ...
+
+    @property
+    def shares_prefix(self) -> bool:
+        """Whether `share_prefix` does anything (evaluates a common prompt head once)."""
+        ...
+
+    @property
+    def can_restart(self) -> bool:
+        """Whether `restart` can bring the runtime back after it died (a server we started)."""
+        ...
+
+    def share_prefix(self, tokens: Sequence[int]) -> None:
+        """Evaluate `tokens`, which every prompt to come starts with, once for them all."""
+        ...
+
+    def restart(self) -> None:
+        """Start again after dying mid-generation (only where `can_restart`)."""
+        ...
 
     def chat_tokens(self, user_message: str) -> list[int]:
         """The prompt tokens for one user message, through the model's chat template."""

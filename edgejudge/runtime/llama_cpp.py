@@ -261,9 +261,16 @@ class LlamaCppRuntime:
             if text:
                 yield text
 
+    shares_prefix = True
+    can_restart = False
+
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Evaluate `tokens` once for all the prompts that start with them."""
         self._engine.share_head(tokens)
+
+    def restart(self) -> None:
+        """Never needed: llama.cpp runs in this process (`can_restart` is False)."""
+        raise GenerationError("the in-process runtime cannot be restarted")
 
     def check_grammar(self, text: str) -> None:
         """Parse a GBNF grammar with llama.cpp's own parser; `GenerationError` if it refuses.

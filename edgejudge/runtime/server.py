@@ -352,6 +352,11 @@ class ServerRuntime:
 
     # -- lifetime -----------------------------------------------------------------------
 
+    shares_prefix = False  # the server's own prompt cache does this, by its rules
+
+    def share_prefix(self, tokens: Sequence[int]) -> None:
+        """Nothing to do: see `shares_prefix`."""
+
     @property
     def can_restart(self) -> bool:
         """Whether this runtime started its server, and so can start it again."""

@@ -1,0 +1,111 @@
+"""A scripted runtime: the judge pipeline without a model, a judgment in microseconds.
+
+Passed to `Judge(None, metric, runtime=FakeRuntime(...))` like any runtime (as simonw/llm's
+tests register a `MockModel`), so the pipeline, close-out, cancel, ordering and the restart
+scheduler run exactly as they do on llama.cpp; only the model's words are made up. A token
+is one character: a prompt's tokens are its code points, and an answer is generated one
+character at a time, so `max_tokens` cuts it exactly where a test says.
+
+It stands in for llama.cpp only where the model is not what a test is about; the judge path
+itself is proved on the real demo model in real llama.cpp (tests/test_judge_model.py ...).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+from edgejudge.errors import ServerError, ServerGoneError
+from edgejudge.runtime.base import Chunk, Finished, Sampling
+
+# What the "model" answers: (the whole prompt as text, the grammar or None) -> the answer.
+Answer = Callable[[str, str | None], str]
+
+
+class FakeRuntime:
+    """A runtime whose answers come from `answer`; it can die and be restarted on cue."""
+
+    model_name = "fake"
+
+    def __init__(
+        self,
+        answer: Answer | str,
+        *,
+        context_length: int = 8192,
+        slots: int = 1,
+        shares_prefix: bool = False,
+        can_restart: bool = False,
+        die_on_calls: Sequence[int] = (),
+    ) -> None:
+        """`die_on_calls`: the 1-based generate calls at which "the server" dies; every
+        generation then fails with `ServerGoneError` until `restart`."""
+        self.answer: Answer = answer if callable(answer) else (lambda _prompt, _grammar: answer)
+        self.context_length = context_length
+        self.slots = slots
+        self.shares_prefix = shares_prefix
+        self.can_restart = can_restart
+        self.die_on_calls = set(die_on_calls)
+        self.prompts: list[str] = []  # every generation's prompt, in the order they started
+        self.shared: list[list[int]] = []
+        self.restarts = 0
+        self.closed = False
+        self._down = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def chat_tokens(self, user_message: str) -> list[int]:
+        """A stand-in chat template around the message, as code points."""
+        return [ord(c) for c in f"<|user|>{user_message}<|assistant|>"]
+
+    def text_tokens(self, text: str) -> list[int]:
+        """Plain text as code points."""
+        return [ord(c) for c in text]
+
+    # -- generating -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        tokens: Sequence[int],
+        *,
+        grammar: str | None,
+        max_tokens: int,
+        sampling: Sampling,
+    ) -> Iterator[Chunk]:
+        """The scripted answer one character per token, cut at `max_tokens`."""
+        prompt = "".join(chr(t) for t in tokens)
+        with self._lock:
+            self.prompts.append(prompt)
+            if len(self.prompts) in self.die_on_calls:
+                self._down.set()
+        text = self.answer(prompt, grammar)
+        for char in text[:max_tokens]:
+            if self._down.is_set():
+                raise ServerGoneError("the fake server died")
+            yield char
+        if self._down.is_set():
+            raise ServerGoneError("the fake server died")
+        cut = len(text) > max_tokens
+        yield Finished(min(len(text), max_tokens), "length" if cut else "eos")
+
+    # -- capabilities -----------------------------------------------------------------------
+
+    def share_prefix(self, tokens: Sequence[int]) -> None:
+        """Record the head the judge asks to share."""
+        if self.shares_prefix:
+            self.shared.append(list(tokens))
+
+    def kill(self) -> None:
+        """The server dies now: generations in flight and new ones fail until `restart`."""
+        self._down.set()
+
+    def restart(self) -> None:
+        """Come back after dying (only where `can_restart`)."""
+        if not self.can_restart:
+            raise ServerError("the fake server cannot be restarted")
+        self.restarts += 1
+        self._down.clear()
+
+    def close(self) -> None:
+        """Nothing to free."""
+        self.closed = True

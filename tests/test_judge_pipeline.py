@@ -1,0 +1,198 @@
+"""The verdict pipeline and the scheduler on a scripted runtime (tests/support/fake_runtime):
+streaming, the close-out of an answer cut by the budget, cancel, input order with several
+slots, and the restart of a server that dies mid-batch, each in milliseconds.
+
+The same paths run on the real demo model in tests/test_judge_model.py, test_fast_paths.py
+and test_server.py; here the model's words are scripted so each case is exact."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from edgejudge import ContextOverflowError, Judge, JudgeResult
+from edgejudge.errors import (
+    Cancelled,
+    EdgeJudgeError,
+    InputError,
+    ParseError,
+    ServerError,
+    ServerGoneError,
+)
+from tests.cases import FAITHFUL, TEN_FAITHFULNESS
+from tests.support.fake_runtime import FakeRuntime
+
+METRIC = "response-faithfulness-5point"
+VERDICT = "<feedback>The response follows the context.</feedback>\n<score>4</score>"
+
+
+def is_tail(grammar: str | None) -> bool:
+    """Whether the judge is asking for the score alone, after a close-out."""
+    return grammar is not None and grammar.startswith("root ::= score")
+
+
+def echo_query(prompt: str, grammar: str | None) -> str:
+    """A verdict whose feedback names the query the prompt carries (to check order)."""
+    query = re.search(r"<query>\n(.*?)\n</query>", prompt)
+    assert query is not None
+    return f"<feedback>About {query.group(1)}</feedback>\n<score>3</score>"
+
+
+def test_a_verdict_is_streamed_then_parsed() -> None:
+    runtime = FakeRuntime(VERDICT)
+    with Judge(None, METRIC, runtime=runtime) as judge:
+        pieces = list(judge.stream(FAITHFUL))
+        prompt = judge.prompt(FAITHFUL)
+    *text, result = pieces
+    assert isinstance(result, JudgeResult)
+    assert "".join(str(t) for t in text) == "The response follows the context."
+    assert (result.score, result.raw, result.truncated) == (4, VERDICT, False)
+    assert result.completion_tokens == len(VERDICT)
+    assert runtime.prompts == [f"<|user|>{prompt}<|assistant|>"]
+    assert result.prompt_tokens == len(runtime.prompts[0])
+    assert not runtime.closed  # a runtime passed in stays open
+
+
+def test_the_grammar_is_sent_unless_turned_off() -> None:
+    seen: list[str | None] = []
+
+    def answer(prompt: str, grammar: str | None) -> str:
+        seen.append(grammar)
+        return VERDICT
+
+    with Judge(None, METRIC, runtime=FakeRuntime(answer)) as judge:
+        judge.evaluate(FAITHFUL)
+        grammar = judge.grammar
+    with Judge(None, METRIC, runtime=FakeRuntime(answer), grammar=False) as judge:
+        judge.evaluate(FAITHFUL)
+    assert seen == [grammar, None]
+
+
+def test_an_answer_cut_by_the_budget_is_closed_and_scored() -> None:
+    long = "<feedback>" + "word " * 40 + "</feedback>\n<score>2</score>"
+
+    def answer(prompt: str, grammar: str | None) -> str:
+        if is_tail(grammar):
+            assert prompt.endswith("</feedback>\n<score>")  # the closed answer is the prompt
+            return "5</score>"
+        return long
+
+    with Judge(None, METRIC, runtime=FakeRuntime(answer), max_tokens=30) as judge:
+        result = judge.evaluate(FAITHFUL)
+    assert result.truncated
+    assert result.raw == long[:30] + "</feedback>\n<score>5</score>"
+    assert result.score == 5 and result.feedback == long[len("<feedback>") : 30].strip()
+    assert result.completion_tokens == 30 + len("5</score>")
+
+
+def test_a_prompt_longer_than_the_context_fails_before_generating() -> None:
+    runtime = FakeRuntime(VERDICT, context_length=600)
+    with Judge(None, METRIC, runtime=runtime, max_tokens=16) as judge:
+        with pytest.raises(ContextOverflowError) as caught:
+            judge.evaluate(FAITHFUL)
+    assert caught.value.context_length == 600 and runtime.prompts == []
+
+
+def test_an_answer_out_of_format_is_a_parse_error_carrying_the_text() -> None:
+    with Judge(None, METRIC, runtime=FakeRuntime("I think 4."), grammar=False) as judge:
+        with pytest.raises(ParseError) as caught:
+            judge.evaluate(FAITHFUL)
+    assert caught.value.raw == "I think 4."
+
+
+def test_cancel_stops_the_judgment_and_the_next_one_runs() -> None:
+    with Judge(None, METRIC, runtime=FakeRuntime(VERDICT)) as judge:
+        pieces = judge.stream(FAITHFUL)
+        assert next(pieces) == "T"  # the feedback has begun
+        judge.cancel()
+        with pytest.raises(Cancelled):
+            list(pieces)
+        assert judge.evaluate(FAITHFUL).score == 4  # a cancel ends what ran, not what comes
+
+
+def test_verdicts_come_in_input_order_whatever_order_they_finish_in() -> None:
+    def answer(prompt: str, grammar: str | None) -> str:
+        if TEN_FAITHFULNESS[0]["query"] in prompt:
+            time.sleep(0.05)  # the first row finishes last
+        return echo_query(prompt, grammar)
+
+    rows = TEN_FAITHFULNESS[:5]
+    with Judge(None, METRIC, runtime=FakeRuntime(answer, slots=3)) as judge:
+        finished = [index for index, _ in judge.evaluate_as_completed(rows)]
+        ordered = list(judge.evaluate_many(rows))
+    assert finished[0] != 0 and sorted(finished) == [0, 1, 2, 3, 4]
+    queries = [r.feedback.removeprefix("About ") for r in ordered if isinstance(r, JudgeResult)]
+    assert queries == [row["query"] for row in rows]
+
+
+def test_a_failing_row_fails_alone_in_place() -> None:
+    rows: list[dict[str, str]] = [FAITHFUL, {"query": "no context"}, FAITHFUL]
+    with Judge(None, METRIC, runtime=FakeRuntime(VERDICT, slots=2)) as judge:
+        outcomes = list(judge.evaluate_many(rows, return_exceptions=True))
+        with pytest.raises(InputError):
+            list(judge.evaluate_many(rows))
+    assert [type(o).__name__ for o in outcomes] == ["JudgeResult", "InputError", "JudgeResult"]
+
+
+def test_a_runtime_that_shares_a_prefix_gets_the_metrics_head_once_per_judgment() -> None:
+    sharing = FakeRuntime(VERDICT, shares_prefix=True)
+    with Judge(None, METRIC, runtime=sharing) as judge:
+        judge.evaluate(FAITHFUL)
+        judge.evaluate(TEN_FAITHFULNESS[1])
+    head = sharing.shared[0]
+    assert sharing.shared == [head, head] and len(head) > 20
+    for prompt in sharing.prompts:  # the head starts every prompt, whatever its input
+        assert prompt.startswith("".join(chr(t) for t in head))
+    plain = FakeRuntime(VERDICT)
+    with Judge(None, METRIC, runtime=plain) as judge:
+        judge.evaluate(FAITHFUL)
+    assert plain.shared == [] and len(plain.prompts) == 1  # no probing where nothing is shared
+
+
+# -- a server that dies mid-batch ---------------------------------------------------------
+
+
+def judged(outcomes: list[tuple[int, JudgeResult | EdgeJudgeError]]) -> list[int]:
+    return sorted(index for index, outcome in outcomes if isinstance(outcome, JudgeResult))
+
+
+def test_a_server_that_dies_is_restarted_once_and_the_rows_in_flight_retried() -> None:
+    runtime = FakeRuntime(echo_query, slots=2, can_restart=True, die_on_calls=[3])
+    rows = TEN_FAITHFULNESS[:6]
+    with Judge(None, METRIC, runtime=runtime) as judge:
+        outcomes = list(judge.evaluate_as_completed(rows))
+    assert runtime.restarts == 1
+    assert judged(outcomes) == [0, 1, 2, 3, 4, 5]  # each row once, none lost
+    assert len(outcomes) == 6
+    by_index = dict(outcomes)
+    for index, row in enumerate(rows):
+        assert by_index[index].feedback == f"About {row['query']}"  # type: ignore[union-attr]
+
+
+def test_a_server_that_dies_again_stops_the_batch_after_the_rows_in_flight() -> None:
+    # One slot: rows 0 and 1 finish, row 2 dies (restart, retried: call 4), row 3 dies again.
+    runtime = FakeRuntime(echo_query, slots=1, can_restart=True, die_on_calls=[3, 5])
+    outcomes: list[tuple[int, JudgeResult | EdgeJudgeError]] = []
+    with Judge(None, METRIC, runtime=runtime) as judge:
+        with pytest.raises(ServerError, match="failed again after a restart"):
+            for outcome in judge.evaluate_as_completed(TEN_FAITHFULNESS[:6]):
+                outcomes.append(outcome)
+    assert runtime.restarts == 1
+    assert judged(outcomes) == [0, 1, 2]
+    assert [(i, type(o)) for i, o in outcomes if not isinstance(o, JudgeResult)] == [
+        (3, ServerGoneError)
+    ]  # rows 4 and 5 were never started: left for a rerun
+    assert len(runtime.prompts) == 5
+
+
+def test_a_server_someone_else_runs_is_not_restarted() -> None:
+    runtime = FakeRuntime(VERDICT, slots=1, can_restart=False, die_on_calls=[2])
+    outcomes: list[tuple[int, JudgeResult | EdgeJudgeError]] = []
+    with Judge(None, METRIC, runtime=runtime) as judge:
+        with pytest.raises(ServerError, match="did not start this server, so it cannot restart"):
+            for outcome in judge.evaluate_as_completed(TEN_FAITHFULNESS[:3]):
+                outcomes.append(outcome)
+    assert runtime.restarts == 0
+    assert [type(o) for _, o in outcomes] == [JudgeResult, ServerGoneError]
