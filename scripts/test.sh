@@ -2,6 +2,7 @@
 # Set up (or refresh) .venv with the test extras, then run the whole test suite.
 #   bash scripts/test.sh            # everything, real-model tests included
 #   bash scripts/test.sh -m "not model"   # only the fast tests (no llama.cpp model)
+#   bash scripts/test.sh -m "not server"  # everything but the llama-server tests
 # The first run builds llama-cpp-python from source (~9 minutes on 2 cores) and llama-server
 # (~10 minutes); pip keeps the wheel in its cache and llama-server stays in edgejudge's
 # cache, so later runs, fresh clones included, start in seconds.

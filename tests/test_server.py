@@ -31,7 +31,7 @@ from tests.server_helpers import (
     server_pids,
 )
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.server]
 ROOT = Path(__file__).resolve().parent.parent
 FAITHFULNESS = ROOT / "examples" / "faithfulness.jsonl"
 METRIC = "response-faithfulness-5point"
