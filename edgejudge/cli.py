@@ -26,6 +26,7 @@ from edgejudge.judge import (
     DEFAULT_MAX_TOKENS,
     Judge,
     JudgeResult,
+    format_for,
     verdict_grammar,
 )
 from edgejudge.metric_files import resolve_metric
@@ -34,6 +35,9 @@ from edgejudge.runtime.server_process import SERVER_ENV
 from edgejudge.runtime_choice import RUNTIMES, RuntimeOptions
 
 DEBUG_ENV = "EDGEJUDGE_DEBUG"
+_SHOW_MODEL_HELP = (
+    "a catalog name: show what that model is sent, in its judge format (nothing is loaded)"
+)
 
 EXAMPLES = """\
 examples:
@@ -175,6 +179,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _input_option(prompt)
     _metric_options(prompt)
+    _format_options(prompt, _SHOW_MODEL_HELP)
     prompt.set_defaults(func=_cmd_prompt)
 
     grammar = commands.add_parser(
@@ -183,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the GBNF grammar that forces the verdict.",
     )
     _metric_options(grammar)
+    _format_options(grammar, _SHOW_MODEL_HELP)
     _max_tokens_option(grammar, "feedback budget the grammar is sized for")
     grammar.set_defaults(func=_cmd_grammar)
 
@@ -259,23 +265,28 @@ def _max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
     )
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def _format_options(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """--model and --family: which judge format (prompt, grammar, parser) applies."""
+    parser.add_argument("--model", metavar="M", help=model_help)
     parser.add_argument(
-        "--model",
-        metavar="M",
-        help="a catalog name (see `edgejudge models list`), or a path to a .gguf file or a "
+        "--family",
+        choices=KNOWN_FAMILIES,
+        metavar="F",
+        help=f"judge format: prompt, grammar, parser; one of {', '.join(KNOWN_FAMILIES)} "
+        f"(default: the catalog's for --model, else {DEFAULT_FAMILY})",
+    )
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    _format_options(
+        parser,
+        "a catalog name (see `edgejudge models list`), or a path to a .gguf file or a "
         "llamafile; optional with --server-url",
     )
     parser.add_argument(
         "--pull",
         action="store_true",
         help="download the model first if it is not installed (default: say how)",
-    )
-    parser.add_argument(
-        "--family",
-        choices=KNOWN_FAMILIES,
-        metavar="F",
-        help="judge format: prompt, grammar, parser (default: the catalog's; flow-judge)",
     )
     _max_tokens_option(parser, "most tokens the judge may write")
     parser.add_argument(
@@ -546,18 +557,18 @@ def _progress(args: argparse.Namespace, total: int, skipped: int) -> Any:
 
 
 def _cmd_prompt(args: argparse.Namespace) -> int:
-    from edgejudge.core import coerce_input, get_format
+    from edgejudge.core import coerce_input
 
     metric = _metric(args)
+    judge_format = format_for(args.model, args.family)
     item = coerce_input(_read_input(args.input), metric)
-    sys.stdout.write(get_format(DEFAULT_FAMILY).render_prompt(metric, item) + "\n")
+    sys.stdout.write(judge_format.render_prompt(metric, item) + "\n")
     return 0
 
 
 def _cmd_grammar(args: argparse.Namespace) -> int:
-    from edgejudge.core import get_format
-
-    grammar = verdict_grammar(get_format(DEFAULT_FAMILY), _metric(args), args.max_tokens)
+    metric = _metric(args)
+    grammar = verdict_grammar(format_for(args.model, args.family), metric, args.max_tokens)
     sys.stdout.write(grammar)
     return 0
 

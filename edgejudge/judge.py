@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from edgejudge.catalog import ModelEntry
 from edgejudge.core import EvalInput, JudgeFormat, Metric, coerce_input, get_format
 from edgejudge.errors import (
     Cancelled,
@@ -43,6 +44,18 @@ CHARS_PER_TOKEN_BOUND = 8
 # The shared prompt head is cut back this many tokens from where two probe prompts first
 # differ: the token before an input's text can merge with it.
 HEAD_BACKOFF = 2
+
+
+def format_for(
+    model: str | os.PathLike[str] | None,
+    family: str | None = None,
+    catalog: dict[str, ModelEntry] | None = None,
+) -> JudgeFormat:
+    """The judge format (prompt, grammar, parser) for `model`: `family` if given, else the
+    one its catalog entry names, else Flow-Judge's. The API, the CLI's `prompt`/`grammar` and
+    the TUI all ask here, so they agree on what a model is sent."""
+    entry = None if family else catalog_entry(model, catalog)
+    return get_format(family or (entry.family if entry else DEFAULT_FAMILY))
 
 
 def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
@@ -121,9 +134,8 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         self.metric = resolve_metric(metric)
         self._owns_runtime = runtime is None or isinstance(runtime, str)
-        entry = None if family or not self._owns_runtime else catalog_entry(model)
         # The format is checked before the (slow) model load.
-        self.format = get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+        self.format = format_for(model if self._owns_runtime else None, family)
         if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
             options = RuntimeOptions(
                 runtime=runtime,

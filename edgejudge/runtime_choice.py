@@ -64,11 +64,13 @@ def choose(local: LocalModel | None, options: RuntimeOptions) -> RuntimeName:
     return "server" if local is not None and kind_of(local) == "llamafile" else "inprocess"
 
 
-def catalog_entry(model: str | os.PathLike[str] | None) -> ModelEntry | None:
+def catalog_entry(
+    model: str | os.PathLike[str] | None, catalog: dict[str, ModelEntry] | None = None
+) -> ModelEntry | None:
     """The catalog entry `model` names, if it names one (not a path)."""
     if model is None or looks_like_path(model):
         return None
-    return find_entry(os.fspath(model))
+    return find_entry(os.fspath(model), catalog)
 
 
 def open_runtime(

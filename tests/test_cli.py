@@ -47,6 +47,24 @@ def test_prompt_prints_exactly_what_the_judge_gets(
     assert capsys.readouterr().out == expected + "\n"
 
 
+def test_prompt_and_grammar_follow_the_models_judge_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = str(write_json(tmp_path / "case.json", FAITHFUL))
+    assert main(["prompt", "-m", METRIC, "-i", case]) == 0
+    plain = capsys.readouterr().out
+    # A catalog model is looked up, not loaded (this one is not even downloaded).
+    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "flow-judge-v0.1"]) == 0
+    assert capsys.readouterr().out == plain
+    # Prometheus's format is not built yet: said, rather than showing Flow-Judge's prompt.
+    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "prometheus-2-7b"]) == 2
+    assert "'prometheus' judge format is not built yet" in capsys.readouterr().err
+    assert (
+        main(["grammar", "-m", METRIC, "--model", "prometheus-2-7b", "--family", "flow-judge"]) == 0
+    )
+    assert capsys.readouterr().out.startswith("root ::=")
+
+
 def test_grammar_prints_gbnf(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["grammar", "--metric", "response-correctness-binary"]) == 0
     assert 'score ::= "0" | "1"' in capsys.readouterr().out

@@ -15,9 +15,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
-from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input, get_format
+from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
 from edgejudge.errors import Cancelled, EdgeJudgeError
-from edgejudge.judge import DEFAULT_FAMILY, DEFAULT_MAX_TOKENS, JudgeResult, verdict_grammar
+from edgejudge.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for, verdict_grammar
 from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.rubric_editor import RubricEditor
@@ -261,7 +261,7 @@ class JudgePane(Vertical):
         """Show the exact prompt and grammar the judge would be given."""
         try:
             metric = self.current_metric()
-            judge_format = get_format(self._family())
+            judge_format = format_for(self.model, catalog=self.app.catalog)
             prompt = judge_format.render_prompt(metric, self.current_input(metric))
             grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
         except EdgeJudgeError as exc:
@@ -269,10 +269,6 @@ class JudgePane(Vertical):
             return
         texts = {"prompt": prompt, "grammar": grammar}
         self.app.push_screen(TextView(f"What {self.model} is given", texts))
-
-    def _family(self) -> str:
-        entry = self.app.catalog.get(self.model or "")
-        return entry.family if entry else DEFAULT_FAMILY
 
     def action_save_metric(self) -> None:
         """Save the edited metric as CONFIG/metrics/NAME.toml (usable as --metric NAME)."""
