@@ -8,14 +8,12 @@ and `imported.json` beside it, which `edgejudge models import` writes.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from platformdirs import user_config_dir
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgejudge.atomic import write_text_atomic
@@ -23,13 +21,13 @@ from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError
 from edgejudge.files import read_text
+from edgejudge.paths import config_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-CONFIG_ENV = "EDGEJUDGE_CONFIG_DIR"
 USER_CATALOG = "models.toml"
 IMPORTS_FILE = "imported.json"
 
@@ -85,12 +83,6 @@ class ModelEntry(BaseModel):
         if self.size:
             return self.size
         return int(self.size_gb * 1e9) if self.size_gb else None
-
-
-def config_dir() -> Path:
-    """edgejudge's config directory (`$EDGEJUDGE_CONFIG_DIR` overrides the platform default)."""
-    override = os.environ.get(CONFIG_ENV)
-    return Path(override) if override else Path(user_config_dir("edgejudge", appauthor=False))
 
 
 def _builtin_text() -> str:

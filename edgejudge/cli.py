@@ -30,11 +30,9 @@ from edgejudge.judge import (
     verdict_grammar,
 )
 from edgejudge.metric_files import resolve_metric
-from edgejudge.runtime.server import API_KEY_ENV
-from edgejudge.runtime.server_process import SERVER_ENV
+from edgejudge.paths import API_KEY_ENV, DEBUG_ENV, SERVER_ENV
 from edgejudge.runtime_choice import RUNTIMES, RuntimeOptions
 
-DEBUG_ENV = "EDGEJUDGE_DEBUG"
 _SHOW_MODEL_HELP = (
     "a catalog name: show what that model is sent, in its judge format (nothing is loaded)"
 )

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgejudge import __version__, hardware
-from edgejudge.catalog import ModelEntry, config_dir, load_catalog
+from edgejudge.catalog import ModelEntry, load_catalog
 from edgejudge.download import offline_reason
+from edgejudge.paths import AMX_ENV, cache_dir, config_dir
 from edgejudge.sizes import human_size
-from edgejudge.store import cache_dir, installed_path
+from edgejudge.store import installed_path
 
 REINSTALL = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
 GPU_FLAGS = {"apple": "-DGGML_METAL=on", "nvidia": "-DGGML_CUDA=on", "amd": "-DGGML_HIP=on"}
@@ -90,7 +91,7 @@ def render(report: Report) -> list[str]:
         f"CPU:            {report.cores} physical cores"
         + (
             f"; AMX: weight repacking off (llama.cpp's AMX kernels crash on some such CPUs; "
-            f"{hardware.AMX_ENV}=1 turns them on)"
+            f"{AMX_ENV}=1 turns them on)"
             if report.repacking_off
             else ""
         ),

@@ -27,6 +27,7 @@ from edgejudge.errors import (
     OfflineError,
 )
 from edgejudge.hardware import free_disk
+from edgejudge.paths import OFFLINE_ENV
 from edgejudge.sizes import human_size
 from edgejudge.store import (
     MANIFEST,
@@ -39,7 +40,6 @@ from edgejudge.store import (
     write_stamp,
 )
 
-OFFLINE_ENV = "EDGEJUDGE_OFFLINE"
 # Kept free after a download, so that a full disk does not take the machine down with it.
 DISK_MARGIN = 256 * 1024 * 1024
 # How long to wait for the hub to answer the first request, in seconds.

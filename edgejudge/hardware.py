@@ -8,8 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-# EDGEJUDGE_AMX=1 lets llama.cpp use its AMX kernels on a CPU that has AMX (see below).
-AMX_ENV = "EDGEJUDGE_AMX"
+from edgejudge.paths import AMX_ENV
 
 
 def physical_cores() -> int:

@@ -15,13 +15,12 @@ from edgejudge.atomic import write_text_atomic
 from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
 from edgejudge.files import read_text
+from edgejudge.paths import metrics_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-METRICS_FOLDER = "metrics"
 
 
 def load_metric_file(path: str | os.PathLike[str]) -> Metric:
@@ -37,9 +36,7 @@ def load_metric_file(path: str | os.PathLike[str]) -> Metric:
 
 def user_metrics_dir() -> Path:
     """Where the user's own metrics live: `CONFIG/metrics/*.toml`."""
-    from edgejudge.catalog import config_dir
-
-    return config_dir() / METRICS_FOLDER
+    return metrics_dir()
 
 
 @dataclass(frozen=True)

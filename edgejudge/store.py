@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from platformdirs import user_cache_dir
-
 from edgejudge.catalog import ModelEntry, forget_import, load_catalog
 from edgejudge.errors import ModelLoadError, ModelNotFoundError
+from edgejudge.paths import models_dir
 from edgejudge.sizes import human_size
 
-CACHE_ENV = "EDGEJUDGE_CACHE_DIR"
 MANIFEST = "manifest.json"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -55,17 +53,6 @@ class Verification:
     status: Literal["ok", "mismatch", "missing", "no-checksum"]
     expected: str | None = None
     actual: str | None = None
-
-
-def cache_dir() -> Path:
-    """edgejudge's cache directory (`$EDGEJUDGE_CACHE_DIR` overrides the platform default)."""
-    override = os.environ.get(CACHE_ENV)
-    return Path(override) if override else Path(user_cache_dir("edgejudge", appauthor=False))
-
-
-def models_dir() -> Path:
-    """Where edgejudge keeps the model files it downloads or assembles."""
-    return cache_dir() / "models"
 
 
 def store_path(entry: ModelEntry) -> Path:

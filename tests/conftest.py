@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edgejudge.catalog import CONFIG_ENV
-from edgejudge.store import CACHE_ENV
+from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 from tests.hub_server import DATA, REPO, FakeHub, start
 
 

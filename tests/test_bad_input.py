@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from edgejudge.catalog import CONFIG_ENV
-from edgejudge.store import CACHE_ENV
+from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -15,7 +15,7 @@ import pytest
 from edgejudge.batch import finished_keys
 from edgejudge.cli import main
 from edgejudge.core import coerce_input, get_format, get_preset
-from edgejudge.store import CACHE_ENV
+from edgejudge.paths import CACHE_ENV
 from tests.cases import FAITHFUL, TEN_FAITHFULNESS
 
 METRIC = "response-faithfulness-5point"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from edgejudge.catalog import CONFIG_ENV, load_catalog
+from edgejudge.catalog import load_catalog
 from edgejudge.cli import main
 from edgejudge.doctor import reinstall_advice
 from edgejudge.download import pull
@@ -28,7 +28,8 @@ from edgejudge.errors import (
     ModelNotFoundError,
     OfflineError,
 )
-from edgejudge.store import CACHE_ENV, installed_path, resolve_model, store_path
+from edgejudge.paths import CACHE_ENV, CONFIG_ENV
+from edgejudge.store import installed_path, resolve_model, store_path
 from tests.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
 
 PIP_REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"

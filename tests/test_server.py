@@ -22,8 +22,8 @@ from edgejudge import batch
 from edgejudge.errors import ServerError
 from edgejudge.hardware import avoid_weight_repacking
 from edgejudge.judge import Judge, JudgeResult
+from edgejudge.paths import SERVER_ENV
 from edgejudge.runtime.server import ServerRuntime
-from edgejudge.runtime.server_process import SERVER_ENV
 from tests.server_helpers import (
     gone_within,
     llamafile_stand_in,

@@ -149,7 +149,8 @@ def test_the_end_of_a_stream_maps_to_the_in_process_stop_reasons() -> None:
 def test_a_configured_llama_server_that_is_not_executable_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edgejudge.runtime.server_process import SERVER_ENV, find_llama_server
+    from edgejudge.paths import SERVER_ENV
+    from edgejudge.runtime.server_process import find_llama_server
 
     plain = tmp_path / "llama-server"
     plain.write_text("not a program")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge.errors import GenerationError, ServerError, ServerGoneError
+from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt
 from edgejudge.runtime.gguf import read_gguf
@@ -31,7 +32,6 @@ from edgejudge.runtime.server_process import (
     last_lines,
 )
 
-API_KEY_ENV = "EDGEJUDGE_API_KEY"
 REQUEST_TIMEOUT = 600.0  # seconds without a byte: a long prompt on a slow CPU takes a while
 PROBE_GRAMMAR = 'root ::= "yes"'
 _UNSET: Any = object()

@@ -29,9 +29,8 @@ from typing import Literal
 
 from edgejudge.errors import ServerError
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
-from edgejudge.store import cache_dir
+from edgejudge.paths import SERVER_ENV, cache_dir
 
-SERVER_ENV = "EDGEJUDGE_LLAMA_SERVER"
 HOST = "127.0.0.1"
 DEFAULT_STARTUP_TIMEOUT = 300.0  # seconds: a big model from a slow disk takes a while
 STOP_GRACE = 10.0
