@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgejudge.catalog import ModelEntry
-from edgejudge.core import EvalInput, JudgeFormat, Metric, coerce_input, get_format
+from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
 from edgejudge.errors import (
     Cancelled,
     ContextOverflowError,
@@ -190,6 +190,11 @@ class Judge:
         """The exact user message the judge is given for `item`."""
         return self.format.render_prompt(self.metric, coerce_input(item, self.metric))
 
+    def messages(self, item: EvalInput | dict[str, Any]) -> list[Message]:
+        """Every message the judge is given for `item`: a system prompt where the family
+        has one, then the user message; the runtime applies the model's chat template."""
+        return self.format.messages(self.metric, coerce_input(item, self.metric))
+
     @property
     def grammar(self) -> str:
         """The GBNF grammar that forces this metric's verdict format."""
@@ -199,11 +204,11 @@ class Judge:
 
     def stream(self, item: EvalInput | dict[str, Any]) -> Iterator[str | JudgeResult]:
         """Yield the feedback text as it is generated, then the `JudgeResult`."""
-        message = self.prompt(item)
+        messages = self.messages(item)
         with self._judging():
             started = time.perf_counter()
             self._share_head()
-            tokens = self.runtime.chat_tokens(message)
+            tokens = self.runtime.chat_tokens(messages)
             needed = self.max_tokens + CLOSE_OUT_RESERVE
             if len(tokens) + needed > self.runtime.context_length:
                 raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
@@ -258,7 +263,7 @@ class Judge:
             for marker in ("A", "Z"):
                 fields = dict.fromkeys(self.metric.required_inputs, marker)
                 fields[self.metric.required_output] = marker
-                probes.append(self.runtime.chat_tokens(self.prompt(fields)))
+                probes.append(self.runtime.chat_tokens(self.messages(fields)))
             common = 0
             for a, b in zip(*probes, strict=False):
                 if a != b:

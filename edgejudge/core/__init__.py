@@ -5,7 +5,7 @@ Nothing here does I/O or knows llama.cpp, so all of it is unit-testable in micro
 
 from __future__ import annotations
 
-from edgejudge.core.formats import JudgeFormat, Verdict, get_format
+from edgejudge.core.formats import JudgeFormat, Message, Verdict, get_format
 from edgejudge.core.inputs import EvalInput, check_input, coerce_input
 from edgejudge.core.metrics import Metric, RubricItem, metric_from_dict
 from edgejudge.core.presets import PRESETS
@@ -24,6 +24,7 @@ def get_preset(name: str) -> Metric:
 __all__ = [
     "EvalInput",
     "JudgeFormat",
+    "Message",
     "Metric",
     "PRESETS",
     "RubricItem",

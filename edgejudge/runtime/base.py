@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from edgejudge.core.formats.base import Message
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -67,8 +69,10 @@ class Runtime(Protocol):
         """Start again after dying mid-generation (only where `can_restart`)."""
         ...
 
-    def chat_tokens(self, user_message: str) -> list[int]:
-        """The prompt tokens for one user message, through the model's chat template."""
+    def chat_tokens(self, messages: Sequence[Message] | str) -> list[int]:
+        """The prompt tokens for `messages` (a system prompt, the user turn; a string is one
+        user message), through the model's chat template: its markup as special tokens,
+        every content as plain text."""
         ...
 
     def text_tokens(self, text: str) -> list[int]:

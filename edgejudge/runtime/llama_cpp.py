@@ -22,7 +22,7 @@ from typing import Any
 from edgejudge.errors import GenerationError, ModelLoadError
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.runtime.base import Chunk, Finished, Sampling
-from edgejudge.runtime.chat import ChatPrompt
+from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
 
@@ -221,9 +221,10 @@ class LlamaCppRuntime:
 
     # -- prompt -------------------------------------------------------------------------
 
-    def chat_tokens(self, user_message: str) -> list[int]:
-        """The prompt tokens for one user message, through the model's chat template."""
-        return self._chat.tokens(user_message)
+    def chat_tokens(self, messages: Messages) -> list[int]:
+        """The prompt tokens for `messages` (a string: one user message), through the
+        model's chat template."""
+        return self._chat.tokens(messages)
 
     def text_tokens(self, text: str) -> list[int]:
         """Tokens for plain text; special-token text stays text."""

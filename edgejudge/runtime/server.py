@@ -21,7 +21,7 @@ from typing import Any
 from edgejudge.errors import GenerationError, ServerError, ServerGoneError
 from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Sampling
-from edgejudge.runtime.chat import ChatPrompt
+from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
@@ -235,9 +235,10 @@ class ServerRuntime:
 
     # -- prompt -------------------------------------------------------------------------
 
-    def chat_tokens(self, user_message: str) -> list[int]:
-        """The prompt tokens for one user message, through the model's chat template."""
-        return self._chat.tokens(user_message)
+    def chat_tokens(self, messages: Messages) -> list[int]:
+        """The prompt tokens for `messages` (a string: one user message), through the
+        model's chat template."""
+        return self._chat.tokens(messages)
 
     def text_tokens(self, text: str) -> list[int]:
         """Tokens for plain text; special-token text stays text."""

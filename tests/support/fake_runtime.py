@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from edgejudge.core import Message
 from edgejudge.errors import ServerError, ServerGoneError
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 
@@ -54,9 +55,11 @@ class FakeRuntime:
 
     # -- tokens -----------------------------------------------------------------------------
 
-    def chat_tokens(self, user_message: str) -> list[int]:
-        """A stand-in chat template around the message, as code points."""
-        return [ord(c) for c in f"<|user|>{user_message}<|assistant|>"]
+    def chat_tokens(self, messages: Sequence[Message] | str) -> list[int]:
+        """A stand-in chat template around the messages, as code points."""
+        turns = [Message("user", messages)] if isinstance(messages, str) else messages
+        text = "".join(f"<|{m.role}|>{m.content}" for m in turns) + "<|assistant|>"
+        return [ord(c) for c in text]
 
     def text_tokens(self, text: str) -> list[int]:
         """Plain text as code points."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Verdict
+from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
 from edgejudge.errors import FamilyError
 
@@ -35,6 +35,7 @@ __all__ = [
     "FeedbackStream",
     "FlowJudgeFormat",
     "JudgeFormat",
+    "Message",
     "Verdict",
     "get_format",
 ]

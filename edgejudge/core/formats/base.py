@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
@@ -15,6 +15,14 @@ class Verdict:
 
     feedback: str
     score: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message a judge is sent: a system prompt, or the user turn with the task."""
+
+    role: Literal["system", "user"]
+    content: str
 
 
 class FeedbackStream(Protocol):
@@ -32,6 +40,11 @@ class JudgeFormat(Protocol):
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The user message, exactly as the family was trained on it."""
+        ...
+
+    def messages(self, metric: Metric, eval_input: EvalInput) -> list[Message]:
+        """What the judge is sent: the family's system prompt, if it has one, then the user
+        message; the runtime puts them through the model's chat template."""
         ...
 
     def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from edgejudge.core.formats.base import Verdict
+from edgejudge.core.formats.base import Message, Verdict
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric, RubricItem, tag_name
 from edgejudge.errors import ParseError
@@ -124,6 +124,10 @@ class FlowJudgeFormat:
             template = _GOAL_NO_INPUTS + _BODY + _STEP2_NO_INPUTS + _REST
         # One pass over the template only: braces inside the user's text stay as they are.
         return _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], template)
+
+    def messages(self, metric: Metric, eval_input: EvalInput) -> list[Message]:
+        """Flow-Judge was trained with no system prompt: the user message alone."""
+        return [Message("user", self.render_prompt(metric, eval_input))]
 
     def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
         """GBNF: `<feedback>`, a body of 1..max chars with no `<` that is not blank, the score."""
