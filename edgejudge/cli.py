@@ -50,6 +50,7 @@ examples:
   edgejudge metrics list
   edgejudge models list            # judge models: pull, path, rm, verify, import
   edgejudge doctor                 # is llama.cpp using the GPU? what fits here?
+  edgejudge server build           # build llama-server for --runtime server (once)
 
 input JSON: {"query": "...", "context": "...", "response": "..."} (keys as the metric names
 them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}}.
@@ -205,9 +206,10 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(func=_cmd_metrics_show)
     metrics.set_defaults(func=_cmd_metrics_list)
 
-    from edgejudge.cli_models import add_commands
+    from edgejudge import cli_models, cli_server
 
-    add_commands(commands)
+    cli_models.add_commands(commands)
+    cli_server.add_commands(commands)
 
     tui = commands.add_parser(
         "tui",
@@ -358,7 +360,7 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
         "--llama-server",
         metavar="PATH",
         help=f"the llama-server binary (default: ${SERVER_ENV}, then llama-server on PATH, "
-        "then one built by scripts/build_llama_server.py)",
+        "then one built by `edgejudge server build`)",
     )
 
 

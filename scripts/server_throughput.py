@@ -9,7 +9,7 @@ machine hurts one sample, not one configuration.
     python scripts/server_throughput.py [--model demo] [--max-tokens 128] [--rounds 1]
 
 It needs a llama-server: $EDGEJUDGE_LLAMA_SERVER, one on PATH, or the one
-scripts/build_llama_server.py builds.
+`edgejudge server build` builds.
 """
 
 from __future__ import annotations

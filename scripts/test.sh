@@ -16,7 +16,8 @@ venv="${EDGEJUDGE_VENV:-.venv}"
 # dependencies pull in Jupyter; the light ones it imports are in the test extra.
 "$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2
 # The real llama.cpp server the server-runtime tests start: built once from the same
-# llama-cpp-python sdist into edgejudge's cache (~10 minutes on 2 cores), then reused.
-EDGEJUDGE_LLAMA_SERVER="$("$venv/bin/python" scripts/build_llama_server.py)"
+# llama-cpp-python sdist into edgejudge's cache (~10 minutes on 2 cores), then reused. The
+# build's output goes to stderr; stdout is the binary's path.
+EDGEJUDGE_LLAMA_SERVER="$("$venv/bin/edgejudge" server build)"
 export EDGEJUDGE_LLAMA_SERVER
 exec "$venv/bin/python" -m pytest "$@"

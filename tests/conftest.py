@@ -60,9 +60,7 @@ def llama_server() -> Path:
     for candidate in (os.environ.get(SERVER_ENV), built, shutil.which("llama-server")):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
-    pytest.fail(
-        "no llama-server: run `python scripts/build_llama_server.py` (scripts/test.sh does)"
-    )
+    pytest.fail("no llama-server: run `edgejudge server build` (scripts/test.sh does)")
 
 
 @pytest.fixture(scope="session")

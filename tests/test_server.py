@@ -1,5 +1,5 @@
 """The server runtime against a real llama.cpp server (llama-server built from the same
-llama.cpp sources as llama-cpp-python, by scripts/build_llama_server.py) on the demo model."""
+llama.cpp sources as llama-cpp-python, by `edgejudge server build`) on the demo model."""
 
 from __future__ import annotations
 

@@ -193,3 +193,26 @@ def test_a_url_judge_is_named_after_the_model_asked_for(tmp_path: Path) -> None:
         assert named.model_name == "judge.llamafile"  # type: ignore[attr-defined]
     finally:
         server.shutdown()
+
+
+def test_server_build_reuses_a_working_build_and_needs_cmake(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from edgejudge.cli import main
+    from edgejudge.runtime.server_process import built_server_path
+
+    built = built_server_path()  # in this test's own cache directory
+    built.parent.mkdir(parents=True)
+    write_executable(built, "#!/bin/sh\necho 'version: 1 (stand-in)'\n")
+    assert main(["server", "build"]) == 0  # it runs: reused, nothing is built
+    assert capsys.readouterr().out == f"{built}\n"
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name: None if name == "cmake" else real_which(name))
+    assert main(["server", "build", "--force"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "edgejudge: error: building llama-server needs cmake: pip install cmake "
+        "(and a C++ compiler)\n"
+    )

@@ -46,7 +46,7 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def built_server_path() -> Path:
-    """Where `scripts/build_llama_server.py` keeps the llama-server it builds."""
+    """Where `edgejudge server build` keeps the llama-server it builds."""
     from importlib.metadata import version
 
     return cache_dir() / "llama-server" / version("llama-cpp-python") / "llama-server"
@@ -69,7 +69,7 @@ def find_llama_server(configured: str | os.PathLike[str] | None = None) -> Path:
     raise ServerError(
         "no llama-server found: install llama.cpp (e.g. `brew install llama.cpp`) so that "
         f"llama-server is on PATH, set {SERVER_ENV}=/path/to/llama-server, or build one "
-        "with `python scripts/build_llama_server.py` from a source checkout"
+        "with `edgejudge server build` (about 10 minutes on 2 cores, once)"
     )
 
 

@@ -1,0 +1,49 @@
+"""The `edgejudge server ...` commands: a shell over `runtime/server_build`.
+
+Registered on the main parser by `add_commands`; errors propagate to `cli.main`, which turns
+them into one line and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+SERVER_EPILOG = """\
+examples:
+  edgejudge server build            # once: ~10 minutes on 2 cores; prints the binary's path
+  edgejudge judge --model demo -m response-faithfulness-5point -i case.json --runtime server
+"""
+
+
+def add_commands(commands: Any) -> None:
+    """Add `server` to the main parser's subcommands."""
+    server = commands.add_parser(
+        "server",
+        help="build the llama-server the server runtime runs",
+        description="The server runtime runs llama.cpp's llama-server: --llama-server PATH, "
+        "$EDGEJUDGE_LLAMA_SERVER, llama-server on PATH, else the one `server build` makes.",
+        epilog=SERVER_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = server.add_subparsers(title="commands", metavar="COMMAND")
+    build = sub.add_parser(
+        "build",
+        help="build llama-server from llama-cpp-python's own sources into the cache",
+        description="Build llama.cpp's llama-server from the llama-cpp-python sdist (the same "
+        "llama.cpp version as the in-process runtime, so the same verdicts) into edgejudge's "
+        "cache, and print its path. A working build is reused. Needs cmake and a C++ "
+        "compiler; the build's own output goes to stderr.",
+    )
+    build.add_argument("--force", action="store_true", help="build again even if one works")
+    build.set_defaults(func=_cmd_build)
+    server.set_defaults(func=lambda _args: server.print_help() or 2)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from edgejudge.runtime.server_build import build_server
+
+    path = build_server(force=args.force, say=lambda text: print(text, file=sys.stderr))
+    print(path)
+    return 0
