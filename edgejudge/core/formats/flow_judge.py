@@ -5,9 +5,11 @@ The prompt must be byte-identical to what the reference `flow-judge` 0.1.2 packa
 a judge given a different prompt is a different judge. tests/test_prompt_reference.py holds
 this to the reference package itself.
 
-The answer is ``<feedback>BODY</feedback>\\n<score>N</score>``. The grammar keeps `<` out of
-the body, which makes the end of the feedback unambiguous for both llama.cpp's grammar engine
-and the parser: nothing inside the feedback can look like a closing tag or a score.
+The answer is ``<feedback>BODY</feedback>\\n<score>N</score>``, declared once as an
+`AnswerShape` (core/formats/shape.py), from which its grammar, parser, streaming filter and
+close-out derive. The shape keeps `<` out of the body, which makes the end of the feedback
+unambiguous for both llama.cpp's grammar engine and the parser: nothing inside the feedback
+can look like a closing tag or a score.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 import re
 
 from edgejudge.core.formats.base import Message, Verdict
+from edgejudge.core.formats.shape import AnswerShape, FeedbackFilter, Lit, Score, Text
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric, RubricItem, tag_name
-from edgejudge.errors import ParseError
 
 _GOAL_WITH_INPUTS = (
     "# GOAL\n"
@@ -79,17 +81,17 @@ FEEDBACK_OPEN = "<feedback>"
 FEEDBACK_CLOSE = "</feedback>"
 SCORE_OPEN = "<score>"
 SCORE_CLOSE = "</score>"
-_CLOSING = FEEDBACK_CLOSE + "\n" + SCORE_OPEN  # what ends a feedback, up to the score
-
-# llama.cpp expands `x{0,n}` into n nested helper rules and refuses n >= 2000 (a maximum above
-# 2000 silently becomes "unbounded"), so long bounds are built from blocks of this size.
-_REPEAT_BLOCK = 1000
+SHAPE = AnswerShape(
+    Lit(FEEDBACK_OPEN),
+    Text("feedback", stop="<"),
+    Lit(FEEDBACK_CLOSE),
+    Lit("\n"),
+    Lit(SCORE_OPEN),
+    Score(),
+    Lit(SCORE_CLOSE),
+)
 
 _PLACEHOLDER_RE = re.compile(r"\{(INPUTS|OUTPUT|EVALUATION_CRITERIA|RUBRIC)\}")
-_VERDICT_RE = re.compile(
-    r"\A\s*<feedback>(?P<feedback>.*?)</feedback>\s*<score>(?P<score>.*?)</score>\s*\Z",
-    re.DOTALL,
-)
 
 
 def format_vars(pairs: list[tuple[str, str]]) -> str:
@@ -131,144 +133,25 @@ class FlowJudgeFormat:
 
     def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
         """GBNF: `<feedback>`, a body of 1..max chars with no `<` that is not blank, the score."""
-        if max_feedback_chars < 1:
-            raise ValueError("max_feedback_chars must be at least 1")
-        rules = [
-            f'root ::= "{FEEDBACK_OPEN}" feedback "{FEEDBACK_CLOSE}\\n" tail',
-            "feedback ::= lead first-char rest-0",
-            r"lead ::= [ \t\r\n]{0,8}",
-            r"first-char ::= [^<\x00-\x20]",
-            r"char ::= [^<]",
-            *_bounded_repeat("rest", "char", max_feedback_chars - 1),
-        ]
-        return "\n".join(rules) + "\n" + _tail_rules(metric)
+        return SHAPE.grammar(metric, max_text_chars=max_feedback_chars)
 
     def tail_grammar(self, metric: Metric) -> str:
         """GBNF for what follows `close_out`: the score and `</score>`."""
-        return f'root ::= score "{SCORE_CLOSE}"\n' + _tail_rules(metric)
+        return SHAPE.tail_grammar(metric)
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
-        """Cut an answer stopped by the token budget back to its feedback, and close it.
-
-        Returns the answer up to `<score>`, ready for the score alone, and whether the
-        feedback itself was cut short; None when there is no feedback to keep. The body
-        cannot contain `<`, so the first `<` after `<feedback>` is where the feedback ended,
-        whatever part of the closing tags the budget stopped in.
-        """
-        text = partial.lstrip()
-        if not text.startswith(FEEDBACK_OPEN):
-            return None
-        body = text[len(FEEDBACK_OPEN) :]
-        end = body.find("<")
-        feedback = body if end < 0 else body[:end]
-        if not feedback.strip():
-            return None
-        cut = end < 0 or not _CLOSING.startswith(body[end : end + len(FEEDBACK_CLOSE)])
-        return FEEDBACK_OPEN + feedback + _CLOSING, cut
+        """Cut an answer stopped by the token budget back to its feedback and close it up to
+        `<score>` (see `AnswerShape.close_out`); None when there is no feedback to keep."""
+        return SHAPE.close_out(partial)
 
     def parse(self, raw: str, metric: Metric) -> Verdict:
         """Strictly parse `<feedback>…</feedback>` then `<score>N</score>` and nothing else."""
-        match = _VERDICT_RE.match(raw)
-        if match is None:
-            raise ParseError(_shape_problem(raw), raw)
-        feedback = match.group("feedback").strip()
-        if not feedback:
-            raise ParseError("the feedback is empty", raw)
-        text = match.group("score").strip()
-        if not re.fullmatch(r"0|[1-9][0-9]*", text):
-            raise ParseError(f"the score {text!r} is not a whole number", raw)
-        score = int(text)
-        if score not in metric.scores:
-            allowed = ", ".join(str(s) for s in metric.scores)
-            raise ParseError(f"the score {score} is not on the rubric (allowed: {allowed})", raw)
-        return Verdict(feedback=feedback, score=score)
+        values = SHAPE.parse(raw, metric)
+        return Verdict(feedback=str(values["feedback"]), score=int(values["score"]))
 
     def feedback_stream(self) -> FeedbackFilter:
         """A filter that yields only the feedback body from streamed raw text."""
-        return FeedbackFilter()
-
-
-def _tail_rules(metric: Metric) -> str:
-    choices = " | ".join(f'"{s}"' for s in metric.scores)
-    return f'tail ::= "{SCORE_OPEN}" score "{SCORE_CLOSE}"\nscore ::= {choices}\n'
-
-
-def _bounded_repeat(name: str, item: str, maximum: int) -> list[str]:
-    """Rules `name-0` ... that match 0..maximum copies of `item` without huge repetitions."""
-    rules: list[str] = []
-    level = 0
-    remaining = maximum
-    while remaining >= _REPEAT_BLOCK:
-        # Either finish within this block, or take a whole block and go on.
-        rules.append(
-            f"{name}-{level} ::= {item}{{0,{_REPEAT_BLOCK - 1}}} | {name}-block {name}-{level + 1}"
-        )
-        remaining -= _REPEAT_BLOCK
-        level += 1
-    rules.append(f"{name}-{level} ::= {item}{{0,{remaining}}}")
-    if level:
-        rules.append(f"{name}-block ::= {item}{{{_REPEAT_BLOCK}}}")
-    return rules
-
-
-def _shape_problem(raw: str) -> str:
-    text = raw.strip()
-    if not text:
-        return "the judge wrote nothing"
-    if not text.startswith(FEEDBACK_OPEN):
-        return "the answer does not start with <feedback>"
-    if FEEDBACK_CLOSE not in text:
-        return "the feedback is never closed with </feedback>"
-    if SCORE_OPEN not in text.split(FEEDBACK_CLOSE, 1)[1]:
-        return "no <score> after the feedback"
-    if not text.endswith(SCORE_CLOSE):
-        return "the answer does not end with </score>"
-    return "the answer is not <feedback>…</feedback> then <score>N</score>"
-
-
-class FeedbackFilter:
-    """Streams the feedback body: drops `<feedback>`, stops at `</feedback>`.
-
-    A chunk may end in the middle of a tag, so text that could still turn out to be the start
-    of `</feedback>` is held back until the next chunk decides it.
-    """
-
-    def __init__(self) -> None:
-        self._buffer = ""
-        self._opened = False
-        self._closed = False
-
-    def feed(self, chunk: str) -> str:
-        """Take the next raw chunk; return the feedback text that is now certain."""
-        if self._closed:
-            return ""
-        self._buffer += chunk
-        if not self._opened:
-            stripped = self._buffer.lstrip()
-            if len(stripped) < len(FEEDBACK_OPEN):
-                return ""
-            if not stripped.startswith(FEEDBACK_OPEN):
-                self._closed = True  # not a Flow-Judge answer; the parser will say so
-                return ""
-            self._opened = True
-            self._buffer = stripped[len(FEEDBACK_OPEN) :]
-        end = self._buffer.find(FEEDBACK_CLOSE)
-        if end >= 0:
-            self._closed = True
-            out, self._buffer = self._buffer[:end], ""
-            return out
-        keep = _partial_suffix(self._buffer, FEEDBACK_CLOSE)
-        out = self._buffer[: len(self._buffer) - keep]
-        self._buffer = self._buffer[len(out) :]
-        return out
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """Length of the longest end of `text` that is a proper start of `tag`."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0
+        return SHAPE.feedback_stream()
 
 
 FLOW_JUDGE = FlowJudgeFormat()
