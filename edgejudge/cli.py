@@ -18,17 +18,10 @@ from typing import Any, NoReturn
 
 from edgejudge import __version__
 from edgejudge.core import PRESETS
-from edgejudge.core.formats import KNOWN_FAMILIES
+from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES, verdict_grammar
 from edgejudge.core.metrics import Metric, describe
 from edgejudge.errors import EdgeJudgeError, InputError
-from edgejudge.judge import (
-    DEFAULT_FAMILY,
-    DEFAULT_MAX_TOKENS,
-    Judge,
-    JudgeResult,
-    format_for,
-    verdict_grammar,
-)
+from edgejudge.judge import DEFAULT_MAX_TOKENS, Judge, JudgeResult, format_for
 from edgejudge.metric_files import resolve_metric
 from edgejudge.paths import API_KEY_ENV, DEBUG_ENV, SERVER_ENV
 from edgejudge.runtime_choice import RUNTIMES, RuntimeOptions

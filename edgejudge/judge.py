@@ -21,6 +21,7 @@ from typing import Any
 
 from edgejudge.catalog import ModelEntry
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
+from edgejudge.core.formats import DEFAULT_FAMILY, verdict_grammar
 from edgejudge.errors import (
     Cancelled,
     ContextOverflowError,
@@ -34,13 +35,6 @@ from edgejudge.runtime.base import Finished, Runtime, Sampling
 from edgejudge.runtime_choice import RuntimeName, RuntimeOptions, catalog_entry, open_runtime
 
 DEFAULT_MAX_TOKENS = 512
-DEFAULT_FAMILY = "flow-judge"
-# Room kept in the context for finishing an answer stopped by the token budget: the score
-# and `</score>` after the closed feedback are a few tokens in any vocabulary we ship.
-CLOSE_OUT_RESERVE = 16
-# Characters the grammar allows in the feedback per token of budget; generous on purpose,
-# since the token budget (not this) is meant to be what ends an over-long feedback.
-CHARS_PER_TOKEN_BOUND = 8
 # The shared prompt head is cut back this many tokens from where two probe prompts first
 # differ: the token before an input's text can merge with it.
 HEAD_BACKOFF = 2
@@ -56,11 +50,6 @@ def format_for(
     the TUI all ask here, so they agree on what a model is sent."""
     entry = None if family else catalog_entry(model, catalog)
     return get_format(family or (entry.family if entry else DEFAULT_FAMILY))
-
-
-def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
-    """The grammar for `metric`'s verdicts, its feedback bound sized to the token budget."""
-    return judge_format.grammar(metric, max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
 
 
 @dataclass(frozen=True)
@@ -209,7 +198,7 @@ class Judge:
             started = time.perf_counter()
             self._share_head()
             tokens = self.runtime.chat_tokens(messages)
-            needed = self.max_tokens + CLOSE_OUT_RESERVE
+            needed = self.max_tokens + self.format.close_out_reserve
             if len(tokens) + needed > self.runtime.context_length:
                 raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
             feedback = self.format.feedback_stream()
@@ -294,7 +283,7 @@ class Judge:
         for chunk in self.runtime.generate(
             tokens,
             grammar=self.format.tail_grammar(self.metric),
-            max_tokens=CLOSE_OUT_RESERVE,
+            max_tokens=self.format.close_out_reserve,
             sampling=self.sampling,
         ):
             if isinstance(chunk, Finished):

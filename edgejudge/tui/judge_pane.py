@@ -16,8 +16,9 @@ from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
 from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
+from edgejudge.core.formats import verdict_grammar
 from edgejudge.errors import Cancelled, EdgeJudgeError
-from edgejudge.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for, verdict_grammar
+from edgejudge.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
 from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.rubric_editor import RubricEditor

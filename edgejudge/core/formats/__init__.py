@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
+from edgejudge.core.metrics import Metric
 from edgejudge.errors import FamilyError
 
 FORMATS: dict[str, JudgeFormat] = {FLOW_JUDGE.family: FLOW_JUDGE}
+# The format a model speaks when neither the caller nor the catalog names one.
+DEFAULT_FAMILY = FLOW_JUDGE.family
+# Characters the grammar allows in the feedback per token of budget; generous on purpose,
+# since the token budget (not this) is meant to be what ends an over-long feedback.
+CHARS_PER_TOKEN_BOUND = 8
 # Families the catalog may name whose own prompt, grammar and parser are not built yet.
 # Their models can still judge in Flow-Judge's format by passing family="flow-judge".
 PLANNED_FAMILIES: tuple[str, ...] = ("prometheus", "selene", "glider", "root-judge")
 KNOWN_FAMILIES: tuple[str, ...] = (*FORMATS, *PLANNED_FAMILIES)
+
+
+def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
+    """The grammar for `metric`'s verdicts, its feedback bound sized to the token budget."""
+    return judge_format.grammar(metric, max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
 
 
 def get_format(family: str) -> JudgeFormat:
@@ -29,6 +40,8 @@ def get_format(family: str) -> JudgeFormat:
 
 
 __all__ = [
+    "CHARS_PER_TOKEN_BOUND",
+    "DEFAULT_FAMILY",
     "FORMATS",
     "KNOWN_FAMILIES",
     "PLANNED_FAMILIES",
@@ -38,4 +51,5 @@ __all__ = [
     "Message",
     "Verdict",
     "get_format",
+    "verdict_grammar",
 ]

@@ -37,6 +37,9 @@ class JudgeFormat(Protocol):
     """A judge family's trained prompt, the grammar that forces its answer, and its parser."""
 
     family: str
+    # Tokens kept free in the context for finishing an answer the budget cut: the decision
+    # and the fixed text after it, a few tokens in any vocabulary.
+    close_out_reserve: int
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The user message, exactly as the family was trained on it."""

@@ -111,6 +111,7 @@ class FlowJudgeFormat:
     """The Flow-Judge-v0.1 prompt, grammar and parser."""
 
     family = "flow-judge"
+    close_out_reserve = 16  # the score and `</score>`
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The user message, byte-identical to the reference package's."""
