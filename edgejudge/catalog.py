@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
-from edgejudge.errors import CatalogError
+from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.files import read_text
 from edgejudge.paths import config_dir
 
@@ -150,6 +150,18 @@ def user_catalog() -> dict[str, ModelEntry]:
 def load_catalog() -> dict[str, ModelEntry]:
     """Every model edgejudge knows: built in, then the user's, which may replace by name."""
     return {**builtin_catalog(), **user_catalog()}
+
+
+def find_entry(name: str, catalog: dict[str, ModelEntry] | None = None) -> ModelEntry:
+    """The catalog entry called `name`, or an error listing the names there are."""
+    catalog = load_catalog() if catalog is None else catalog
+    entry = catalog.get(name)
+    if entry is None:
+        known = ", ".join(sorted(catalog))
+        raise ModelNotFoundError(
+            f"unknown model {name!r}: use a catalog name ({known}) or a path to a .gguf file"
+        )
+    return entry
 
 
 def imported_models() -> dict[str, ModelEntry]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edgejudge import __version__
+from edgejudge.cli_args import positive_int, temperature
 from edgejudge.core import PRESETS
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES, verdict_grammar
 from edgejudge.core.metrics import Metric, describe
@@ -302,7 +303,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--temperature",
-        type=_temperature,
+        type=temperature,
         default=0.0,
         metavar="T",
         help="0 is greedy and deterministic (default 0)",
@@ -355,28 +356,6 @@ def _add_runtime_options(parser: argparse.ArgumentParser) -> None:
         help=f"the llama-server binary (default: ${SERVER_ENV}, then llama-server on PATH, "
         "then one built by `edgejudge server build`)",
     )
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _temperature(text: str) -> float:
-    """argparse type: a sampling temperature, 0 (greedy) or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):  # also refuses nan
-        raise argparse.ArgumentTypeError("must be 0 (greedy) or a positive number")
-    return value
 
 
 # -- commands -----------------------------------------------------------------------------

@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edgejudge.catalog import ModelEntry, load_catalog, save_import
-from edgejudge.cli import positive_int
+from edgejudge.catalog import ModelEntry, find_entry, load_catalog, save_import
+from edgejudge.cli_args import positive_int
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
 from edgejudge.download import QuietProgress
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.sizes import human_size
-from edgejudge.store import HashProgress, find_entry, installed_path
+from edgejudge.store import HashProgress, installed_path
 
 MODELS_EPILOG = """\
 examples:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.catalog import ModelEntry
+from edgejudge.catalog import ModelEntry, find_entry
 from edgejudge.errors import ModelLoadError, ServerError
+from edgejudge.resolve import LocalModel, looks_like_path, resolve_model
 from edgejudge.runtime.base import Runtime
-from edgejudge.store import LocalModel, find_entry, looks_like_path, resolve_model
 
 RuntimeName = Literal["inprocess", "server"]
 RUNTIMES: tuple[RuntimeName, ...] = ("inprocess", "server")

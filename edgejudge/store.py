@@ -19,29 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.catalog import ModelEntry, forget_import, load_catalog
+from edgejudge.catalog import ModelEntry, forget_import
 from edgejudge.errors import ModelLoadError, ModelNotFoundError
 from edgejudge.paths import models_dir
-from edgejudge.sizes import human_size
 
 MANIFEST = "manifest.json"
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 # Called with (bytes hashed so far, total bytes) while a file is hashed.
 HashProgress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class LocalModel:
-    """A model file on disk and, when it came by name, its catalog entry."""
-
-    path: Path
-    entry: ModelEntry | None
-
-    @property
-    def name(self) -> str:
-        """The catalog name, or the file name for a bare path."""
-        return self.entry.name if self.entry else self.path.name
 
 
 @dataclass(frozen=True)
@@ -58,62 +44,6 @@ class Verification:
 def store_path(entry: ModelEntry) -> Path:
     """Where edgejudge's own copy of `entry`'s file lives (whether or not it exists)."""
     return models_dir() / entry.name / entry.filename
-
-
-def looks_like_path(model: str | os.PathLike[str]) -> bool:
-    """True for something meant as a file path rather than a catalog name."""
-    text = os.fspath(model)
-    return (
-        isinstance(model, os.PathLike)
-        or text.endswith((".gguf", ".llamafile"))
-        or (os.sep in text or "/" in text)
-    )
-
-
-def find_entry(name: str, catalog: dict[str, ModelEntry] | None = None) -> ModelEntry:
-    """The catalog entry called `name`, or an error listing the names there are."""
-    catalog = load_catalog() if catalog is None else catalog
-    entry = catalog.get(name)
-    if entry is None:
-        known = ", ".join(sorted(catalog))
-        raise ModelNotFoundError(
-            f"unknown model {name!r}: use a catalog name ({known}) or a path to a .gguf file"
-        )
-    return entry
-
-
-def resolve_model(
-    model: str | os.PathLike[str],
-    catalog: dict[str, ModelEntry] | None = None,
-    *,
-    download: bool = False,
-) -> LocalModel:
-    """Find `model` (a catalog name or a path) on disk; download it only if `download`."""
-    if looks_like_path(model):
-        path = Path(model).expanduser()
-        if not path.exists():
-            raise ModelNotFoundError(f"model file not found: {path}")
-        return LocalModel(path=path, entry=None)
-    entry = find_entry(os.fspath(model), catalog)
-    if entry.source == "pypi":
-        return LocalModel(path=assemble_from_package(entry), entry=entry)
-    found = installed_path(entry)
-    if found is not None:
-        return LocalModel(path=found, entry=entry)
-    if entry.source == "path":
-        raise ModelNotFoundError(
-            f"model {entry.name!r} was imported from {entry.path}, which is gone; "
-            f"import it again with: edgejudge models import FILE --name {entry.name}"
-        )
-    if download:
-        from edgejudge.download import pull
-
-        return LocalModel(path=pull(entry).path, entry=entry)
-    size = f" ({human_size(entry.approx_bytes)})" if entry.approx_bytes else ""
-    raise ModelNotFoundError(
-        f"model {entry.name!r} is not downloaded{size}; get it with: "
-        f"edgejudge models pull {entry.name} (or judge with --pull; Python: download=True)"
-    )
 
 
 def installed_path(entry: ModelEntry) -> Path | None:

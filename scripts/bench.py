@@ -35,10 +35,10 @@ from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
 from edgejudge.hardware import physical_cores
 from edgejudge.judge import JudgeResult
+from edgejudge.resolve import resolve_model
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.llama_cpp import build_info, plain_llama
-from edgejudge.store import resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
 RATE_PROMPTS = 3  # inputs whose generations measure decode and prompt speed

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from edgejudge import Judge, ParseError
+from edgejudge.resolve import resolve_model
 from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from edgejudge.store import resolve_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

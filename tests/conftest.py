@@ -26,7 +26,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An edgejudge cache holding the assembled demo model, built once per test session."""
-    from edgejudge.store import resolve_model
+    from edgejudge.resolve import resolve_model
 
     cache = tmp_path_factory.mktemp("demo-cache")
     old = os.environ.get(CACHE_ENV)

@@ -29,7 +29,8 @@ from edgejudge.errors import (
     OfflineError,
 )
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-from edgejudge.store import installed_path, resolve_model, store_path
+from edgejudge.resolve import resolve_model
+from edgejudge.store import installed_path, store_path
 from tests.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
 
 PIP_REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"
