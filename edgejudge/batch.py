@@ -21,11 +21,11 @@ from types import TracebackType
 from typing import Any
 
 from edgejudge.atomic import write_text_atomic
+from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
 from edgejudge.files import JsonlAppender, decode_utf8, open_input, output_lock
 from edgejudge.judge import Judge, JudgeResult
 
-ID_KEY = "id"
 ERROR_KEY = "error"
 _JSON_TYPES = {
     dict: "an object",

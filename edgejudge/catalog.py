@@ -8,7 +8,6 @@ and `imported.json` beside it, which `edgejudge models import` writes.
 from __future__ import annotations
 
 import json
-import sys
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -22,11 +21,7 @@ from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.files import read_text
 from edgejudge.paths import config_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgejudge.toml_compat import tomllib
 
 USER_CATALOG = "models.toml"
 IMPORTS_FILE = "imported.json"

@@ -7,7 +7,6 @@ named like a preset: `--metric NAME`.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +15,7 @@ from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
 from edgejudge.files import read_text
 from edgejudge.paths import metrics_dir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgejudge.toml_compat import tomllib
 
 
 def load_metric_file(path: str | os.PathLike[str]) -> Metric:

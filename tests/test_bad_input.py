@@ -20,11 +20,7 @@ from typing import Any
 import pytest
 
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from edgejudge.toml_compat import tomllib
 
 CORPUS = Path(__file__).parent / "data" / "bad"
 

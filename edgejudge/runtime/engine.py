@@ -27,10 +27,8 @@ import numpy as np
 
 from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
+from edgejudge.runtime.numerics import MIN_P, TOP_K, TOP_P
 
-# Sampler settings the in-process and server runtimes share (llama-cpp-python's defaults);
-# under temperature 0 only the greedy pick matters.
-TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
 # When the grammar rejects the greedy pick, these many likeliest tokens are checked before
 # the whole vocabulary is.
 BEST_FIRST = 1024

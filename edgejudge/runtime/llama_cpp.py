@@ -25,12 +25,12 @@ from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
+from edgejudge.runtime.numerics import DEFAULT_CONTEXT, N_BATCH
 
 # Judgments decoded together by default. A step with four costs far less than four steps
 # with one, and the sequences share the model's one context (its KV cells), so this costs
 # no memory beyond what one long judgment could use.
 DEFAULT_SLOTS = 4
-N_BATCH = 512  # prompt tokens per llama_decode, as llama-cpp-python's default
 _GGML_LOG_ERROR = 4  # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 
 
@@ -169,7 +169,7 @@ class LlamaCppRuntime:
     ) -> None:
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
         trained = info.context_length
-        wanted = context_length or trained or 4096
+        wanted = context_length or trained or DEFAULT_CONTEXT
         self.context_length = min(wanted, trained) if trained else wanted
         self.path = Path(path)
         self.model_name = model_name or self.path.name

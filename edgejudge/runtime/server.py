@@ -23,6 +23,7 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
+from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_PENALTY, TOP_K, TOP_P
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
     HOST,
@@ -101,7 +102,7 @@ class ServerRuntime:
             raise ValueError("slots must be at least 1")
         path = Path(model)
         template: str | None = _UNSET
-        per_slot = context_length or 4096
+        per_slot = context_length or DEFAULT_CONTEXT
         if kind == "gguf":
             info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
             trained = info.context_length
@@ -279,10 +280,10 @@ class ServerRuntime:
             "temperature": sampling.temperature,
             "seed": sampling.seed,
             # The in-process runtime's sampler settings; at temperature 0 both are greedy.
-            "top_k": 40,
-            "top_p": 0.95,
-            "min_p": 0.05,
-            "repeat_penalty": 1.0,
+            "top_k": TOP_K,
+            "top_p": TOP_P,
+            "min_p": MIN_P,
+            "repeat_penalty": REPEAT_PENALTY,
             # Evaluate the whole prompt each time, as in-process: a reused prefix can give
             # slightly different floats, and the same input must get the same verdict.
             "cache_prompt": False,

@@ -30,16 +30,15 @@ from typing import Literal
 from edgejudge.errors import ServerError
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.paths import SERVER_ENV, cache_dir
+from edgejudge.runtime.numerics import (
+    PARITY_ARGS,  # only for llama-server: a llamafile's flags are its own
+)
 
 HOST = "127.0.0.1"
 DEFAULT_STARTUP_TIMEOUT = 300.0  # seconds: a big model from a slow disk takes a while
 STOP_GRACE = 10.0
 OUTPUT_LINES = 40
 ALL_LAYERS = 999  # -ngl: every layer on the GPU when there is one; the CPU otherwise
-# The in-process runtime's context settings: the same batch sizes, flash attention where the
-# backend has it, and a full-size sliding-window cache give the same floats, hence the same
-# greedy verdicts. (Only for llama-server: a llamafile's flags are its own.)
-PARITY_ARGS = ("-fa", "auto", "-b", "512", "-ub", "512", "--swa-full")
 
 Kind = Literal["gguf", "llamafile"]
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
