@@ -433,12 +433,7 @@ def _cmd_judge(args: argparse.Namespace) -> int:
                 print(piece, end="", flush=True)
         assert result is not None
         print(f"\n\nScore: {result.score} (scale {metric.scale})")
-        note = " (feedback cut at the token budget)" if result.truncated else ""
-        print(
-            f"[{result.model} · {result.prompt_tokens} prompt + {result.completion_tokens} "
-            f"generated tokens · {result.seconds:.1f}s]{note}",
-            file=sys.stderr,
-        )
+        print(f"[{result.stats()}]", file=sys.stderr)
     return 0
 
 

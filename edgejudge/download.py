@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from edgejudge.errors import (
     DownloadError,
     OfflineError,
 )
+from edgejudge.files import make_executable
 from edgejudge.hardware import free_disk
 from edgejudge.paths import OFFLINE_ENV
 from edgejudge.sizes import human_size
@@ -169,8 +169,7 @@ def _pull_locked(
     os.replace(part, target)
     _state_path(part).unlink(missing_ok=True)
     if entry.kind == "llamafile":
-        # The hub serves bytes, not modes: a llamafile must be executable to run.
-        target.chmod(target.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        make_executable(target)
     if expected is not None:
         write_stamp(target, expected)
     _write_manifest(entry, meta, target, expected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -93,6 +94,19 @@ class JsonlAppender:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def make_executable(path: Path) -> None:
+    """Give `path` execute permission for everyone who may read it (POSIX; a no-op elsewhere).
+
+    A llamafile arrives as bytes (the hub serves no modes) and must be executable to run.
+    """
+    if os.name != "posix":  # pragma: no cover - Windows runs .exe names, not modes
+        return
+    mode = path.stat().st_mode
+    wanted = mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
+    if mode != wanted:
+        path.chmod(wanted)
 
 
 def lock_path(path: Path) -> Path:

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from edgejudge.errors import ServerError
+from edgejudge.files import make_executable
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.paths import SERVER_ENV, cache_dir
 from edgejudge.runtime.numerics import (
@@ -308,13 +308,10 @@ def _llamafile_launch(path: Path) -> list[str]:
 def _make_executable(path: Path) -> None:
     if not path.is_file():
         raise ServerError(f"{path} is not a file")
-    mode = path.stat().st_mode
-    wanted = mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH
-    if mode != wanted and os.name == "posix":
-        try:
-            path.chmod(wanted)
-        except OSError as exc:
-            raise ServerError(f"cannot make {path} executable: {exc}") from None
+    try:
+        make_executable(path)
+    except OSError as exc:
+        raise ServerError(f"cannot make {path} executable: {exc}") from None
 
 
 def _health(url: str) -> str:

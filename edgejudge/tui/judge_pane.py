@@ -32,16 +32,6 @@ DEFAULT_METRIC = "response-faithfulness-5point"
 INSTALLED_MARK, MISSING_MARK = "●", "○"  # in the model picker: on disk / pull first (ctrl+l)
 
 
-def result_stats(result: JudgeResult) -> str:
-    """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s`."""
-    rate = result.completion_tokens / result.seconds if result.seconds > 0 else 0.0
-    cut = " · feedback cut at the token budget" if result.truncated else ""
-    return (
-        f"{result.model} · {result.prompt_tokens} prompt + {result.completion_tokens} "
-        f"generated tokens · {rate:.1f} tok/s · {result.seconds:.1f} s{cut}"
-    )
-
-
 class JudgePane(Vertical):
     """Model and metric pickers, the metric editor, one text area per field, the verdict."""
 
@@ -310,7 +300,7 @@ class JudgePane(Vertical):
     def show_result(self, result: JudgeResult, metric: Metric) -> None:
         """The verdict: badge, numbers and the final feedback."""
         self.query_one(ScoreBadge).show(result.score, metric.scores)
-        self.query_one("#stats", Static).update(result_stats(result))
+        self.query_one("#stats", Static).update(result.stats())
         self.query_one("#feedback", Static).update(result.feedback)
         self.last_result = result
 
