@@ -16,11 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgejudge.atomic import write_text_atomic
-from edgejudge.core.formats import KNOWN_FAMILIES
+from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.files import read_text
 from edgejudge.paths import config_dir
+from edgejudge.sizes import human_size
 from edgejudge.toml_compat import tomllib
 
 USER_CATALOG = "models.toml"
@@ -88,6 +89,21 @@ class ModelEntry(BaseModel):
         if self.size:
             return self.size
         return int(self.size_gb * 1e9) if self.size_gb else None
+
+
+# How the model tables (`models list`, the TUI's Models tab) word whether a model fits.
+FITS_WORDS: dict[bool | None, str] = {True: "yes", False: "no", None: "?"}
+
+
+def entry_cells(entry: ModelEntry) -> tuple[str, str, str, str]:
+    """Name, family, size and memory as the model tables show them: `?` marks a source not
+    confirmed on the hub, `*` a family whose own format is not built yet."""
+    return (
+        entry.name + ("" if entry.confirmed else " ?"),
+        entry.family + ("" if entry.family in FORMATS else " *"),
+        human_size(entry.approx_bytes),
+        f"{entry.ram_gb:g} GB" if entry.ram_gb else "-",
+    )
 
 
 def _builtin_text() -> str:

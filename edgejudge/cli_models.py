@@ -14,7 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from edgejudge.catalog import ModelEntry, find_entry, load_catalog, save_import
+from edgejudge.catalog import (
+    FITS_WORDS,
+    ModelEntry,
+    entry_cells,
+    find_entry,
+    load_catalog,
+    save_import,
+)
 from edgejudge.cli_args import positive_int
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
 from edgejudge.download import QuietProgress
@@ -134,17 +141,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return 0
     table = [("NAME", "FAMILY", "KIND", "QUANT", "SIZE", "RAM", "INSTALLED", "FITS")]
     for entry, path, fits in rows:
+        name, family, size, ram = entry_cells(entry)
+        installed = "yes" if path else _partial_note(entry)
         table.append(
-            (
-                entry.name + ("" if entry.confirmed else " ?"),
-                entry.family + ("" if entry.family in FORMATS else " *"),
-                entry.kind,
-                entry.quant or "-",
-                human_size(entry.approx_bytes),
-                f"{entry.ram_gb:g} GB" if entry.ram_gb else "-",
-                "yes" if path else _partial_note(entry),
-                {True: "yes", False: "no", None: "?"}[fits],
-            )
+            (name, family, entry.kind, entry.quant or "-", size, ram, installed, FITS_WORDS[fits])
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:

@@ -14,8 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, ProgressBar, Static
 
-from edgejudge.catalog import ModelEntry
-from edgejudge.core.formats import FORMATS
+from edgejudge.catalog import FITS_WORDS, ModelEntry, entry_cells
 from edgejudge.download import QuietProgress
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.sizes import human_size
@@ -29,14 +28,7 @@ COLUMNS = ("name", "family", "size", "RAM", "on disk", "fits")
 
 def model_row(entry: ModelEntry, installed: bool, fits: bool | None) -> tuple[str, ...]:
     """A catalog entry as table cells."""
-    return (
-        entry.name + ("" if entry.confirmed else " ?"),
-        entry.family + ("" if entry.family in FORMATS else " *"),
-        human_size(entry.approx_bytes),
-        f"{entry.ram_gb:g} GB" if entry.ram_gb else "-",
-        "yes" if installed else "no",
-        {True: "yes", False: "no", None: "?"}[fits],
-    )
+    return (*entry_cells(entry), "yes" if installed else "no", FITS_WORDS[fits])
 
 
 LEGEND = "* format not built yet: judge it as flow-judge · ? source unconfirmed"
