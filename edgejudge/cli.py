@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from edgejudge import __version__
 from edgejudge.cli_args import positive_int, temperature
+from edgejudge.cli_progress import batch_bar
 from edgejudge.core import PRESETS
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES, verdict_grammar
 from edgejudge.core.metrics import Metric, describe
@@ -462,7 +463,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
             )
 
         try:
-            with _open_judge(args, metric) as judge, _progress(args, len(todo), skipped) as step:
+            with (
+                _open_judge(args, metric) as judge,
+                batch_bar(not args.no_progress, len(todo), skipped) as step,
+            ):
                 for record in batch.run_batch(judge, todo, output):
                     failed += batch.ERROR_KEY in record
                     step(record)
@@ -477,50 +481,6 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if failed else 0
-
-
-def _progress(args: argparse.Namespace, total: int, skipped: int) -> Any:
-    """A rich progress bar on stderr (or a silent stand-in); yields an `advance(record)`."""
-    from contextlib import contextmanager
-
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    @contextmanager
-    def bar() -> Any:
-        console = Console(stderr=True)
-        if args.no_progress or not console.is_terminal:
-            yield lambda record: None
-            return
-        label = f"judging ({skipped} done before)" if skipped else "judging"
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("errors: {task.fields[errors]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
-            TimeRemainingColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task(label, total=total, errors=0)
-            errors = 0
-
-            def advance(record: dict[str, Any]) -> None:
-                nonlocal errors
-                errors += "error" in record
-                progress.update(task, advance=1, errors=errors)
-
-            yield advance
-
-    return bar()
 
 
 def _cmd_prompt(args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +21,11 @@ from edgejudge.catalog import (
     save_import,
 )
 from edgejudge.cli_args import positive_int
+from edgejudge.cli_progress import download_bar, hash_bar
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
-from edgejudge.download import QuietProgress
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.sizes import human_size
-from edgejudge.store import HashProgress, installed_path
+from edgejudge.store import installed_path
 
 MODELS_EPILOG = """\
 examples:
@@ -211,7 +209,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
     if waiting and not args.force:
         _say(f"resuming {entry.name}: {human_size(waiting)} already on disk")
     try:
-        with _download_bar(not args.no_progress, f"checking {entry.filename}") as (bar, check):
+        with download_bar(not args.no_progress, f"checking {entry.filename}") as (bar, check):
             result = pull(entry, force=args.force, tqdm_class=bar, on_verify=check)
     except KeyboardInterrupt:
         kept = partial_bytes(entry)
@@ -241,7 +239,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             return 0
     bad = 0
     for entry in entries:
-        with _hash_bar(f"hashing {entry.filename}", not args.no_progress) as progress:
+        with hash_bar(f"hashing {entry.filename}", not args.no_progress) as progress:
             result = verify(entry, progress)
         if result.status == "ok":
             print(f"ok        {entry.name}  sha256 {result.actual}")
@@ -273,7 +271,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     path = args.file.expanduser().resolve()
     info = read_gguf(path)  # a missing, truncated or non-GGUF file fails here, clearly
     context = args.ctx or min(info.context_length or 8192, 8192)
-    with _hash_bar(f"hashing {path.name}", not args.no_progress) as progress:
+    with hash_bar(f"hashing {path.name}", not args.no_progress) as progress:
         digest = sha256_file(path, progress)
     entry = ModelEntry(
         name=args.name,
@@ -300,73 +298,6 @@ def _cmd_doctor(_: argparse.Namespace) -> int:
 
     print("\n".join(render(examine())))
     return 0
-
-
-# -- progress -------------------------------------------------------------------------------
-
-
-@contextmanager
-def _download_bar(enabled: bool, check_label: str) -> Iterator[tuple[Any, HashProgress | None]]:
-    """A tqdm-shaped class driving a rich bar (bytes, rate, time left) on stderr, and a
-    callback that shows the sha256 check on the same display once it starts."""
-    progress = _rich_progress(enabled, download=True)
-    if progress is None:
-        yield QuietProgress, None
-        return
-    with progress:
-
-        class Bar(QuietProgress):
-            def __init__(
-                self, *, total: int | None = None, initial: int = 0, desc: str = "", **_: Any
-            ) -> None:
-                self.task = progress.add_task(desc, total=total, completed=initial)
-
-            def update(self, n: float = 1) -> None:
-                progress.advance(self.task, n)
-
-        check_task: list[Any] = []
-
-        def check(done: int, total: int) -> None:
-            if not check_task:
-                check_task.append(progress.add_task(check_label, total=total))
-            progress.update(check_task[0], completed=done)
-
-        yield Bar, check
-
-
-@contextmanager
-def _hash_bar(label: str, enabled: bool) -> Iterator[HashProgress | None]:
-    progress = _rich_progress(enabled, download=False)
-    if progress is None:
-        yield None
-        return
-    with progress:
-        task = progress.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        yield advance
-
-
-def _rich_progress(enabled: bool, *, download: bool) -> Any:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        return None
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), DownloadColumn()]
-    if download:
-        columns += [TransferSpeedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    return Progress(*columns, console=console, transient=not download)
 
 
 def _say(text: str) -> None:
