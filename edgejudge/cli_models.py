@@ -12,7 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgejudge.catalog import (
+from edgejudge.cli_args import positive_int
+from edgejudge.cli_progress import download_bar, hash_bar
+from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
+from edgejudge.errors import CatalogError, ModelNotFoundError
+from edgejudge.models.catalog import (
     FITS_WORDS,
     ModelEntry,
     entry_cells,
@@ -20,12 +24,8 @@ from edgejudge.catalog import (
     load_catalog,
     save_import,
 )
-from edgejudge.cli_args import positive_int
-from edgejudge.cli_progress import download_bar, hash_bar
-from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
-from edgejudge.errors import CatalogError, ModelNotFoundError
+from edgejudge.models.store import installed_path
 from edgejudge.sizes import human_size
-from edgejudge.store import installed_path
 
 MODELS_EPILOG = """\
 examples:
@@ -160,7 +160,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _partial_note(entry: ModelEntry) -> str:
-    from edgejudge.download import partial_bytes
+    from edgejudge.models.download import partial_bytes
 
     have = partial_bytes(entry)
     return f"partial {human_size(have)}" if have else "no"
@@ -179,7 +179,7 @@ def _cmd_path(args: argparse.Namespace) -> int:
 
 
 def _cmd_rm(args: argparse.Namespace) -> int:
-    from edgejudge.store import remove
+    from edgejudge.models.store import remove
 
     entry = find_entry(args.name)
     path = installed_path(entry)
@@ -202,7 +202,7 @@ def _cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _cmd_pull(args: argparse.Namespace) -> int:
-    from edgejudge.download import partial_bytes, pull
+    from edgejudge.models.download import partial_bytes, pull
 
     entry = find_entry(args.name)
     waiting = partial_bytes(entry)
@@ -227,7 +227,7 @@ def _cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from edgejudge.store import verify
+    from edgejudge.models.store import verify
 
     catalog = load_catalog()
     if args.name:
@@ -258,8 +258,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from edgejudge.models.store import sha256_file
     from edgejudge.runtime.gguf import read_gguf
-    from edgejudge.store import sha256_file
 
     catalog = load_catalog()
     existing = catalog.get(args.name)

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from edgejudge.download import QuietProgress
-from edgejudge.store import HashProgress
+from edgejudge.models.download import QuietProgress
+from edgejudge.models.store import HashProgress
 
 
 @contextmanager

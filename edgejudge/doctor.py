@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgejudge import __version__, hardware
-from edgejudge.catalog import ModelEntry, load_catalog
-from edgejudge.download import offline_reason
+from edgejudge.models.catalog import ModelEntry, load_catalog
+from edgejudge.models.download import offline_reason
+from edgejudge.models.store import installed_path
 from edgejudge.paths import AMX_ENV, cache_dir, config_dir
 from edgejudge.sizes import human_size
-from edgejudge.store import installed_path
 
 REINSTALL = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
 GPU_FLAGS = {"apple": "-DGGML_METAL=on", "nvidia": "-DGGML_CUDA=on", "amd": "-DGGML_HIP=on"}

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from edgejudge.catalog import ModelEntry
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
 from edgejudge.core.formats import DEFAULT_FAMILY, verdict_grammar
 from edgejudge.errors import (
@@ -31,6 +30,7 @@ from edgejudge.errors import (
     ServerGoneError,
 )
 from edgejudge.metric_files import resolve_metric
+from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Finished, Runtime, Sampling
 from edgejudge.runtime_choice import RuntimeName, RuntimeOptions, catalog_entry, open_runtime
 

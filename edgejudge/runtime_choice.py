@@ -15,9 +15,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.catalog import ModelEntry, find_entry
 from edgejudge.errors import ModelLoadError, ServerError
-from edgejudge.resolve import LocalModel, looks_like_path, resolve_model
+from edgejudge.models.catalog import ModelEntry, find_entry
+from edgejudge.models.resolve import LocalModel, looks_like_path, resolve_model
 from edgejudge.runtime.base import Runtime
 
 RuntimeName = Literal["inprocess", "server"]

@@ -35,7 +35,7 @@ from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
 from edgejudge.hardware import physical_cores
 from edgejudge.judge import JudgeResult
-from edgejudge.resolve import resolve_model
+from edgejudge.models.resolve import resolve_model
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.llama_cpp import build_info, plain_llama

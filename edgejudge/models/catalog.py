@@ -111,7 +111,7 @@ def _builtin_text() -> str:
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
     # A source checkout (editable install): the catalog sits at the top of the repository.
-    return (Path(__file__).resolve().parent.parent / "models.toml").read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "models.toml").read_text(encoding="utf-8")
 
 
 def parse_catalog(text: str, *, source: str) -> dict[str, ModelEntry]:

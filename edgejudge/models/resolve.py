@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgejudge.catalog import ModelEntry, find_entry
 from edgejudge.errors import ModelNotFoundError
+from edgejudge.models.catalog import ModelEntry, find_entry
+from edgejudge.models.store import assemble_from_package, installed_path
 from edgejudge.sizes import human_size
-from edgejudge.store import assemble_from_package, installed_path
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def resolve_model(
             f"import it again with: edgejudge models import FILE --name {entry.name}"
         )
     if download:
-        from edgejudge.download import pull  # the hub client loads only when needed
+        from edgejudge.models.download import pull  # the hub client loads only when needed
 
         return LocalModel(path=pull(entry).path, entry=entry)
     size = f" ({human_size(entry.approx_bytes)})" if entry.approx_bytes else ""

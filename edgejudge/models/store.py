@@ -3,7 +3,7 @@
 Each catalog model has its own folder in edgejudge's cache (`models/NAME/`): the model file,
 a `.verified` stamp (sha256 checked for this size and mtime) and, for a downloaded model,
 `manifest.json` (repo, commit, sha256). A file someone fetched with `hf download` is found
-in the Hugging Face cache too. Downloading is `edgejudge.download`'s job.
+in the Hugging Face cache too. Downloading is `edgejudge.models.download`'s job.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.catalog import ModelEntry, forget_import
 from edgejudge.errors import ModelLoadError, ModelNotFoundError
+from edgejudge.models.catalog import ModelEntry, forget_import
 from edgejudge.paths import models_dir
 
 MANIFEST = "manifest.json"

@@ -16,9 +16,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from edgejudge.catalog import ModelEntry
 from edgejudge.errors import ChecksumMismatchError, DownloadError
-from edgejudge.store import HashProgress, store_path, write_stamp
+from edgejudge.models.catalog import ModelEntry
+from edgejudge.models.store import HashProgress, store_path, write_stamp
 
 CHUNK = 1 << 20
 
