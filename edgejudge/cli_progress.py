@@ -11,36 +11,40 @@ from edgejudge.models.download import QuietProgress
 from edgejudge.models.store import HashProgress
 
 
+def on_terminal(enabled: bool, columns: list[Any], *, transient: bool = False) -> Any:
+    """A rich `Progress` with `columns` on stderr, or None where stderr is no terminal (a
+    pipe, a log file, CI) or bars are off: the one place that decides."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        return None
+    return Progress(*columns, console=console, transient=transient)
+
+
 @contextmanager
 def batch_bar(
     enabled: bool, total: int, skipped: int
 ) -> Iterator[Callable[[dict[str, Any]], None]]:
     """Rows judged of `total`, errors so far, time and ETA; yields an `advance(record)`."""
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("errors: {task.fields[errors]}"), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn()]  # fmt: skip
+    progress = on_terminal(enabled, columns)
+    if progress is None:
         yield lambda record: None
         return
     label = f"judging ({skipped} done before)" if skipped else "judging"
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("errors: {task.fields[errors]}"),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=console,
-    ) as progress:
+    with progress:
         task = progress.add_task(label, total=total, errors=0)
         errors = 0
 
@@ -97,22 +101,16 @@ def hash_bar(label: str, enabled: bool) -> Iterator[HashProgress | None]:
 
 
 def stderr_progress(enabled: bool, *, download: bool) -> Any:
-    """A rich bar for bytes (and, downloading, rate and time left) on stderr, or None where
-    stderr is no terminal or bars are off."""
-    from rich.console import Console
+    """A bar for bytes (and, downloading, rate and time left) on stderr, or None."""
     from rich.progress import (
         BarColumn,
         DownloadColumn,
-        Progress,
         TextColumn,
         TimeRemainingColumn,
         TransferSpeedColumn,
     )
 
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        return None
     columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), DownloadColumn()]
     if download:
         columns += [TransferSpeedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-    return Progress(*columns, console=console, transient=not download)
+    return on_terminal(enabled, columns, transient=not download)
