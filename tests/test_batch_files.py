@@ -18,6 +18,7 @@ from edgejudge import batch
 from edgejudge.cli import main
 from edgejudge.errors import InputError, OutputBusyError, OutputError
 from edgejudge.files import JsonlAppender, lock_path, output_lock
+from edgejudge.paths import CACHE_ENV
 from tests.cases import TEN_FAITHFULNESS
 from tests.test_cli import run_cli
 
@@ -174,7 +175,7 @@ def test_a_second_run_on_the_same_output_refuses_at_once(tmp_path: Path, demo_ca
     rows = [dict(row, id=f"r{n}") for n, row in enumerate(TEN_FAITHFULNESS[:6])]
     source, out = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
     args = batch_args(source, out, "--max-tokens", "24", "--slots", "1")
-    env = dict(os.environ, EDGEJUDGE_CACHE_DIR=str(demo_cache))
+    env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
     first = subprocess.Popen(
         [sys.executable, "-m", "edgejudge", *args], env=env, stderr=subprocess.PIPE, text=True
     )
@@ -201,7 +202,7 @@ def test_a_killed_batch_leaves_the_lock_free_and_a_rerun_finishes_each_row_once(
     rows = [dict(row, id=n) for n, row in enumerate(TEN_FAITHFULNESS[:6])]
     source, out = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
     args = batch_args(source, out, "--max-tokens", "24", "--slots", "1")
-    env = dict(os.environ, EDGEJUDGE_CACHE_DIR=str(demo_cache))
+    env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
     process = subprocess.Popen(
         [sys.executable, "-m", "edgejudge", *args], env=env, stderr=subprocess.DEVNULL
     )

@@ -82,9 +82,10 @@ class ChatPrompt:
             return self._head + self._text(self.render(conversation), special=False)
         contents = [m.content for m in conversation]
         markup = self._markup_around(conversation)
-        if markup is None or self.render(conversation) != _weave(markup, contents):
+        rendered = self.render(conversation)
+        if markup is None or rendered != _weave(markup, contents):
             # The template rewrites a message (trims it, say): tokenize it as rendered.
-            return self._head + self._text(self.render(conversation), special=True)
+            return self._head + self._text(rendered, special=True)
         tokens = list(self._head)
         for piece, content in zip(markup, contents, strict=False):
             tokens += self._markup_tokens(piece) + self._text(content, special=False)

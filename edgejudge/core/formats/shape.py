@@ -179,13 +179,7 @@ class AnswerShape:
 
     def describe(self) -> str:
         """The shape in words: `<feedback>…</feedback> then <score>N</score>`."""
-        parts = {Text: "…", Score: "N"}
-        return "".join(
-            (s.text if s.text.strip() else " then ")
-            if isinstance(s, Lit)
-            else parts.get(type(s), "/".join(getattr(s, "values", ())))
-            for s in self.sections
-        )
+        return "".join(_word(section) for section in self.sections)
 
     # -- streaming and close-out --------------------------------------------------------
 
@@ -252,6 +246,15 @@ class FeedbackFilter:
 
 
 # -- pieces -------------------------------------------------------------------------------
+
+
+def _word(section: Section) -> str:
+    """A section as `describe` shows it."""
+    if isinstance(section, Lit):
+        return section.text if section.text.strip() else " then "
+    if isinstance(section, Label):
+        return "/".join(section.values)
+    return "…" if isinstance(section, Text) else "N"
 
 
 def _literal(sections: tuple[Section, ...]) -> str:
