@@ -15,7 +15,8 @@ from edgejudge.errors import (
     OutputError,
     ParseError,
 )
-from edgejudge.judge import Judge, JudgeResult
+from edgejudge.judging.judge import Judge
+from edgejudge.judging.result import JudgeResult
 
 __version__ = "0.1.0"
 

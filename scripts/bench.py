@@ -34,7 +34,7 @@ from edgejudge.core import Metric
 from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
 from edgejudge.hardware import physical_cores
-from edgejudge.judge import JudgeResult
+from edgejudge.judging.judge import JudgeResult
 from edgejudge.models.resolve import resolve_model
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge import Judge
-from edgejudge.judge import JudgeResult
+from edgejudge.judging.judge import JudgeResult
 
 ROOT = Path(__file__).resolve().parent.parent
 

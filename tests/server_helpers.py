@@ -75,7 +75,9 @@ def serve_json(route: Route) -> tuple[ThreadingHTTPServer, int]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     return server, int(server.server_address[1])
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from edgejudge import batch
 from edgejudge.cli import main
 from edgejudge.errors import InputError, OutputBusyError, OutputError
 from edgejudge.files import JsonlAppender, lock_path, output_lock
+from edgejudge.judging import batch
 from edgejudge.paths import CACHE_ENV
 from tests.cases import TEN_FAITHFULNESS
 from tests.test_cli import run_cli
@@ -126,12 +126,12 @@ def test_an_output_in_a_folder_that_cannot_exist_is_bad_usage(tmp_path: Path) ->
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import edgejudge.cli
+    import edgejudge.cli.metrics
 
     def broken(_: object) -> int:
         raise RuntimeError("something nobody planned for")
 
-    monkeypatch.setattr(edgejudge.cli, "_cmd_metrics_list", broken)
+    monkeypatch.setattr(edgejudge.cli.metrics, "_cmd_list", broken)
     assert main(["metrics", "list"]) == 1
     err = capsys.readouterr().err
     assert err == (

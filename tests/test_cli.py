@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from edgejudge.batch import finished_keys
 from edgejudge.cli import main
 from edgejudge.core import coerce_input, get_format, get_preset
+from edgejudge.judging.batch import finished_keys
 from edgejudge.paths import CACHE_ENV
 from tests.cases import FAITHFUL, TEN_FAITHFULNESS
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from edgejudge import batch
 from edgejudge.errors import ServerError
 from edgejudge.hardware import avoid_weight_repacking
-from edgejudge.judge import Judge, JudgeResult
+from edgejudge.judging import batch
+from edgejudge.judging.judge import Judge, JudgeResult
 from edgejudge.paths import SERVER_ENV
 from edgejudge.runtime.server import ServerRuntime
 from tests.server_helpers import (

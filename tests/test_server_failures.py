@@ -36,9 +36,9 @@ print("stand-in: loading the model, slowly", flush=True)
 HTTPServer(("127.0.0.1", port), H).serve_forever()
 """,
     )
-    process = ServerProcess(model=stuck, kind="llamafile", context_per_slot=512, startup_timeout=3)
+    process = ServerProcess(model=stuck, kind="llamafile", context_per_slot=512, startup_timeout=1)
     started = time.monotonic()
-    with pytest.raises(ServerError, match="did not become ready within 3 s") as caught:
+    with pytest.raises(ServerError, match="did not become ready within 1 s") as caught:
         process.start()
     assert time.monotonic() - started < 20
     assert "loading the model, slowly" in str(caught.value)
@@ -124,8 +124,8 @@ def test_a_llamafile_is_launched_through_sh_with_llamafile_flags(tmp_path: Path)
 
 
 def test_runtime_choice_follows_the_model_kind_unless_told(tmp_path: Path) -> None:
+    from edgejudge.judging.runtime_choice import RuntimeOptions, choose
     from edgejudge.models.resolve import LocalModel
-    from edgejudge.runtime_choice import RuntimeOptions, choose
 
     gguf = LocalModel(path=tmp_path / "a.gguf", entry=None)
     llamafile = LocalModel(path=tmp_path / "a.llamafile", entry=None)
@@ -173,7 +173,7 @@ def test_the_cli_needs_a_model_or_a_server_url(capsys: pytest.CaptureFixture[str
 
 
 def test_a_url_judge_is_named_after_the_model_asked_for(tmp_path: Path) -> None:
-    from edgejudge.runtime_choice import RuntimeOptions, open_runtime
+    from edgejudge.judging.runtime_choice import RuntimeOptions, open_runtime
 
     def route(path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
         if path == "/health":

@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 
 from edgejudge.core import get_preset
-from edgejudge.core.formats.shape import AnswerShape, Label, Lit, Score, Text
+from edgejudge.core.formats.shape import AnswerShape, JsonText, Label, Lit, Score, Text
 from edgejudge.errors import ParseError
+from tests.test_grammar import admits
 
 FIVE = get_preset("response-faithfulness-5point")
 JSON_VERDICT = AnswerShape(
@@ -21,6 +22,14 @@ JSON_VERDICT = AnswerShape(
     Label("verdict", ("PASS", "FAIL")),
     Lit('"}'),
 )
+JSON_STRING = AnswerShape(
+    Lit('{"REASONING": "'),
+    JsonText("reasoning"),
+    Lit('", "VERDICT": "'),
+    Label("verdict", ("PASS", "FAIL")),
+    Lit('"}'),
+)
+ESCAPED = r'{"REASONING": "Says \"Paris\" \u00e9\\.\nDone", "VERDICT": "FAIL"}'
 MARKDOWN = AnswerShape(
     Lit("**Reasoning:** "),
     Text("reasoning", stop="*"),
@@ -98,8 +107,49 @@ def test_a_shape_needs_free_text_then_a_decision() -> None:
         AnswerShape(Lit("<score>"), Score(), Text("feedback", "<"), Lit("</feedback>"))
 
 
+def test_a_json_string_is_decoded_by_the_parser() -> None:
+    verdict = JSON_STRING.verdict(ESCAPED, FIVE)
+    assert (verdict.feedback, verdict.label) == ('Says "Paris" \u00e9\\.\nDone', "FAIL")
+    with pytest.raises(ParseError, match="the reasoning is not a valid JSON string"):
+        JSON_STRING.parse(r'{"REASONING": "bad \x escape", "VERDICT": "PASS"}', FIVE)
+    with pytest.raises(ParseError, match="the reasoning is not a valid JSON string"):
+        JSON_STRING.parse('{"REASONING": "a raw\nnewline", "VERDICT": "PASS"}', FIVE)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_a_json_string_streams_decoded_whatever_the_chunks(size: int) -> None:
+    stream = JSON_STRING.feedback_stream()
+    pieces = [stream.feed(ESCAPED[i : i + size]) for i in range(0, len(ESCAPED), size)]
+    assert "".join(pieces) == 'Says "Paris" \u00e9\\.\nDone'
+
+
+def test_a_json_string_cut_by_the_budget_closes_at_a_whole_escape() -> None:
+    closed = JSON_STRING.close_out(r'{"REASONING": "It says \"hi\" \u00')
+    assert closed == ('{"REASONING": "It says \\"hi\\" ", "VERDICT": "', True)
+    closed = JSON_STRING.close_out('{"REASONING": "Whole.", "VER')
+    assert closed == ('{"REASONING": "Whole.", "VERDICT": "', False)
+    closed = JSON_STRING.close_out(r'{"REASONING": "ends in a backslash \\')
+    assert closed == ('{"REASONING": "ends in a backslash \\\\", "VERDICT": "', True)
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        (ESCAPED, True),
+        ('{"REASONING": "Plain.", "VERDICT": "PASS"}', True),
+        ('{"REASONING": "Unescaped " quote.", "VERDICT": "PASS"}', False),
+        (r'{"REASONING": "Bad \x escape.", "VERDICT": "PASS"}', False),
+        ('{"REASONING": " Leading blank.", "VERDICT": "PASS"}', False),
+        ('{"REASONING": "Fine.", "VERDICT": "MAYBE"}', False),
+    ],
+)
+def test_llama_cpp_admits_only_json_verdicts(demo_runtime: object, text: str, ok: bool) -> None:
+    assert admits(demo_runtime, JSON_STRING.grammar(FIVE, max_text_chars=200), text) is ok
+
+
 @pytest.mark.model
 def test_llama_cpp_accepts_the_derived_grammars(demo_runtime: object) -> None:
-    for shape in (JSON_VERDICT, MARKDOWN):
+    for shape in (JSON_VERDICT, JSON_STRING, MARKDOWN):
         demo_runtime.check_grammar(shape.grammar(FIVE, max_text_chars=3000))  # type: ignore[attr-defined]
         demo_runtime.check_grammar(shape.tail_grammar(FIVE))  # type: ignore[attr-defined]

@@ -256,11 +256,11 @@ def test_batch_tab_refuses_an_output_another_run_is_writing(
 def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import edgejudge.batch
+    import edgejudge.judging.batch
 
     monkeypatch.chdir(tmp_path)
     write_cases(tmp_path, 3)
-    real_read_rows = edgejudge.batch.read_rows
+    real_read_rows = edgejudge.judging.batch.read_rows
     seen: dict[str, Any] = {}
 
     def broken(path: Path) -> Any:
@@ -268,12 +268,12 @@ def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(
 
     async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
         await pilot.press("f2")
-        monkeypatch.setattr(edgejudge.batch, "read_rows", broken)
+        monkeypatch.setattr(edgejudge.judging.batch, "read_rows", broken)
         await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
         await pilot.press("enter")
         await pilot.pause()
         seen["error"] = text_of(app, "#batch-info")
-        monkeypatch.setattr(edgejudge.batch, "read_rows", real_read_rows)
+        monkeypatch.setattr(edgejudge.judging.batch, "read_rows", real_read_rows)
         app.query_one("#batch-input", Input).focus()
         await pilot.press("enter")  # the same tab, working again
         await pilot.pause()

@@ -2,7 +2,7 @@
 
 A runtime turns a user message into prompt tokens (through the model's own chat template)
 and generates text for tokens under an optional GBNF grammar. It knows nothing of judges,
-metrics or verdicts; `edgejudge.judge` does that on top of any runtime.
+metrics or verdicts; `edgejudge.judging` does that on top of any runtime.
 """
 
 from __future__ import annotations

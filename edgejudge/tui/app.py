@@ -1,8 +1,14 @@
 """`edgejudge tui`: the Judge, Batch and Models tabs in one Textual app.
 
 A shell over the same core as the API and CLI: prompts, grammars and verdicts come from
-`edgejudge.judge.Judge`; files, downloads and checks from `batch`, `download` and `store`.
+`edgejudge.judging.Judge`; files, downloads and checks from `batch`, `download` and `store`.
 Blocking work runs in thread workers, which report back with `call_from_thread`.
+
+The app owns what the tabs share: the model session, the settings, the catalog and the
+doctor's report. It hands them down when it makes a tab (and the catalog again whenever it
+changes); a tab that needs something of the app posts a message up (`JudgePane.PullModel`,
+`ModelsPane.StoreChanged`). No tab imports the app or reaches into another tab: the Batch
+tab reads the Judge tab's model and metric through the `choice` function it is given.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from edgejudge.doctor import Report
+from edgejudge.judging.runtime_choice import RuntimeOptions
 from edgejudge.models.catalog import ModelEntry, load_catalog
-from edgejudge.runtime_choice import RuntimeOptions
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.judge_pane import JudgePane
 from edgejudge.tui.models_pane import ModelsPane
@@ -70,12 +76,15 @@ class EdgeJudgeApp(App[None]):
         yield Header()
         initial = self.settings.tab if self.settings.tab in TABS else "judge"
         with TabbedContent(initial=initial, id="tabs"):
+            judge = JudgePane(
+                self.session, self.settings, self.catalog, self.installed(), id="judge-pane"
+            )
             with TabPane("Judge (F1)", id="judge"):
-                yield JudgePane(id="judge-pane")
+                yield judge
             with TabPane("Batch (F2)", id="batch"):
-                yield BatchPane(id="batch-pane")
+                yield BatchPane(self.session, self.settings, judge.choice, id="batch-pane")
             with TabPane("Models (F3)", id="models"):
-                yield ModelsPane(id="models-pane")
+                yield ModelsPane(self.session, id="models-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,10 +113,6 @@ class EdgeJudgeApp(App[None]):
 
         return {name for name, entry in self.catalog.items() if installed_path(entry)}
 
-    def model_busy(self) -> bool:
-        """Whether a judgment or batch is using the model now."""
-        return any(w.group == "model" and w.is_running for w in self.workers)
-
     @work(thread=True, group="report", exclusive=True)
     def refresh_report(self) -> None:
         """Re-read the catalog and look at the machine and the store (doctor's report)."""
@@ -127,8 +132,15 @@ class EdgeJudgeApp(App[None]):
 
     def _report_ready(self, catalog: dict[str, ModelEntry], report: Report) -> None:
         self.catalog, self.report = catalog, report
-        self.judge_pane.refresh_models()
-        self.models_pane.show_report()
+        installed = self.installed()
+        self.judge_pane.show_models(catalog, installed)
+        self.models_pane.show_report(catalog, installed, report)
+
+    def on_judge_pane_pull_model(self, message: JudgePane.PullModel) -> None:
+        self.pull(message.name)
+
+    def on_models_pane_store_changed(self, _: ModelsPane.StoreChanged) -> None:
+        self.refresh_report()
 
     def _remember_theme(self, theme: Any) -> None:
         self.settings.theme = theme.name

@@ -1,6 +1,6 @@
 """The Batch tab: judge a JSONL file row by row, with the same resume rules as `edgejudge batch`.
 
-Rows are judged by `edgejudge.batch.run_batch`, which appends each verdict to the output as
+Rows are judged by `edgejudge.judging.batch.run_batch`, which appends each verdict to the output as
 one whole line, so stopping (or quitting) never loses a finished row and the next run skips it;
 the output is locked for the run, as the CLI locks it.
 """
@@ -8,8 +8,9 @@ the output is locked for the run, as the CLI locks it.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -18,14 +19,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from edgejudge import batch
 from edgejudge.core import Metric
+from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.judging import batch
 from edgejudge.tui.dialogs import PickFile, TextView
-from edgejudge.tui.histogram import Histogram
-
-if TYPE_CHECKING:
-    from edgejudge.tui.app import EdgeJudgeApp
+from edgejudge.tui.histogram import Histogram, scale_with
+from edgejudge.tui.judge_pane import JudgeChoice
+from edgejudge.tui.session import ModelSession, model_busy
+from edgejudge.tui.settings import TuiSettings
 
 PENDING = "·"
 FEEDBACK_CHARS = 100  # of the first line, in the table; the whole is one enter away
@@ -47,7 +49,11 @@ def first_line(record: dict[str, Any]) -> str:
 
 
 class BatchPane(Vertical):
-    """Input and output files, run/stop, a progress bar, the results table and a histogram."""
+    """Input and output files, run/stop, a progress bar, the results table and a histogram.
+
+    It judges with the Judge tab's model and metric, which it reads through `choice`, the
+    function it is given (attributes down); it never names the app or the other tabs.
+    """
 
     BINDINGS = [
         Binding("ctrl+o", "open", "Open"),
@@ -55,10 +61,15 @@ class BatchPane(Vertical):
         Binding("escape", "stop", "Stop"),
     ]
 
-    app: EdgeJudgeApp
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        session: ModelSession,
+        settings: TuiSettings,
+        choice: Callable[[], JudgeChoice],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.session, self.settings, self.choice = session, settings, choice
         self.rows: list[batch.Row] = []
         self.results: dict[str, dict[str, Any]] = {}
         self.running = False
@@ -84,7 +95,7 @@ class BatchPane(Vertical):
         table.add_column("score", key="score", width=5)
         table.add_column("feedback", key="feedback")
         self.query_one(ProgressBar).display = False
-        settings = self.app.settings
+        settings = self.settings
         if settings.batch_input:
             self.query_one("#batch-input", Input).value = settings.batch_input
             self.query_one("#batch-output", Input).value = settings.batch_output
@@ -133,14 +144,14 @@ class BatchPane(Vertical):
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return False
         self.results = batch.read_results(out)
-        self.app.settings.batch_input = str(self.query_one("#batch-input", Input).value)
-        self.app.settings.batch_output = str(self.query_one("#batch-output", Input).value)
-        self.app.settings.save()
+        self.settings.batch_input = str(self.query_one("#batch-input", Input).value)
+        self.settings.batch_output = str(self.query_one("#batch-output", Input).value)
+        self.settings.save()
         table = self.query_one(DataTable)
         table.clear()
         for row in self.rows:
             record = self.results.get(row.key)
-            score = "" if record is None else str(record.get("score", "err"))
+            score = "" if record is None else _decision_cell(record)
             text = PENDING if record is None else first_line(record)
             table.add_row(str(row.id), score, text, key=row.key)
         self.redraw_histogram()
@@ -152,17 +163,17 @@ class BatchPane(Vertical):
         return True
 
     def redraw_histogram(self) -> None:
-        """Count the scores in the results, on the current metric's scale."""
+        """Count the verdicts in the results, on the values the current judge can give."""
         histogram = self.query_one(Histogram)
-        scores = {r["score"] for r in self.results.values() if "score" in r}
         try:
-            scale: tuple[int, ...] = self.app.judge_pane.current_metric().scores
+            scale = self.choice().values
         except EdgeJudgeError:
             scale = ()
-        histogram.reset(tuple(sorted(set(scale) | scores)))
+        found = [batch.row_decision(r) for r in self.results.values()]
+        histogram.reset(scale_with(scale, [v for v in found if v is not None]))
         for row in self.rows:
             if row.key in self.results:
-                histogram.add(self.results[row.key].get("score"))
+                histogram.add(batch.row_decision(self.results[row.key]))
 
     # -- running ------------------------------------------------------------------------
 
@@ -174,22 +185,21 @@ class BatchPane(Vertical):
 
     def action_run(self) -> None:
         """Judge the rows not yet in the output, with the Judge tab's model and metric."""
-        if self.app.model_busy():
+        if model_busy(self.workers):
             self.notify("the model is busy; wait for it or cancel (esc)", severity="warning")
             return
-        pane = self.app.judge_pane
         try:
             if not self.load():
                 raise EdgeJudgeError("choose an input file first")
-            if pane.model is None:
+            choice = self.choice()
+            if choice.model is None:
                 raise EdgeJudgeError("choose a model on the Judge tab first")
-            metric = pane.current_metric()
         except EdgeJudgeError as exc:
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return
         assert self.output_path is not None
         self.running, self.stop_requested = True, False
-        self.batch_worker(pane.model, metric, self.rows, self.output_path)
+        self.batch_worker(choice.model, choice.metric, self.rows, self.output_path)
 
     @work(thread=True, group="model")
     def batch_worker(self, model: str, metric: Metric, rows: list[batch.Row], out: Path) -> None:
@@ -209,7 +219,7 @@ class BatchPane(Vertical):
                     return
                 call(self.query_one(ProgressBar).update, total=len(todo), progress=0)
                 call(self.say, f"judging {len(todo)} rows with {model} · {metric.name} …")
-                judge = self.app.session.judge(model, metric)
+                judge = self.session.judge(model, metric)
                 for record in batch.run_batch(judge, todo, output):
                     written += 1
                     failed += batch.ERROR_KEY in record
@@ -231,7 +241,7 @@ class BatchPane(Vertical):
         """Stop after (or, if it is generating, during) the current row."""
         if self.running:
             self.stop_requested = True
-            self.app.session.cancel()
+            self.session.cancel()
             self.say("stopping…")
 
     def add_record(self, record: dict[str, Any]) -> None:
@@ -239,9 +249,9 @@ class BatchPane(Vertical):
         key = batch.id_key(record[batch.ID_KEY])
         self.results[key] = record
         table = self.query_one(DataTable)
-        table.update_cell(key, "score", str(record.get("score", "err")))
+        table.update_cell(key, "score", _decision_cell(record))
         table.update_cell(key, "feedback", first_line(record), update_width=True)
-        self.query_one(Histogram).add(record.get("score"))
+        self.query_one(Histogram).add(batch.row_decision(record))
         self.query_one(ProgressBar).advance(1)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -255,7 +265,8 @@ class BatchPane(Vertical):
         elif batch.ERROR_KEY in record:
             verdict = f"error ({record.get('error_type', '')}): {record[batch.ERROR_KEY]}"
         else:
-            verdict = f"score {record.get('score')}\n\n{record.get('feedback', '')}"
+            kind = next((k for k in DECISION_KINDS if k in record), "score")
+            verdict = f"{kind} {batch.row_decision(record)}\n\n{record.get('feedback', '')}"
         shown = row.problem or json.dumps(row.data, indent=2, ensure_ascii=False)
         texts = {"verdict": verdict, "inputs and output": shown}
         self.app.push_screen(TextView(f"row {row.id}", texts))
@@ -269,3 +280,9 @@ class BatchPane(Vertical):
         info = self.query_one("#batch-info", Static)
         info.set_class(error, "error")
         info.update(text)
+
+
+def _decision_cell(record: dict[str, Any]) -> str:
+    """The table's verdict cell: the score, label or choice, or `err` for a failed row."""
+    decision = batch.row_decision(record)
+    return "err" if decision is None else str(decision)

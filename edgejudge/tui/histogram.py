@@ -1,17 +1,20 @@
-"""A histogram of the scores a batch has produced so far, one bar per score on the scale."""
+"""A histogram of the verdicts a batch has produced so far: one bar per score on the scale,
+or per label (PASS, FAIL) or choice (A, B)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from textual.widgets import Static
 
 BAR = "█"
 
 
-def histogram_lines(counts: Counter[int], scores: Sequence[int], width: int) -> list[str]:
-    """`score │████ count` for each score on the scale, bars scaled to `width` columns."""
+def histogram_lines(
+    counts: Counter[int | str], scores: Sequence[int | str], width: int
+) -> list[str]:
+    """`value │████ count` for each value (score, label), bars scaled to `width` columns."""
     biggest = max((counts[s] for s in scores), default=0)
     label = max(len(str(s)) for s in scores) if scores else 1
     room = max(width - label - len(str(biggest)) - 4, 1)
@@ -23,23 +26,32 @@ def histogram_lines(counts: Counter[int], scores: Sequence[int], width: int) -> 
     return lines
 
 
+def scale_with(scale: Sequence[int | str], found: Iterable[int | str]) -> tuple[int | str, ...]:
+    """The histogram's rows: the values the judge can give, and any others the results
+    hold (a file judged with another metric); scores in numeric order."""
+    values = [*scale, *(v for v in dict.fromkeys(found) if v not in scale)]
+    if all(isinstance(v, int) for v in values):
+        return tuple(sorted(values, key=int))
+    return tuple(values)
+
+
 class Histogram(Static):
-    """Counts of each score, redrawn whenever a verdict arrives."""
+    """Counts of each score (or label), redrawn whenever a verdict arrives."""
 
     DEFAULT_CSS = "Histogram { width: 26; padding: 0 1; border: round $primary-darken-2; }"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.counts: Counter[int] = Counter()
-        self.scores: tuple[int, ...] = ()
+        self.counts: Counter[int | str] = Counter()
+        self.scores: tuple[int | str, ...] = ()
         self.errors = 0
 
-    def reset(self, scores: Sequence[int]) -> None:
-        """Start again for a metric with `scores`."""
+    def reset(self, scores: Sequence[int | str]) -> None:
+        """Start again for verdicts that take the values `scores`."""
         self.counts, self.scores, self.errors = Counter(), tuple(scores), 0
         self._draw()
 
-    def add(self, score: int | None) -> None:
+    def add(self, score: int | str | None) -> None:
         """Count one verdict (None: a row that failed)."""
         if score is None:
             self.errors += 1
@@ -55,5 +67,5 @@ class Histogram(Static):
         lines = histogram_lines(self.counts, self.scores, width)
         if self.errors:
             lines.append(f"errors: {self.errors}")
-        self.border_title = "scores"
+        self.border_title = "scores" if all(isinstance(v, int) for v in self.scores) else "verdicts"
         self.update("\n".join(lines) or "no scores yet")

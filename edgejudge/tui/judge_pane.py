@@ -6,34 +6,71 @@ between widgets and the core (which renders the prompt, forces and parses the ve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
 from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
 from edgejudge.core.formats import verdict_grammar
 from edgejudge.errors import Cancelled, EdgeJudgeError
-from edgejudge.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
+from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
 from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
+from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.rubric_editor import RubricEditor
 from edgejudge.tui.score_badge import ScoreBadge
-from edgejudge.tui.session import RUNTIME_CHOICES, runtime_choice, with_choice
-
-if TYPE_CHECKING:
-    from edgejudge.tui.app import EdgeJudgeApp
+from edgejudge.tui.session import (
+    RUNTIME_CHOICES,
+    ModelSession,
+    model_busy,
+    runtime_choice,
+    with_choice,
+)
+from edgejudge.tui.settings import TuiSettings
 
 DEFAULT_METRIC = "response-faithfulness-5point"
 INSTALLED_MARK, MISSING_MARK = "●", "○"  # in the model picker: on disk / pull first (ctrl+l)
 
 
+@dataclass(frozen=True)
+class JudgeChoice:
+    """What the Judge tab would judge with now: the model, the metric as edited, and the
+    values a verdict can take (the rubric's scores, or the format's labels)."""
+
+    model: str | None
+    metric: Metric
+    values: tuple[int | str, ...]
+
+
+class FieldArea(TextArea):
+    """The text area for one of the metric's fields, named after it."""
+
+    def __init__(self, field_name: str, text: str) -> None:
+        super().__init__(text, soft_wrap=True, classes="field")
+        self.field_name = field_name
+        self.border_title = field_name
+
+
 class JudgePane(Vertical):
-    """Model and metric pickers, the metric editor, one text area per field, the verdict."""
+    """Model and metric pickers, the metric editor, one text area per field, the verdict.
+
+    It is given the model session, the settings and the catalog (attributes down) and asks
+    the app for a model pull with a `PullModel` message (messages up); it never names the app.
+    """
+
+    class PullModel(Message):
+        """The user asked to download the chosen model (ctrl+l)."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
 
     BINDINGS = [
         Binding("ctrl+r", "run", "Run"),
@@ -43,10 +80,17 @@ class JudgePane(Vertical):
         Binding("ctrl+l", "pull_model", "Pull model", show=False),
     ]
 
-    app: EdgeJudgeApp
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        session: ModelSession,
+        settings: TuiSettings,
+        catalog: dict[str, ModelEntry],
+        installed: set[str],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.session, self.settings = session, settings
+        self.catalog, self.installed = catalog, installed
         self.texts: dict[str, str] = {}  # what was typed per field name, across metrics
         self.fields: tuple[str, ...] = ()
         self.running = False
@@ -83,29 +127,29 @@ class JudgePane(Vertical):
     def on_mount(self) -> None:
         self.query_one("#judge-error").display = False
         self.refresh_runtime()
-        self.refresh_metrics(self.app.settings.metric or DEFAULT_METRIC)
-        self.refresh_models()
+        self.refresh_metrics(self.settings.metric or DEFAULT_METRIC)
+        self.show_models(self.catalog, self.installed)
 
     # -- choices ------------------------------------------------------------------------
 
-    def refresh_models(self) -> None:
-        """Fill the model picker from the catalog: installed models first."""
-        installed = self.app.installed()
+    def show_models(self, catalog: dict[str, ModelEntry], installed: set[str]) -> None:
+        """Fill the model picker from `catalog`: installed models first."""
+        self.catalog, self.installed = catalog, installed
         options = []
-        for name in sorted(self.app.catalog, key=lambda name: name not in installed):
+        for name in sorted(catalog, key=lambda name: name not in installed):
             mark = INSTALLED_MARK if name in installed else MISSING_MARK
             options.append((f"{mark} {name}", name))
         picker = self.query_one("#model", Select)
-        wanted = self.app.settings.model or next(iter(installed), None) or "demo"
+        wanted = self.settings.model or next(iter(installed), None) or "demo"
         with picker.prevent(Select.Changed):
             picker.set_options(options)
-            if wanted in self.app.catalog:
+            if wanted in catalog:
                 picker.value = wanted
 
     def refresh_runtime(self) -> None:
         """Show how models run: the picker's choice, or the server URL the app was given."""
         picker = self.query_one("#runtime", Select)
-        options = self.app.session.options
+        options = self.session.options
         choices = list(RUNTIME_CHOICES)
         if options.server_url:
             choices = [(f"URL: {options.server_url}", "url")]
@@ -137,24 +181,24 @@ class JudgePane(Vertical):
         if not isinstance(event.value, str):
             return
         if event.select.id == "model":
-            self.app.settings.model = event.value
-            self.app.settings.save()
+            self.settings.model = event.value
+            self.settings.save()
         elif event.select.id == "runtime" and event.value != "url":
-            if self.app.model_busy():
+            if model_busy(self.workers):
                 self.notify("the model is busy; stop it before changing the runtime")
                 self.refresh_runtime()
                 return
-            self.app.session.set_options(with_choice(self.app.session.options, event.value))
-            self.app.settings.runtime = event.value
-            self.app.settings.save()
+            self.session.set_options(with_choice(self.session.options, event.value))
+            self.settings.runtime = event.value
+            self.settings.save()
         elif event.select.id == "metric":
             try:
                 metric = resolve_metric(event.value)
             except EdgeJudgeError as exc:
                 self.show_error(exc)
                 return
-            self.app.settings.metric = event.value
-            self.app.settings.save()
+            self.settings.metric = event.value
+            self.settings.save()
             self.load_metric(metric)
 
     def load_metric(self, metric: Metric) -> None:
@@ -168,10 +212,7 @@ class JudgePane(Vertical):
         box = self.query_one("#fields", Vertical)
         box.remove_children()
         for name in self.fields:
-            area = TextArea(self.texts.get(name, ""), soft_wrap=True, classes="field")
-            area.border_title = name
-            area.field_name = name  # type: ignore[attr-defined]
-            box.mount(area)
+            box.mount(FieldArea(name, self.texts.get(name, "")))
 
     def main_widget(self) -> Widget | None:
         """The widget to focus on arriving at the tab: the first text area."""
@@ -179,8 +220,8 @@ class JudgePane(Vertical):
         return areas.first() if areas else None
 
     def _keep_texts(self) -> None:
-        for area in self.query("#fields TextArea").results(TextArea):
-            self.texts[area.field_name] = area.text  # type: ignore[attr-defined]
+        for area in self.query("#fields FieldArea").results(FieldArea):
+            self.texts[area.field_name] = area.text
 
     @property
     def model(self) -> str | None:
@@ -191,6 +232,13 @@ class JudgePane(Vertical):
     def current_metric(self) -> Metric:
         """The metric as edited now (`MetricError` if it is not valid)."""
         return self.query_one(RubricEditor).metric()
+
+    def choice(self) -> JudgeChoice:
+        """The model, the metric as edited now and the values a verdict can take with them
+        (the Batch tab judges with these); `EdgeJudgeError` if the metric is not valid."""
+        metric = self.current_metric()
+        judge_format = format_for(self.model, catalog=self.catalog)
+        return JudgeChoice(self.model, metric, judge_format.decision_values(metric))
 
     def current_input(self, metric: Metric) -> EvalInput:
         """The typed fields as the core's input; an empty field counts as missing."""
@@ -208,7 +256,7 @@ class JudgePane(Vertical):
 
     def action_run(self) -> None:
         """Judge the typed input with the chosen model and the edited metric."""
-        if self.app.model_busy():
+        if model_busy(self.workers):
             self.notify("the model is busy (a batch is running); stop it first", severity="warning")
             return
         model = self.model
@@ -220,7 +268,7 @@ class JudgePane(Vertical):
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return
-        self.clear_result("loading the model…" if not self.app.session.is_loaded(model) else "")
+        self.clear_result("loading the model…" if not self.session.is_loaded(model) else "")
         self.running = True
         self.judge_worker(model, metric, item)
 
@@ -229,11 +277,11 @@ class JudgePane(Vertical):
         """Load (if needed) and judge, streaming the feedback into the pane."""
         call = self.app.call_from_thread
         try:
-            judge = self.app.session.judge(model, metric)
+            judge = self.session.judge(model, metric)
             call(self.set_status, "judging…")
             for piece in judge.stream(item):
                 if isinstance(piece, JudgeResult):
-                    call(self.show_result, piece, metric)
+                    call(self.show_result, piece, judge.format.decision_values(metric))
                 else:
                     call(self.add_feedback, piece)
         except Cancelled:
@@ -246,13 +294,13 @@ class JudgePane(Vertical):
     def action_cancel(self) -> None:
         """Stop the judgment that is generating."""
         if self.running:
-            self.app.session.cancel()
+            self.session.cancel()
 
     def action_show_prompt(self) -> None:
         """Show the exact prompt and grammar the judge would be given."""
         try:
             metric = self.current_metric()
-            judge_format = format_for(self.model, catalog=self.app.catalog)
+            judge_format = format_for(self.model, catalog=self.catalog)
             prompt = judge_format.render_prompt(metric, self.current_input(metric))
             grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
         except EdgeJudgeError as exc:
@@ -275,7 +323,7 @@ class JudgePane(Vertical):
     def action_pull_model(self) -> None:
         """Pull the chosen model (on the Models tab)."""
         if self.model:
-            self.app.pull(self.model)
+            self.post_message(self.PullModel(self.model))
 
     # -- showing ------------------------------------------------------------------------
 
@@ -297,9 +345,9 @@ class JudgePane(Vertical):
         self.query_one("#feedback", Static).update(self.feedback)
         self.query_one("#feedback-box", VerticalScroll).scroll_end(animate=False)
 
-    def show_result(self, result: JudgeResult, metric: Metric) -> None:
-        """The verdict: badge, numbers and the final feedback."""
-        self.query_one(ScoreBadge).show(result.score, metric.scores)
+    def show_result(self, result: JudgeResult, values: tuple[int | str, ...]) -> None:
+        """The verdict: badge (its decision among `values`), numbers and the final feedback."""
+        self.query_one(ScoreBadge).show(result.decision, values)
         self.query_one("#stats", Static).update(result.stats())
         self.query_one("#feedback", Static).update(result.feedback)
         self.last_result = result

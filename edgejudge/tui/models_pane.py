@@ -6,22 +6,22 @@ the progress bar is driven through the tqdm-shaped class huggingface_hub reports
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 
+from edgejudge.doctor import Report
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.models.catalog import FITS_WORDS, ModelEntry, entry_cells
 from edgejudge.models.download import QuietProgress
 from edgejudge.sizes import human_size
 from edgejudge.tui.dialogs import Confirm
-
-if TYPE_CHECKING:
-    from edgejudge.tui.app import EdgeJudgeApp
+from edgejudge.tui.session import ModelSession
 
 COLUMNS = ("name", "family", "size", "RAM", "on disk", "fits")
 
@@ -35,7 +35,14 @@ LEGEND = "* format not built yet: judge it as flow-judge · ? source unconfirmed
 
 
 class ModelsPane(Vertical):
-    """The catalog table, a progress bar for pulls and checks, and the doctor's summary."""
+    """The catalog table, a progress bar for pulls and checks, and the doctor's summary.
+
+    The app hands it the catalog and the doctor's report (`show_report`); when a pull, a
+    removal or a check has changed the store it posts `StoreChanged`, and the app looks again.
+    """
+
+    class StoreChanged(Message):
+        """Models were pulled, removed or checked: the report should be made again."""
 
     BINDINGS = [
         Binding("p", "pull", "Pull"),
@@ -45,10 +52,12 @@ class ModelsPane(Vertical):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    app: EdgeJudgeApp
-
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, session: ModelSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.session = session
+        self.catalog: dict[str, ModelEntry] = {}
+        self.installed: set[str] = set()
+        self.report: Report | None = None
         self.busy = False
         self.cancel_requested = False
 
@@ -67,20 +76,22 @@ class ModelsPane(Vertical):
         self.query_one("#doctor-box").border_title = "doctor"
         self.query_one(ProgressBar).display = False
 
-    def show_report(self) -> None:
-        """Fill the table and the doctor summary from the app's latest report."""
+    def show_report(
+        self, catalog: dict[str, ModelEntry], installed: set[str], report: Report | None
+    ) -> None:
+        """Fill the table and the doctor summary: the catalog, what is on disk, and the
+        doctor's report (None while it is being made)."""
         from edgejudge.doctor import render
 
-        report = self.app.report
+        self.catalog, self.installed, self.report = catalog, installed, report
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
-        installed = self.app.installed()
-        for name, entry in self.app.catalog.items():
+        for name, entry in catalog.items():
             fits = report.fits.get(name) if report else None
             table.add_row(*model_row(entry, name in installed, fits), key=name)
-        if self.app.catalog:
-            table.move_cursor(row=min(cursor, len(self.app.catalog) - 1))
+        if catalog:
+            table.move_cursor(row=min(cursor, len(catalog) - 1))
         if report is not None:
             self.query_one("#doctor", Static).update("\n".join(render(report)))
 
@@ -88,15 +99,15 @@ class ModelsPane(Vertical):
     def selected(self) -> ModelEntry | None:
         """The catalog entry under the cursor."""
         table = self.query_one(DataTable)
-        if not self.app.catalog or table.row_count == 0:
+        if not self.catalog or table.row_count == 0:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.app.catalog.get(key or "")
+        return self.catalog.get(key or "")
 
     def select(self, name: str) -> None:
         """Put the cursor on `name`."""
         table = self.query_one(DataTable)
-        if name in self.app.catalog:
+        if name in self.catalog:
             table.move_cursor(row=table.get_row_index(name))
 
     def say(self, text: str, error: bool = False) -> None:
@@ -138,14 +149,14 @@ class ModelsPane(Vertical):
 
     def action_refresh(self) -> None:
         """Look at the machine and the store again."""
-        self.app.refresh_report()
+        self.post_message(self.StoreChanged())
 
     def action_remove(self) -> None:
         """Delete the selected model's files (an imported one is only unregistered)."""
         entry = self.selected
         if entry is None or self.busy:
             return
-        if self.app.session.loaded == entry.name:
+        if self.session.loaded == entry.name:
             self.say(f"{entry.name} is loaded for judging; quit or load another first", True)
             return
 
@@ -165,7 +176,7 @@ class ModelsPane(Vertical):
             self.say(f"{type(exc).__name__}: {exc}", True)
             return
         self.say(f"removed {entry.name}" if removed else f"{entry.name}: nothing of ours to remove")
-        self.app.refresh_report()
+        self.post_message(self.StoreChanged())
 
     # -- workers ------------------------------------------------------------------------
 
@@ -242,4 +253,4 @@ class ModelsPane(Vertical):
     def _finish(self) -> None:
         self.busy = False
         self.query_one(ProgressBar).display = False
-        self.app.refresh_report()
+        self.post_message(self.StoreChanged())

@@ -1,4 +1,5 @@
-"""The score badge: the verdict's score, coloured by where it sits on the metric's scale."""
+"""The verdict badge: a score coloured by where it sits on the metric's scale, or a label
+(PASS, Yes) or choice (A, B) in the theme's accent colour."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ def scale_position(score: int, scores: Sequence[int]) -> float:
 
 
 class ScoreBadge(Static):
-    """`4 / 1-5` on a background from the theme's error (low) via warning to success (high)."""
+    """`4 / 1-5` on a background from the theme's error (low) via warning to success (high);
+    `PASS` or `A` on the accent colour."""
 
     DEFAULT_CSS = """
     ScoreBadge { width: auto; min-width: 9; padding: 0 1; text-style: bold; }
@@ -32,15 +34,22 @@ class ScoreBadge(Static):
         self.styles.color = None
         self.update(text)
 
-    def show(self, score: int, scores: Sequence[int]) -> None:
-        """Show `score` on the scale `scores`."""
+    def show(self, decision: int | str, values: Sequence[int | str]) -> None:
+        """Show a verdict's decision: a score on the scale `values`, or a label or choice."""
         theme = self.app.current_theme
-        low, mid, high = (
-            Color.parse(c or "grey") for c in (theme.error, theme.warning, theme.success)
-        )
-        where = scale_position(score, scores)
-        colour = low.blend(mid, where * 2) if where <= 0.5 else mid.blend(high, where * 2 - 1)
+        scores = [v for v in values if isinstance(v, int)]
+        if isinstance(decision, int) and scores:
+            low, mid, high = (
+                Color.parse(c or "grey") for c in (theme.error, theme.warning, theme.success)
+            )
+            where = scale_position(decision, scores)
+            colour = low.blend(mid, where * 2) if where <= 0.5 else mid.blend(high, where * 2 - 1)
+            text = f"{decision} / {min(scores)}-{max(scores)}"
+        else:
+            # Whether PASS or Yes is good news depends on the question: no traffic light.
+            colour = Color.parse(theme.accent or theme.primary or "grey")
+            text = str(decision)
         self.remove_class("-empty")
         self.styles.background = colour
         self.styles.color = colour.get_contrast_text()
-        self.update(f"{score} / {min(scores)}-{max(scores)}")
+        self.update(text)

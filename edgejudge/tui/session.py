@@ -8,11 +8,13 @@ Changing the runtime frees the loaded model: the next judgment loads it the new 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import replace
+from typing import Any
 
 from edgejudge.core import Metric
-from edgejudge.judge import Judge
-from edgejudge.runtime_choice import RuntimeOptions
+from edgejudge.judging.judge import Judge
+from edgejudge.judging.runtime_choice import RuntimeOptions
 
 AUTO = "auto"
 # The runtime picker's choices: (label, value). "server:N" is a server with N slots.
@@ -38,6 +40,12 @@ def with_choice(options: RuntimeOptions, choice: str) -> RuntimeOptions:
         slots = int(choice.partition(":")[2] or options.slots or 1)
         return replace(options, runtime="server", slots=slots)
     return replace(options, runtime="inprocess" if choice == "inprocess" else None, slots=None)
+
+
+def model_busy(workers: Iterable[Any]) -> bool:
+    """Whether a judgment or batch is using the model now: a running worker of the `model`
+    group (the Judge and Batch tabs run theirs in that group, one at a time)."""
+    return any(w.group == "model" and w.is_running for w in workers)
 
 
 class ModelSession:

@@ -1,4 +1,10 @@
-"""Judge families: each a prompt template, a grammar and a parser behind `JudgeFormat`."""
+"""Judge families: each a prompt template, a grammar and a parser behind `JudgeFormat`.
+
+`base` holds the contract (`Verdict`: feedback and a score, a label or a choice, plus
+extras; `Message`; the `JudgeFormat` protocol). `shape` derives a format's grammar, parser,
+streaming filter and close-out from its answer declared as sections, so a family
+(`flow_judge`) is its trained template plus an `AnswerShape`, on `ShapedFormat`.
+"""
 
 from __future__ import annotations
 

@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
 
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
 
+# The kinds of decision a verdict can hold, and so the JSON key that holds it in a result.
+DECISION_KINDS = ("score", "label", "choice")
+
 
 @dataclass(frozen=True)
 class Verdict:
-    """What a judge said: its feedback and an integer score from the rubric."""
+    """What a judge said: its feedback and its decision, plus any named extras.
+
+    The decision is what the family's format defines, exactly one of: a `score` from the
+    rubric (Flow-Judge, Prometheus absolute), a `label` such as Yes/No or PASS/FAIL (Selene's
+    binary tasks, Root Judge), or a `choice` between two answers, A or B (pairwise). `extras`
+    holds further free text the format names, such as Glider's highlighted phrases.
+    """
 
     feedback: str
-    score: int
+    score: int | None = None
+    label: str | None = None
+    choice: str | None = None
+    extras: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self._decisions()) != 1:
+            kinds = [kind for kind, _ in self._decisions()] or "none"
+            raise ValueError(f"a verdict holds one score, label or choice, not {kinds}")
+
+    def _decisions(self) -> list[tuple[str, int | str]]:
+        given = (("score", self.score), ("label", self.label), ("choice", self.choice))
+        return [(kind, value) for kind, value in given if value is not None]
+
+    @property
+    def decision(self) -> int | str:
+        """The score, label or choice: whichever this verdict holds."""
+        return self._decisions()[0][1]
+
+    @property
+    def decision_kind(self) -> str:
+        """`score`, `label` or `choice`."""
+        return self._decisions()[0][0]
+
+    def fields(self) -> dict[str, Any]:
+        """The verdict as JSON keys: `feedback`, then its one decision under its kind's name,
+        then `extras` when there are any (Flow-Judge's verdicts are `feedback` and `score`)."""
+        out: dict[str, Any] = {"feedback": self.feedback, self.decision_kind: self.decision}
+        if self.extras:
+            out["extras"] = dict(self.extras)
+        return out
 
 
 @dataclass(frozen=True)
@@ -65,6 +105,11 @@ class JudgeFormat(Protocol):
 
     def tail_grammar(self, metric: Metric) -> str:
         """The grammar for what must follow `close_out`: the score and its closing tag."""
+        ...
+
+    def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
+        """Every value a verdict's decision can take for `metric`, in the scale's order:
+        the rubric's scores, or the labels (Yes, No) or choices (A, B) of the format."""
         ...
 
     def feedback_stream(self) -> FeedbackStream:

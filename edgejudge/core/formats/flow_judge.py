@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from edgejudge.core.formats.base import Message, Verdict
-from edgejudge.core.formats.shape import AnswerShape, FeedbackFilter, Lit, Score, Text
+from edgejudge.core.formats.base import Message
+from edgejudge.core.formats.shape import AnswerShape, Lit, Score, ShapedFormat, Text
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric, RubricItem, tag_name
 
@@ -107,10 +107,11 @@ def format_rubric(rubric: tuple[RubricItem, ...]) -> str:
     )
 
 
-class FlowJudgeFormat:
-    """The Flow-Judge-v0.1 prompt, grammar and parser."""
+class FlowJudgeFormat(ShapedFormat):
+    """The Flow-Judge-v0.1 prompt; its grammar, parser and close-out come from `SHAPE`."""
 
     family = "flow-judge"
+    shape = SHAPE
     close_out_reserve = 16  # the score and `</score>`
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
@@ -131,28 +132,6 @@ class FlowJudgeFormat:
     def messages(self, metric: Metric, eval_input: EvalInput) -> list[Message]:
         """Flow-Judge was trained with no system prompt: the user message alone."""
         return [Message("user", self.render_prompt(metric, eval_input))]
-
-    def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
-        """GBNF: `<feedback>`, a body of 1..max chars with no `<` that is not blank, the score."""
-        return SHAPE.grammar(metric, max_text_chars=max_feedback_chars)
-
-    def tail_grammar(self, metric: Metric) -> str:
-        """GBNF for what follows `close_out`: the score and `</score>`."""
-        return SHAPE.tail_grammar(metric)
-
-    def close_out(self, partial: str) -> tuple[str, bool] | None:
-        """Cut an answer stopped by the token budget back to its feedback and close it up to
-        `<score>` (see `AnswerShape.close_out`); None when there is no feedback to keep."""
-        return SHAPE.close_out(partial)
-
-    def parse(self, raw: str, metric: Metric) -> Verdict:
-        """Strictly parse `<feedback>…</feedback>` then `<score>N</score>` and nothing else."""
-        values = SHAPE.parse(raw, metric)
-        return Verdict(feedback=str(values["feedback"]), score=int(values["score"]))
-
-    def feedback_stream(self) -> FeedbackFilter:
-        """A filter that yields only the feedback body from streamed raw text."""
-        return SHAPE.feedback_stream()
 
 
 FLOW_JUDGE = FlowJudgeFormat()

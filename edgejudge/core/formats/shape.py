@@ -11,6 +11,13 @@ declaration this module derives, once for every family:
 * the close-out of an answer cut by the token budget: cut back to the end of its feedback,
   closed up to the decision, and the grammar for the decision alone.
 
+The GBNF pieces are written by `gbnf.py`, the streaming filters live in `streaming.py`.
+
+A JSON answer is fixed text around `JsonText` and a `Label`: Root Judge's
+`{"REASONING": "…", "VERDICT": "PASS"}` is `AnswerShape(Lit('{"REASONING": "'),
+JsonText("feedback"), Lit('", "VERDICT": "'), Label("verdict", ("PASS", "FAIL")), Lit('"}'))`,
+whose grammar writes the object in that one spelling.
+
 Flow-Judge's `<feedback>…</feedback>\\n<score>N</score>` is
 `AnswerShape(Lit("<feedback>"), Text("feedback", "<"), Lit("</feedback>"), Lit("\\n"),
 Lit("<score>"), Score(), Lit("</score>"))`.
@@ -18,16 +25,22 @@ Lit("<score>"), Score(), Lit("</score>"))`.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
+from edgejudge.core.formats.base import Message, Verdict
+from edgejudge.core.formats.gbnf import bounded_repeat, choices, class_char, quote
+from edgejudge.core.formats.streaming import (
+    FeedbackFilter,
+    JsonFeedbackFilter,
+    unescaped_quote,
+    whole_escapes,
+)
+from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import ParseError
 
-# llama.cpp expands `x{0,n}` into n nested helper rules and refuses n >= 2000 (a maximum above
-# 2000 silently becomes "unbounded"), so long bounds are built from blocks of this size.
-REPEAT_BLOCK = 1000
 LEAD_WHITESPACE = 8  # blank characters the grammar lets a model put before its feedback
 
 
@@ -47,6 +60,15 @@ class Text:
 
 
 @dataclass(frozen=True)
+class JsonText(Text):
+    """Free text written as the inside of a JSON string (Root Judge's `"REASONING": "…"`):
+    escapes such as `\\"`, `\\n` and `\\u00e9` are allowed, and decoded by the parser and the
+    streaming filter; the text ends at the first quote that is not escaped."""
+
+    stop: str = '"'
+
+
+@dataclass(frozen=True)
 class Score:
     """A whole number from the metric's rubric."""
 
@@ -61,6 +83,14 @@ class Label:
     values: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Choice(Label):
+    """Which of two answers is better (pairwise): a label the verdict reports as a choice."""
+
+    name: str = "choice"
+    values: tuple[str, ...] = ("A", "B")
+
+
 Section = Lit | Text | Score | Label
 Value = str | int
 
@@ -68,9 +98,9 @@ Value = str | int
 class AnswerShape:
     """A judge's answer as sections; see the module's docstring for what derives from it.
 
-    The first `Text` is the feedback: it streams, and the close-out keeps it. The first
-    `Score` or `Label` is the decision; it, the fixed text just before it and everything
-    after are the grammar's `tail`.
+    The first `Text` is the feedback: it streams, and the close-out keeps it; later texts
+    are the verdict's named extras. The first `Score`, `Label` or `Choice` is the decision;
+    it, the fixed text just before it and everything after are the grammar's `tail`.
     """
 
     def __init__(self, *sections: Section) -> None:
@@ -83,6 +113,9 @@ class AnswerShape:
             raise ValueError("a shape starts with fixed text")
         self._text = texts[0]
         self._decision = decisions[0]
+        decision = sections[self._decision]
+        assert isinstance(decision, Score | Label)
+        self.decision: Score | Label = decision
         # The tail is the decision's own opening text (`<score>`), the decision, and the rest.
         opened = isinstance(sections[self._decision - 1], Lit)
         self._tail = self._decision - 1 if opened else self._decision
@@ -91,7 +124,6 @@ class AnswerShape:
         self.feedback: Text = feedback
         self._opening = _literal(sections[: self._text])
         between = sections[self._text + 1 : self._decision]
-        self._closing = _literal(between) if all(isinstance(s, Lit) for s in between) else None
         self._close = next((s.text for s in between if isinstance(s, Lit) and s.text), "")
         self._regex = re.compile(
             r"\A\s*" + "".join(_pattern(s) for s in sections) + r"\s*\Z", re.DOTALL
@@ -116,13 +148,19 @@ class AnswerShape:
         rest = " ".join(_terms(self.sections[self._decision :]))
         return f"root ::= {rest}\n" + self._tail_rules(metric)
 
+    def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
+        """The values the decision can take: the rubric's scores, or the label's words."""
+        if isinstance(self.decision, Score):
+            return tuple(metric.scores)
+        return self.decision.values
+
     def _tail_rules(self, metric: Metric) -> str:
         rules = ["tail ::= " + " ".join(_terms(self.sections[self._tail :]))]
         for section in self.sections[self._tail :]:
             if isinstance(section, Score):
-                rules.append(f"{section.name} ::= " + _choices(str(s) for s in metric.scores))
+                rules.append(f"{section.name} ::= " + choices(str(s) for s in metric.scores))
             elif isinstance(section, Label):
-                rules.append(f"{section.name} ::= " + _choices(section.values))
+                rules.append(f"{section.name} ::= " + choices(section.values))
         return "\n".join(rules) + "\n"
 
     # -- parsing ------------------------------------------------------------------------
@@ -135,7 +173,7 @@ class AnswerShape:
         values: dict[str, Value] = {}
         for section in self.sections:
             if isinstance(section, Text):
-                text = match.group(section.name).strip()
+                text = _decoded(section, match.group(section.name), raw).strip()
                 if not text:
                     raise ParseError(f"the {section.name} is empty", raw)
                 values[section.name] = text
@@ -148,6 +186,24 @@ class AnswerShape:
                     raise ParseError(f"the {section.name} {word!r} is not one of {allowed}", raw)
                 values[section.name] = word
         return values
+
+    def verdict(self, raw: str, metric: Metric) -> Verdict:
+        """Parse `raw` strictly into a `Verdict`: the feedback, the decision as its kind
+        (score, label or choice), and every other section as a named extra."""
+        values = self.parse(raw, metric)
+        decision = self.decision
+        extras = {
+            s.name: str(values[s.name])
+            for s in self.sections
+            if isinstance(s, Text | Score | Label) and s not in (self.feedback, decision)
+        }
+        feedback = str(values[self.feedback.name])
+        value = values[decision.name]
+        if isinstance(decision, Score):
+            return Verdict(feedback, score=int(value), extras=extras)
+        if isinstance(decision, Choice):
+            return Verdict(feedback, choice=str(value), extras=extras)
+        return Verdict(feedback, label=str(value), extras=extras)
 
     def _problem(self, raw: str) -> str:
         """What is wrong with an answer the pattern refused, in the shape's own terms."""
@@ -185,64 +241,106 @@ class AnswerShape:
 
     def feedback_stream(self) -> FeedbackFilter:
         """A fresh filter that yields the feedback text from streamed raw text."""
+        if isinstance(self.feedback, JsonText):
+            return JsonFeedbackFilter(self._opening, self._close)
         return FeedbackFilter(self._opening, self._close)
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
-        """Cut an answer stopped by the token budget back to its feedback, and close it.
+        """Cut an answer stopped by the token budget back to whole text, and close it.
 
-        Returns the answer up to the decision, ready for the decision alone, and whether
-        the feedback itself was cut short; None when there is no feedback to keep. The
-        feedback cannot contain its stop character, so the first one after the opening is
-        where it ended, whatever part of the closing text the budget stopped in.
+        Returns the answer up to the decision, ready for the decision alone, and whether a
+        free text was cut short; None when it cannot be saved. The answer is read section by
+        section: a free text cannot contain its stop character, so the first one is where it
+        ended, whatever part of the fixed text after it the budget stopped in. The free text
+        the budget stopped in is kept as it is (a JSON string without a half-written escape)
+        and closed; this needs only fixed text between it and the decision, so an answer cut
+        in a text that another free text follows (Glider's reasoning, before its highlight)
+        cannot be saved.
         """
         text = partial.lstrip()
-        if self._closing is None or not text.startswith(self._opening):
+        if not text.startswith(self._opening):
             return None
-        body = text[len(self._opening) :]
-        end = body.find(self.feedback.stop)
-        feedback = body if end < 0 else body[:end]
-        if not feedback.strip():
+        pos, index = len(self._opening), self._text
+        while index < self._decision:
+            section, rest = self.sections[index], text[pos:]
+            if isinstance(section, Lit):
+                fixed = section.text
+                if not fixed.strip():
+                    if not rest:  # stopped just before it
+                        return self._closed(text[:pos], index, cut=False)
+                    pos += len(rest) - len(rest.lstrip())
+                elif rest.startswith(fixed):
+                    pos += len(fixed)
+                else:
+                    # Stopped inside the fixed text, or something else follows the free
+                    # text before it: that text is cut there.
+                    return self._closed(text[:pos], index, cut=not fixed.startswith(rest))
+            elif isinstance(section, JsonText):
+                end = unescaped_quote(rest)
+                kept = rest[:end] if end >= 0 else whole_escapes(rest)
+            elif isinstance(section, Text):
+                end = rest.find(section.stop)
+                kept = rest[:end] if end >= 0 else rest
+            else:
+                return None  # a decision before the main one: not a shape close-out serves
+            if isinstance(section, Text):
+                if not kept.strip():
+                    return None
+                if end < 0:
+                    return self._closed(text[:pos] + kept, index + 1, cut=True)
+                pos += end
+            index += 1
+        return self._closed(text[:pos], index, cut=False)
+
+    def _closed(self, kept: str, index: int, *, cut: bool) -> tuple[str, bool] | None:
+        """`kept` closed with the fixed text from section `index` up to the decision, or
+        None when a free text lies in between (it cannot be made up)."""
+        between = self.sections[index : self._decision]
+        if not all(isinstance(s, Lit) for s in between):
             return None
-        cut = end < 0 or not self._closing.startswith(body[end : end + len(self._close)])
-        return self._opening + feedback + self._closing, cut
+        return kept + _literal(between), cut
 
 
-class FeedbackFilter:
-    """Streams the feedback: drops the opening text, stops at the closing text.
+class ShapedFormat:
+    """A judge format whose answer is an `AnswerShape`: grammar, parser, streaming filter and
+    close-out all come from `shape`, so a family writes only its prompt (`render_prompt`
+    and `messages`) and says how many tokens its close-out keeps free."""
 
-    A chunk may end in the middle of a tag, so text that could still turn out to be the start
-    of the closing text is held back until the next chunk decides it.
-    """
+    family: str
+    shape: AnswerShape
+    close_out_reserve: int
 
-    def __init__(self, opening: str, closing: str) -> None:
-        self._start, self._end = opening, closing
-        self._buffer = ""
-        self._opened = False
-        self._closed = False
+    def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
+        """The user message, exactly as the family was trained on it."""
+        raise NotImplementedError
 
-    def feed(self, chunk: str) -> str:
-        """Take the next raw chunk; return the feedback text that is now certain."""
-        if self._closed:
-            return ""
-        self._buffer += chunk
-        if not self._opened:
-            stripped = self._buffer.lstrip()
-            if len(stripped) < len(self._start):
-                return ""
-            if not stripped.startswith(self._start):
-                self._closed = True  # not an answer of this shape; the parser will say so
-                return ""
-            self._opened = True
-            self._buffer = stripped[len(self._start) :]
-        end = self._buffer.find(self._end)
-        if end >= 0:
-            self._closed = True
-            out, self._buffer = self._buffer[:end], ""
-            return out
-        keep = _partial_suffix(self._buffer, self._end)
-        out = self._buffer[: len(self._buffer) - keep]
-        self._buffer = self._buffer[len(out) :]
-        return out
+    def messages(self, metric: Metric, eval_input: EvalInput) -> list[Message]:
+        """The family's system prompt, if it has one, then the user message."""
+        raise NotImplementedError
+
+    def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
+        """GBNF for a whole answer, each free text at most `max_feedback_chars` long."""
+        return self.shape.grammar(metric, max_text_chars=max_feedback_chars)
+
+    def tail_grammar(self, metric: Metric) -> str:
+        """GBNF for what follows `close_out`: the decision and the fixed text after it."""
+        return self.shape.tail_grammar(metric)
+
+    def close_out(self, partial: str) -> tuple[str, bool] | None:
+        """See `AnswerShape.close_out`."""
+        return self.shape.close_out(partial)
+
+    def parse(self, raw: str, metric: Metric) -> Verdict:
+        """Parse `raw` strictly into a verdict; `ParseError` naming the problem otherwise."""
+        return self.shape.verdict(raw, metric)
+
+    def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
+        """The rubric's scores, or the labels or choices the shape allows."""
+        return self.shape.decision_values(metric)
+
+    def feedback_stream(self) -> FeedbackFilter:
+        """A fresh filter that yields the feedback text from streamed raw text."""
+        return self.shape.feedback_stream()
 
 
 # -- pieces -------------------------------------------------------------------------------
@@ -270,11 +368,11 @@ def _terms(sections: tuple[Section, ...]) -> list[str]:
             fixed += section.text
             continue
         if fixed:
-            terms.append(_quote(fixed))
+            terms.append(quote(fixed))
             fixed = ""
         terms.append(section.name)
     if fixed:
-        terms.append(_quote(fixed))
+        terms.append(quote(fixed))
     return terms
 
 
@@ -282,38 +380,41 @@ def _text_rules(section: Text, maximum: int, *, prefix: str) -> list[str]:
     """Rules for free text: a little leading whitespace, a visible first character, then up
     to `maximum - 1` more, none of them the stop character."""
     p = f"{prefix}-" if prefix else ""
-    stop = _class_char(section.stop)
+    if isinstance(section, JsonText):
+        return [
+            f"{section.name} ::= {p}first-char {p}rest-0",
+            rf'{p}first-char ::= [^"\\\x00-\x20] | {p}escape',
+            rf'{p}char ::= [^"\\\x00-\x1f] | {p}escape',
+            rf'{p}escape ::= "\\" (["\\/bfnrt] | "u" [0-9a-fA-F]{{4}})',
+            *bounded_repeat(f"{p}rest", f"{p}char", maximum - 1),
+        ]
+    stop = class_char(section.stop)
     return [
         f"{section.name} ::= {p}lead {p}first-char {p}rest-0",
         rf"{p}lead ::= [ \t\r\n]{{0,{LEAD_WHITESPACE}}}",
         rf"{p}first-char ::= [^{stop}\x00-\x20]",
         f"{p}char ::= [^{stop}]",
-        *_bounded_repeat(f"{p}rest", f"{p}char", maximum - 1),
+        *bounded_repeat(f"{p}rest", f"{p}char", maximum - 1),
     ]
-
-
-def _bounded_repeat(name: str, item: str, maximum: int) -> list[str]:
-    """Rules `name-0` ... that match 0..maximum copies of `item` without huge repetitions."""
-    rules: list[str] = []
-    level = 0
-    remaining = maximum
-    while remaining >= REPEAT_BLOCK:
-        # Either finish within this block, or take a whole block and go on.
-        rules.append(
-            f"{name}-{level} ::= {item}{{0,{REPEAT_BLOCK - 1}}} | {name}-block {name}-{level + 1}"
-        )
-        remaining -= REPEAT_BLOCK
-        level += 1
-    rules.append(f"{name}-{level} ::= {item}{{0,{remaining}}}")
-    if level:
-        rules.append(f"{name}-block ::= {item}{{{REPEAT_BLOCK}}}")
-    return rules
 
 
 def _pattern(section: Section) -> str:
     if isinstance(section, Lit):
         return re.escape(section.text) if section.text.strip() else r"\s*"
+    if isinstance(section, JsonText):
+        return f'(?P<{section.name}>(?:[^"\\\\]|\\\\.)*?)'
     return f"(?P<{section.name}>.*?)"
+
+
+def _decoded(section: Text, text: str, raw: str) -> str:
+    """The text as the judge meant it: a JSON string's escapes decoded."""
+    if not isinstance(section, JsonText):
+        return text
+    try:
+        decoded: str = json.loads(f'"{text}"')
+    except json.JSONDecodeError as exc:
+        raise ParseError(f"the {section.name} is not a valid JSON string: {exc.msg}", raw) from None
+    return decoded
 
 
 def _score(text: str, metric: Metric, raw: str) -> int:
@@ -324,28 +425,3 @@ def _score(text: str, metric: Metric, raw: str) -> int:
         allowed = ", ".join(str(s) for s in metric.scores)
         raise ParseError(f"the score {score} is not on the rubric (allowed: {allowed})", raw)
     return score
-
-
-def _choices(values: Iterable[str]) -> str:
-    return " | ".join(_quote(v) for v in values)
-
-
-_GBNF_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _quote(text: str) -> str:
-    """A GBNF string literal."""
-    return '"' + "".join(_GBNF_ESCAPES.get(c, c) for c in text) + '"'
-
-
-def _class_char(char: str) -> str:
-    """`char` inside a GBNF character class."""
-    return {"]": r"\]", "^": r"\^", "\\": "\\\\", "-": r"\-", "\n": r"\n"}.get(char, char)
-
-
-def _partial_suffix(text: str, tag: str) -> int:
-    """Length of the longest end of `text` that is a proper start of `tag`."""
-    for size in range(min(len(tag) - 1, len(text)), 0, -1):
-        if tag.startswith(text[-size:]):
-            return size
-    return 0

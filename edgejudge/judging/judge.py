@@ -1,5 +1,9 @@
 """The Python API: a `Judge` is a model, a metric and a runtime, used as a context manager.
 
+It opens the runtime (runtime_choice.py), holds the runtime's slots and the cancel flag, and
+hands each judgment to the pipeline (pipeline.py) and many of them to the scheduler
+(scheduler.py).
+
 from edgejudge import Judge
 with Judge(model="demo", metric="response-faithfulness-5point") as judge:
     result = judge.evaluate({"query": "…", "context": "…", "response": "…"})
@@ -11,33 +15,27 @@ from __future__ import annotations
 import copy
 import os
 import threading
-import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
 from edgejudge.core.formats import DEFAULT_FAMILY, verdict_grammar
-from edgejudge.errors import (
-    Cancelled,
-    ContextOverflowError,
-    EdgeJudgeError,
-    ParseError,
-    ServerError,
-    ServerGoneError,
+from edgejudge.errors import EdgeJudgeError, ParseError
+from edgejudge.judging.pipeline import Pipeline, shared_head
+from edgejudge.judging.result import JudgeResult
+from edgejudge.judging.runtime_choice import (
+    RuntimeName,
+    RuntimeOptions,
+    catalog_entry,
+    open_runtime,
 )
+from edgejudge.judging.scheduler import as_completed
 from edgejudge.metric_files import resolve_metric
 from edgejudge.models.catalog import ModelEntry
-from edgejudge.runtime.base import Finished, Runtime, Sampling
-from edgejudge.runtime_choice import RuntimeName, RuntimeOptions, catalog_entry, open_runtime
+from edgejudge.runtime.base import Runtime, Sampling
 
 DEFAULT_MAX_TOKENS = 512
-# The shared prompt head is cut back this many tokens from where two probe prompts first
-# differ: the token before an input's text can merge with it.
-HEAD_BACKOFF = 2
 
 
 def format_for(
@@ -50,34 +48,6 @@ def format_for(
     the TUI all ask here, so they agree on what a model is sent."""
     entry = None if family else catalog_entry(model, catalog)
     return get_format(family or (entry.family if entry else DEFAULT_FAMILY))
-
-
-@dataclass(frozen=True)
-class JudgeResult:
-    """One verdict and how it was reached."""
-
-    feedback: str
-    score: int
-    raw: str
-    prompt_tokens: int
-    completion_tokens: int
-    seconds: float
-    model: str
-    metric: str
-    truncated: bool = False  # the feedback hit the token budget and was closed early
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return asdict(self)
-
-    def stats(self) -> str:
-        """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s` (CLI and TUI)."""
-        rate = self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
-        cut = " · feedback cut at the token budget" if self.truncated else ""
-        return (
-            f"{self.model} · {self.prompt_tokens} prompt + {self.completion_tokens} "
-            f"generated tokens · {rate:.1f} tok/s · {self.seconds:.1f} s{cut}"
-        )
 
 
 class _Gate:
@@ -204,71 +174,29 @@ class Judge:
         """Yield the feedback text as it is generated, then the `JudgeResult`."""
         messages = self.messages(item)
         with self._judging():
-            started = time.perf_counter()
-            self._share_head()
-            tokens = self.runtime.chat_tokens(messages)
-            needed = self.max_tokens + self.format.close_out_reserve
-            if len(tokens) + needed > self.runtime.context_length:
-                raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
-            feedback = self.format.feedback_stream()
-            raw, count, reason = "", 0, "eos"
-            for chunk in self.runtime.generate(
-                tokens,
-                grammar=self.grammar if self.use_grammar else None,
-                max_tokens=self.max_tokens,
-                sampling=self.sampling,
-            ):
-                if isinstance(chunk, Finished):
-                    count, reason = chunk.completion_tokens, chunk.stop_reason
-                    continue
-                if self._gate.cancel.is_set():
-                    raise Cancelled("the judgment was cancelled")
-                raw += chunk
-                text = feedback.feed(chunk)
-                if text:
-                    yield text
-            truncated = False
-            if reason == "length" and self.use_grammar:
-                closed = self.format.close_out(raw)
-                if closed is not None:
-                    answer, truncated = closed
-                    feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
-                    tail, extra = self._finish(tokens, answer)
-                    raw, count = answer + tail, count + extra
-            verdict = self.format.parse(raw, self.metric)
-            yield JudgeResult(
-                feedback=verdict.feedback,
-                score=verdict.score,
-                raw=raw,
-                prompt_tokens=len(tokens),
-                completion_tokens=count,
-                seconds=time.perf_counter() - started,
-                model=self.runtime.model_name,
-                metric=self.metric.name,
-                truncated=truncated,
-            )
+            if self.runtime.shares_prefix:
+                if self._head is None:
+                    self._head = shared_head(self.runtime, self._probe)
+                self.runtime.share_prefix(self._head)
+            yield from self.pipeline.run(messages, self._gate.cancel.is_set)
 
-    def _share_head(self) -> None:
-        """Tell a runtime that can share a prompt head which head this metric's prompts share.
+    @property
+    def pipeline(self) -> Pipeline:
+        """What one judgment runs through (judging/pipeline.py), with this judge's settings."""
+        return Pipeline(
+            runtime=self.runtime,
+            format=self.format,
+            metric=self.metric,
+            grammar=self._grammar if self.use_grammar else None,
+            max_tokens=self.max_tokens,
+            sampling=self.sampling,
+        )
 
-        The head is what two prompts with different inputs have in common, so it depends on
-        the metric alone: every input gets the same head, and with it the same verdict.
-        """
-        if not self.runtime.shares_prefix:
-            return
-        if self._head is None:
-            probes = []
-            for marker in ("A", "Z"):
-                fields = dict.fromkeys(self.metric.required_inputs, marker)
-                fields[self.metric.required_output] = marker
-                probes.append(self.runtime.chat_tokens(self.messages(fields)))
-            common = 0
-            for a, b in zip(*probes, strict=False):
-                if a != b:
-                    break
-                common += 1
-            self._head = probes[0][: max(0, common - HEAD_BACKOFF)]
-        self.runtime.share_prefix(self._head)
+    def _probe(self, marker: str) -> list[Message]:
+        """The messages for an input whose every field is `marker` (for the shared head)."""
+        fields = dict.fromkeys(self.metric.required_inputs, marker)
+        fields[self.metric.required_output] = marker
+        return self.messages(fields)
 
     @contextmanager
     def _judging(self) -> Iterator[None]:
@@ -284,22 +212,6 @@ class Judge:
             finally:
                 with gate.lock:
                     gate.active -= 1
-
-    def _finish(self, prompt: list[int], written: str) -> tuple[str, int]:
-        """Generate only the score after an answer closed early; returns text and tokens."""
-        tokens = prompt + self.runtime.text_tokens(written)
-        text, count = "", 0
-        for chunk in self.runtime.generate(
-            tokens,
-            grammar=self.format.tail_grammar(self.metric),
-            max_tokens=self.format.close_out_reserve,
-            sampling=self.sampling,
-        ):
-            if isinstance(chunk, Finished):
-                count = chunk.completion_tokens
-            else:
-                text += chunk
-        return text, count
 
     def evaluate(self, item: EvalInput | dict[str, Any]) -> JudgeResult:
         """Judge one input and return the verdict."""
@@ -339,65 +251,9 @@ class Judge:
         and then `ServerError` is raised: rows not yet started are left for a rerun.
         `Cancelled` (from `cancel`) is raised once the judgments in flight have stopped.
         """
-        jobs = enumerate(items)
-        allowed = restarts = 1 if self.runtime.can_restart else 0
-        retry: deque[tuple[int, Any]] = deque()
-        flight: dict[Future[JudgeResult | EdgeJudgeError], tuple[int, Any]] = {}
-        failure: ServerError | None = None
-        pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="edgejudge")
-        try:
-            while True:
-                while failure is None and len(flight) < self.slots:
-                    job = retry.popleft() if retry else next(jobs, None)
-                    if job is None:
-                        break
-                    flight[pool.submit(self._attempt, job[1])] = job
-                if not flight:
-                    break
-                done, _ = wait(flight, return_when=FIRST_COMPLETED)
-                lost: list[tuple[int, Any]] = []
-                for future in done:
-                    job = flight.pop(future)
-                    outcome = future.result()
-                    if isinstance(outcome, ServerGoneError) and failure is None and restarts:
-                        lost.append(job)
-                        continue
-                    if isinstance(outcome, ServerGoneError) and failure is None:
-                        failure = outcome
-                    yield job[0], outcome
-                if not lost:
-                    continue
-                # The server is gone: the others in flight fail at once, or finish.
-                for future, job in list(flight.items()):
-                    outcome = future.result()
-                    del flight[future]
-                    if isinstance(outcome, ServerGoneError):
-                        lost.append(job)
-                    else:
-                        yield job[0], outcome
-                lost.sort(key=lambda job: job[0])
-                restarts -= 1
-                try:
-                    self.runtime.restart()
-                except ServerError as exc:
-                    failure = exc
-                    for job in lost:
-                        yield job[0], exc
-                    continue
-                retry.extend(lost)
-        finally:
-            if flight:
-                self.cancel()
-            pool.shutdown(wait=True, cancel_futures=True)
-        if failure is not None:
-            why = (
-                "the server failed again after a restart"
-                if restarts < allowed
-                else "edgejudge did not start this server, so it cannot restart it"
-            )
-            raise ServerError(
-                f"{failure}; {why}; rows not judged yet are left for a rerun", failure.output
-            )
+        yield from as_completed(
+            items, self._attempt, slots=self.slots, runtime=self.runtime, cancel=self.cancel
+        )
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
         if isinstance(item, EdgeJudgeError):

@@ -21,10 +21,12 @@ from types import TracebackType
 from typing import Any
 
 from edgejudge.atomic import write_text_atomic
+from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
 from edgejudge.files import JsonlAppender, decode_utf8, open_input, output_lock
-from edgejudge.judge import Judge, JudgeResult
+from edgejudge.judging.judge import Judge
+from edgejudge.judging.result import JudgeResult
 
 ERROR_KEY = "error"
 _JSON_TYPES = {
@@ -167,6 +169,15 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
 def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
     """The output line for a verdict."""
     return {ID_KEY: row_id, **result.to_dict()}
+
+
+def row_decision(record: dict[str, Any]) -> int | str | None:
+    """A result row's decision: its `score`, `label` or `choice`; None for an error row."""
+    for kind in DECISION_KINDS:
+        if kind in record:
+            value = record[kind]
+            return value if isinstance(value, int | str) else str(value)
+    return None
 
 
 def error_row(row_id: Any, error: BaseException) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgejudge.cli_args import positive_int
-from edgejudge.cli_progress import download_bar, hash_bar
+from edgejudge.cli.args import positive_int
+from edgejudge.cli.progress import download_bar, hash_bar
 from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.models.catalog import (

@@ -1,0 +1,211 @@
+"""What the commands share: argparse types (whole numbers of at least 1, a sampling
+temperature), the option groups (input, metric, model, runtime), and reading what they parsed.
+
+Each type turns a bad value into argparse's own error, which the CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
+from edgejudge.core.metrics import Metric
+from edgejudge.errors import InputError
+from edgejudge.judging.judge import DEFAULT_MAX_TOKENS
+from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
+from edgejudge.metric_files import resolve_metric
+from edgejudge.paths import API_KEY_ENV, SERVER_ENV
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def temperature(text: str) -> float:
+    """argparse type: a sampling temperature, 0 (greedy) or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError("must be 0 (greedy) or a positive number")
+    return value
+
+
+# -- option groups ------------------------------------------------------------------------
+
+
+def input_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        "-i",
+        required=True,
+        metavar="FILE.json",
+        help="the input as a JSON object ('-' reads standard input)",
+    )
+
+
+def metric_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--metric",
+        "-m",
+        metavar="NAME",
+        help="a preset or one of your saved metrics (see `edgejudge metrics list`)",
+    )
+    group.add_argument(
+        "--metric-file", metavar="FILE.toml", type=Path, help="a custom metric in TOML (see README)"
+    )
+
+
+def max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
+    parser.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=DEFAULT_MAX_TOKENS,
+        metavar="N",
+        help=f"{meaning} (default {DEFAULT_MAX_TOKENS})",
+    )
+
+
+def format_options(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """--model and --family: which judge format (prompt, grammar, parser) applies."""
+    parser.add_argument("--model", metavar="M", help=model_help)
+    parser.add_argument(
+        "--family",
+        choices=KNOWN_FAMILIES,
+        metavar="F",
+        help=f"judge format: prompt, grammar, parser; one of {', '.join(KNOWN_FAMILIES)} "
+        f"(default: the catalog's for --model, else {DEFAULT_FAMILY})",
+    )
+
+
+def model_options(parser: argparse.ArgumentParser) -> None:
+    format_options(
+        parser,
+        "a catalog name (see `edgejudge models list`), or a path to a .gguf file or a "
+        "llamafile; optional with --server-url",
+    )
+    parser.add_argument(
+        "--pull",
+        action="store_true",
+        help="download the model first if it is not installed (default: say how)",
+    )
+    max_tokens_option(parser, "most tokens the judge may write")
+    parser.add_argument(
+        "--ctx",
+        type=positive_int,
+        metavar="N",
+        help="context length (default: the catalog's, capped by the model's)",
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N", help="CPU threads (default: physical cores)"
+    )
+    parser.add_argument(
+        "--gpu-layers",
+        type=int,
+        metavar="N",
+        help="layers to offload to the GPU (default: all if the build has one)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="sampling seed (default 0)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=temperature,
+        default=0.0,
+        metavar="T",
+        help="0 is greedy and deterministic (default 0)",
+    )
+    parser.add_argument(
+        "--no-grammar",
+        action="store_true",
+        help="do not force the verdict format (for comparison only)",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="show llama.cpp's log and tracebacks"
+    )
+    runtime_options(parser)
+
+
+def runtime_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "runtime",
+        "Where llama.cpp runs: in this process (llama-cpp-python), or as a llama.cpp "
+        "server that edgejudge starts on 127.0.0.1 and stops (llama-server for a .gguf, the "
+        "file itself for a llamafile), or one someone else runs (--server-url).",
+    )
+    group.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        help="default: server for a llamafile, inprocess for a .gguf",
+    )
+    group.add_argument(
+        "--slots",
+        type=positive_int,
+        metavar="N",
+        help="judgments at once in a batch. In-process: decoded together in one llama.cpp "
+        "batch, sharing the model's one --ctx (default 4). Server: llama.cpp's -np; each "
+        "slot gets the full --ctx, so the server holds N times that (default 1)",
+    )
+    group.add_argument(
+        "--server-url",
+        metavar="URL",
+        help="use the llama.cpp server at URL (e.g. http://gpu-box:8080); its own slots set "
+        "how many judgments run at once",
+    )
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"bearer token for --server-url (default: ${API_KEY_ENV})",
+    )
+    group.add_argument(
+        "--llama-server",
+        metavar="PATH",
+        help=f"the llama-server binary (default: ${SERVER_ENV}, then llama-server on PATH, "
+        "then one built by `edgejudge server build`)",
+    )
+
+
+# -- what they parsed ---------------------------------------------------------------------
+
+
+def metric(args: argparse.Namespace) -> Metric:
+    return resolve_metric(args.metric_file or args.metric)
+
+
+def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
+    """What `runtime_options` parsed."""
+    return RuntimeOptions(
+        runtime=args.runtime,
+        server_url=args.server_url,
+        api_key=args.api_key,
+        slots=args.slots,
+        llama_server=args.llama_server,
+    )
+
+
+def read_input(source: str) -> Any:
+    from edgejudge.files import decode_utf8, read_text
+
+    if source == "-":
+        text = decode_utf8(sys.stdin.buffer.read(), "standard input")
+    else:
+        text = read_text(Path(source), what="input file")
+    if not text.strip():
+        raise InputError(f"{source} is empty: give one JSON object")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source} is not valid JSON: {exc}") from None

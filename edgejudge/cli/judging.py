@@ -1,0 +1,160 @@
+"""`edgejudge judge` and `edgejudge batch`: one input, or a JSONL file, through a `Judge`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edgejudge.cli import args
+from edgejudge.cli.progress import batch_bar
+from edgejudge.cli.report import report
+from edgejudge.core.metrics import Metric
+from edgejudge.errors import InputError
+from edgejudge.judging.judge import Judge
+from edgejudge.judging.result import JudgeResult
+
+
+def add_commands(commands: Any) -> None:
+    """Add `judge` and `batch` to the main parser's subcommands."""
+    judge = commands.add_parser(
+        "judge",
+        help="judge one input and print feedback and score",
+        description="Judge one input file and print the verdict.",
+    )
+    args.input_option(judge)
+    judge.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (feedback, score, tokens, seconds...)",
+    )
+    args.metric_options(judge)
+    args.model_options(judge)
+    judge.set_defaults(func=_cmd_judge)
+
+    batch = commands.add_parser(
+        "batch",
+        help="judge a JSONL file into a JSONL file, resumably",
+        description="Judge every line of IN.jsonl (one JSON object per line, UTF-8); each "
+        "verdict is appended to OUT.jsonl as one whole line as it finishes, so any stop leaves "
+        "OUT valid. Rerun the same command to resume: ids already in OUT are skipped. "
+        'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
+        'Rows are identified by their "id" key (a string or an integer), or by line number. '
+        "OUT.lock beside OUT keeps a second run off the same file while this one runs.",
+    )
+    batch.add_argument("input", metavar="IN.jsonl", type=Path)
+    batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
+    batch.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="judge again the rows that OUT records as errors",
+    )
+    batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args.metric_options(batch)
+    args.model_options(batch)
+    batch.set_defaults(func=_cmd_batch)
+
+
+def _open_judge(parsed: argparse.Namespace, metric: Metric) -> Judge:
+    if not parsed.model and not parsed.server_url:
+        raise InputError("name a model with --model (or use a server with --server-url)")
+    options = replace(
+        args.parsed_runtime(parsed),
+        context_length=parsed.ctx,
+        n_threads=parsed.threads,
+        n_gpu_layers=parsed.gpu_layers,
+        verbose=parsed.verbose,
+    )
+    return Judge(
+        model=parsed.model,
+        metric=metric,
+        max_tokens=parsed.max_tokens,
+        temperature=parsed.temperature,
+        seed=parsed.seed,
+        grammar=not parsed.no_grammar,
+        family=parsed.family,
+        download=parsed.pull,
+        **options.judge_arguments(),
+    )
+
+
+def decision_line(result: JudgeResult, values: tuple[int | str, ...], metric: Metric) -> str:
+    """`Score: 4 (scale 1-5)`, `Label: PASS (PASS or FAIL)`, `Choice: A (A or B)`."""
+    kind = result.verdict.decision_kind
+    if kind == "score":
+        return f"Score: {result.decision} (scale {metric.scale})"
+    return f"{kind.capitalize()}: {result.decision} ({' or '.join(map(str, values))})"
+
+
+def _cmd_judge(parsed: argparse.Namespace) -> int:
+    metric = args.metric(parsed)
+    data = args.read_input(parsed.input)
+    from edgejudge.core import coerce_input
+
+    item = coerce_input(data, metric)  # bad input fails before the model loads
+    with _open_judge(parsed, metric) as judge:
+        if parsed.json:
+            print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False))
+            return 0
+        result: JudgeResult | None = None
+        print("Feedback:")
+        for piece in judge.stream(item):
+            if isinstance(piece, JudgeResult):
+                result = piece
+            else:
+                print(piece, end="", flush=True)
+        assert result is not None
+        print()
+        for name, text in result.extras.items():
+            print(f"\n{name.capitalize()}: {text}")
+        print(f"\n{decision_line(result, judge.format.decision_values(metric), metric)}")
+        print(f"[{result.stats()}]", file=sys.stderr)
+    return 0
+
+
+def _cmd_batch(parsed: argparse.Namespace) -> int:
+    from edgejudge.judging import batch
+
+    metric = args.metric(parsed)  # a bad metric fails before anything else
+    rows = batch.read_rows(parsed.input)
+    # The lock, the repair of a torn line and a writable output all come before the model.
+    with batch.BatchOutput(parsed.output, retry_errors=parsed.retry_errors) as output:
+        todo = output.pending(rows)
+        skipped = len(rows) - len(todo)
+        if not todo:
+            print(
+                f"nothing to do: all {len(rows)} rows are already in {parsed.output}",
+                file=sys.stderr,
+            )
+            return 0
+        failed = 0
+
+        def saved() -> str:
+            total = skipped + output.written
+            return (
+                f"{output.written} new rows saved in {parsed.output} ({total} of {len(rows)}); "
+                "run the same command to resume"
+            )
+
+        try:
+            with (
+                _open_judge(parsed, metric) as judge,
+                batch_bar(not parsed.no_progress, len(todo), skipped) as step,
+            ):
+                for record in batch.run_batch(judge, todo, output):
+                    failed += batch.ERROR_KEY in record
+                    step(record)
+        except KeyboardInterrupt:
+            print(f"edgejudge: interrupted: {saved()}", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - any stop says what was saved
+            return report(exc, parsed, f"; {saved()}" if output.written else "")
+        written = output.written
+    print(
+        f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0

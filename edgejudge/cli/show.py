@@ -1,0 +1,56 @@
+"""`edgejudge prompt` and `edgejudge grammar`: exactly what a judge would be sent, for any
+model or family, without loading anything."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from edgejudge.cli import args
+from edgejudge.core.formats import verdict_grammar
+from edgejudge.judging.judge import format_for
+
+_SHOW_MODEL_HELP = (
+    "a catalog name: show what that model is sent, in its judge format (nothing is loaded)"
+)
+
+
+def add_commands(commands: Any) -> None:
+    """Add `prompt` and `grammar` to the main parser's subcommands."""
+    prompt = commands.add_parser(
+        "prompt",
+        help="print the exact prompt the judge is given",
+        description="Print the user message that would be sent.",
+    )
+    args.input_option(prompt)
+    args.metric_options(prompt)
+    args.format_options(prompt, _SHOW_MODEL_HELP)
+    prompt.set_defaults(func=_cmd_prompt)
+
+    grammar = commands.add_parser(
+        "grammar",
+        help="print the GBNF grammar for a metric",
+        description="Print the GBNF grammar that forces the verdict.",
+    )
+    args.metric_options(grammar)
+    args.format_options(grammar, _SHOW_MODEL_HELP)
+    args.max_tokens_option(grammar, "feedback budget the grammar is sized for")
+    grammar.set_defaults(func=_cmd_grammar)
+
+
+def _cmd_prompt(parsed: argparse.Namespace) -> int:
+    from edgejudge.core import coerce_input
+
+    metric = args.metric(parsed)
+    judge_format = format_for(parsed.model, parsed.family)
+    item = coerce_input(args.read_input(parsed.input), metric)
+    sys.stdout.write(judge_format.render_prompt(metric, item) + "\n")
+    return 0
+
+
+def _cmd_grammar(parsed: argparse.Namespace) -> int:
+    metric = args.metric(parsed)
+    grammar = verdict_grammar(format_for(parsed.model, parsed.family), metric, parsed.max_tokens)
+    sys.stdout.write(grammar)
+    return 0

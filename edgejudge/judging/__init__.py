@@ -1,0 +1,9 @@
+"""Judging: what turns a model, a metric and inputs into verdicts, on any runtime.
+
+- `judge.py`: the `Judge` API (open a runtime, hold its slots, cancel);
+- `pipeline.py`: one judgment, from a format's messages to a `JudgeResult`;
+- `scheduler.py`: many judgments in the runtime's slots, and the restart of a dead server;
+- `result.py`: `JudgeResult`, the verdict and how it was reached;
+- `batch.py`: JSONL in, one flushed, resumable line per row out;
+- `runtime_choice.py`: which runtime carries a judge, and opening it on the resolved model.
+"""

@@ -1,0 +1,119 @@
+"""The verdict pipeline: one judgment, from the messages a format wrote to a `JudgeResult`.
+
+    messages -> the runtime's chat tokens -> (room in the context?) -> generate under the
+    format's grammar, streaming the feedback -> an answer cut by the token budget is closed
+    out and only its decision generated -> the format's strict parser -> JudgeResult
+
+Every step asks the format (`JudgeFormat`) or the runtime (`Runtime`) through their
+protocols, so a new family or a new runtime changes nothing here. The shared prompt head,
+which a runtime that can share one keeps decoded between judgments, is worked out here too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from edgejudge.core import JudgeFormat, Message, Metric
+from edgejudge.errors import Cancelled, ContextOverflowError
+from edgejudge.judging.result import JudgeResult
+from edgejudge.runtime.base import Finished, Runtime, Sampling
+
+# The shared prompt head is cut back this many tokens from where two probe prompts first
+# differ: the token before an input's text can merge with it.
+HEAD_BACKOFF = 2
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """How one judge turns messages into a verdict: its runtime, format, metric and budget.
+
+    `grammar` is the verdict grammar, or None to generate unconstrained (the close-out then
+    does not apply: there is no guarantee the answer has the shape to close).
+    """
+
+    runtime: Runtime
+    format: JudgeFormat
+    metric: Metric
+    grammar: str | None
+    max_tokens: int
+    sampling: Sampling
+
+    def run(
+        self, messages: list[Message], cancelled: Callable[[], bool]
+    ) -> Iterator[str | JudgeResult]:
+        """Yield the feedback text as it is generated, then the `JudgeResult`.
+
+        `cancelled` is asked after every chunk; when it says so, `Cancelled` is raised.
+        """
+        started = time.perf_counter()
+        tokens = self.runtime.chat_tokens(messages)
+        needed = self.max_tokens + self.format.close_out_reserve
+        if len(tokens) + needed > self.runtime.context_length:
+            raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
+        feedback = self.format.feedback_stream()
+        raw, count, reason = "", 0, "eos"
+        for chunk in self.runtime.generate(
+            tokens, grammar=self.grammar, max_tokens=self.max_tokens, sampling=self.sampling
+        ):
+            if isinstance(chunk, Finished):
+                count, reason = chunk.completion_tokens, chunk.stop_reason
+                continue
+            if cancelled():
+                raise Cancelled("the judgment was cancelled")
+            raw += chunk
+            text = feedback.feed(chunk)
+            if text:
+                yield text
+        truncated = False
+        if reason == "length" and self.grammar is not None:
+            closed = self.format.close_out(raw)
+            if closed is not None:
+                answer, truncated = closed
+                feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
+                tail, extra = self._decide(tokens, answer)
+                raw, count = answer + tail, count + extra
+        verdict = self.format.parse(raw, self.metric)
+        yield JudgeResult(
+            verdict=verdict,
+            raw=raw,
+            prompt_tokens=len(tokens),
+            completion_tokens=count,
+            seconds=time.perf_counter() - started,
+            model=self.runtime.model_name,
+            metric=self.metric.name,
+            truncated=truncated,
+        )
+
+    def _decide(self, prompt: list[int], written: str) -> tuple[str, int]:
+        """Generate only the decision after an answer closed early; returns text and tokens."""
+        tokens = prompt + self.runtime.text_tokens(written)
+        text, count = "", 0
+        for chunk in self.runtime.generate(
+            tokens,
+            grammar=self.format.tail_grammar(self.metric),
+            max_tokens=self.format.close_out_reserve,
+            sampling=self.sampling,
+        ):
+            if isinstance(chunk, Finished):
+                count = chunk.completion_tokens
+            else:
+                text += chunk
+        return text, count
+
+
+def shared_head(runtime: Runtime, messages_for: Callable[[str], list[Message]]) -> list[int]:
+    """The prompt tokens every input's prompt starts with, for a runtime that keeps them.
+
+    `messages_for(marker)` is the messages with every field set to `marker`; two markers
+    give two prompts, and the head is what they share, cut back by `HEAD_BACKOFF`. It
+    depends on the metric alone: every input gets the same head, and so the same verdict.
+    """
+    probes = [runtime.chat_tokens(messages_for(marker)) for marker in ("A", "Z")]
+    common = 0
+    for a, b in zip(*probes, strict=False):
+        if a != b:
+            break
+        common += 1
+    return probes[0][: max(0, common - HEAD_BACKOFF)]

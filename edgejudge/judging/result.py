@@ -1,0 +1,69 @@
+"""A judgment's result: the verdict, the raw answer, and how it was reached."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from edgejudge.core import Verdict
+
+
+@dataclass(frozen=True)
+class JudgeResult:
+    """One verdict and how it was reached."""
+
+    verdict: Verdict
+    raw: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    model: str
+    metric: str
+    truncated: bool = False  # the feedback hit the token budget and was closed early
+
+    @property
+    def feedback(self) -> str:
+        """The judge's feedback (its reasoning)."""
+        return self.verdict.feedback
+
+    @property
+    def score(self) -> int | None:
+        """The score from the rubric, for a format whose decision is a score."""
+        return self.verdict.score
+
+    @property
+    def label(self) -> str | None:
+        """The label (Yes/No, PASS/FAIL), for a format whose decision is a label."""
+        return self.verdict.label
+
+    @property
+    def choice(self) -> str | None:
+        """A or B, for a pairwise format."""
+        return self.verdict.choice
+
+    @property
+    def decision(self) -> int | str:
+        """The score, label or choice: whichever the format gives."""
+        return self.verdict.decision
+
+    @property
+    def extras(self) -> Mapping[str, str]:
+        """Further named text the format gives (Glider's highlight); usually empty."""
+        return self.verdict.extras
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: the verdict's fields (`feedback`, then `score`, `label` or
+        `choice`, then `extras` if any), then how it was reached."""
+        how = asdict(self)
+        del how["verdict"]
+        return {**self.verdict.fields(), **how}
+
+    def stats(self) -> str:
+        """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s` (CLI and TUI)."""
+        rate = self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+        cut = " · feedback cut at the token budget" if self.truncated else ""
+        return (
+            f"{self.model} · {self.prompt_tokens} prompt + {self.completion_tokens} "
+            f"generated tokens · {rate:.1f} tok/s · {self.seconds:.1f} s{cut}"
+        )
