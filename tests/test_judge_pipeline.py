@@ -8,7 +8,10 @@ and test_server.py; here the model's words are scripted so each case is exact.""
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,10 +20,12 @@ from edgejudge.errors import (
     Cancelled,
     EdgeJudgeError,
     InputError,
+    OutputError,
     ParseError,
     ServerError,
     ServerGoneError,
 )
+from edgejudge.judging import batch
 from tests.cases import FAITHFUL, TEN_FAITHFULNESS
 from tests.support.fake_runtime import FakeRuntime
 
@@ -196,3 +201,55 @@ def test_a_server_someone_else_runs_is_not_restarted() -> None:
                 outcomes.append(outcome)
     assert runtime.restarts == 0
     assert [type(o) for _, o in outcomes] == [JudgeResult, ServerGoneError]
+
+
+class Tracking(FakeRuntime):
+    """A scripted runtime that counts the generations running now."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.active = 0
+        self._count = threading.Lock()
+
+    def generate(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        with self._count:
+            self.active += 1
+        try:
+            yield from super().generate(*args, **kwargs)
+        finally:
+            with self._count:
+                self.active -= 1
+
+
+class FullDisk:
+    """A batch output whose every write fails, as on a full disk."""
+
+    def append(self, record: dict[str, Any]) -> None:
+        raise OutputError("cannot write out.jsonl: No space left on device", "out.jsonl")
+
+
+def test_a_batch_stopped_by_a_failed_write_stops_the_rows_in_flight_first() -> None:
+    # The first row is written (and fails) while the second is still generating. By the time
+    # the error reaches the caller nothing may still run: the CLI frees the model and prints
+    # the error next. (run_batch closes the judgments it started, however it stops.)
+    slow_started = threading.Event()
+
+    def answer(prompt: str, grammar: str | None) -> str:
+        if "slow" in prompt:
+            slow_started.set()
+            time.sleep(0.3)
+            return "<feedback>" + "long " * 400 + "</feedback>\n<score>2</score>"
+        assert slow_started.wait(5)
+        return VERDICT
+
+    runtime = Tracking(answer, slots=2)
+    rows = [
+        batch.Row(line=n, id=n, data=dict(FAITHFUL, query=query))
+        for n, query in enumerate(["fast", "slow"], 1)
+    ]
+    with Judge(None, METRIC, runtime=runtime, max_tokens=4000) as judge:
+        with pytest.raises(OutputError, match="No space left"):
+            for _ in batch.run_batch(judge, rows, FullDisk()):  # type: ignore[arg-type]
+                pass
+        assert runtime.active == 0
+        assert len(runtime.prompts) == 2  # the slow row had started

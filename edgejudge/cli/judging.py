@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,11 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
             with (
                 _open_judge(parsed, metric) as judge,
                 batch_bar(not parsed.no_progress, len(todo), skipped) as step,
+                # Closed first on any stop: the judgments in flight end before the model is
+                # freed and before the error is reported.
+                closing(batch.run_batch(judge, todo, output)) as records,
             ):
-                for record in batch.run_batch(judge, todo, output):
+                for record in records:
                     failed += batch.ERROR_KEY in record
                     step(record)
         except KeyboardInterrupt:

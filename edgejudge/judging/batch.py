@@ -13,7 +13,7 @@ again they become error rows and the batch stops, its unstarted rows left for a 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,18 +234,28 @@ class BatchOutput:
         self.done.add(id_key(record[ID_KEY]))
 
 
-def run_batch(judge: Judge, todo: list[Row], output: BatchOutput) -> Iterator[dict[str, Any]]:
+def run_batch(
+    judge: Judge, todo: list[Row], output: BatchOutput
+) -> Generator[dict[str, Any], None, None]:
     """Judge `todo`, appending each outcome to `output` as it finishes; yields each row.
 
     A server runtime with N slots keeps N rows in flight, so rows land in the order they
-    finish, which is input order with one slot.
+    finish, which is input order with one slot. However it stops (a row that cannot be
+    written, the caller leaving the loop, Ctrl-C), the judgments in flight are stopped and
+    their threads joined before the error goes on: nothing is still generating (or writing
+    to the terminal) while the caller reports it, and the model can be freed safely. Callers
+    that may leave the loop early close this generator (`contextlib.closing`) for the same.
     """
     inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
-    for index, outcome in judge.evaluate_as_completed(inputs):
-        row = todo[index]
-        if isinstance(outcome, JudgeResult):
-            record = result_row(row.id, outcome)
-        else:
-            record = error_row(row.id, outcome)
-        output.append(record)
-        yield record
+    outcomes = judge.evaluate_as_completed(inputs)
+    try:
+        for index, outcome in outcomes:
+            row = todo[index]
+            if isinstance(outcome, JudgeResult):
+                record = result_row(row.id, outcome)
+            else:
+                record = error_row(row.id, outcome)
+            output.append(record)
+            yield record
+    finally:
+        outcomes.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -231,18 +231,22 @@ class Judge:
         """
         waiting: dict[int, JudgeResult | EdgeJudgeError] = {}
         following = 0
-        for index, outcome in self.evaluate_as_completed(items):
-            waiting[index] = outcome
-            while following in waiting:
-                ready = waiting.pop(following)
-                following += 1
-                if isinstance(ready, EdgeJudgeError) and not return_exceptions:
-                    raise ready
-                yield ready
+        outcomes = self.evaluate_as_completed(items)
+        try:
+            for index, outcome in outcomes:
+                waiting[index] = outcome
+                while following in waiting:
+                    ready = waiting.pop(following)
+                    following += 1
+                    if isinstance(ready, EdgeJudgeError) and not return_exceptions:
+                        raise ready
+                    yield ready
+        finally:
+            outcomes.close()  # the judgments still in flight stop first
 
     def evaluate_as_completed(
         self, items: Iterable[EvalInput | dict[str, Any] | EdgeJudgeError]
-    ) -> Iterator[tuple[int, JudgeResult | EdgeJudgeError]]:
+    ) -> Generator[tuple[int, JudgeResult | EdgeJudgeError], None, None]:
         """Judge inputs with up to `slots` in flight; yield `(index, verdict or error)` as
         each finishes. An `EdgeJudgeError` given in place of an input is that row's outcome.
 

@@ -11,7 +11,7 @@ tests/test_judge_pipeline.py drives it on a scripted runtime that dies on cue.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ def as_completed(
     slots: int,
     runtime: Runtime,
     cancel: Callable[[], None],
-) -> Iterator[tuple[int, Result | EdgeJudgeError]]:
+) -> Generator[tuple[int, Result | EdgeJudgeError], None, None]:
     """Run `attempt` on each item, `slots` at a time; yield `(index, outcome)` as each ends.
 
     If the server dies (an outcome is `ServerGoneError`) and the runtime can restart it, it

@@ -77,22 +77,29 @@ class _LogCapture:
         return re.sub(r"^(\w+: )+(error loading model: )?", "", errors[0])
 
 
+# File descriptor 2 belongs to the whole process: one capture at a time. Two at once would
+# each save the other's sink as "the real stderr", and the last to finish would leave fd 2
+# pointing at a deleted temporary file, swallowing every later error message.
+_STDERR_CAPTURE = threading.Lock()
+
+
 @contextmanager
 def _stderr_lines() -> Iterator[list[str]]:
     """Capture what C code writes straight to file descriptor 2 (bypassing llama's log)."""
     lines: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+    with _STDERR_CAPTURE:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                sink.seek(0)
+                text = sink.read().decode("utf-8", "replace")
+                lines.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 _LOG = _LogCapture()
@@ -218,6 +225,7 @@ class LlamaCppRuntime:
             eos_text=model.token_get_text(eos) if eos >= 0 else "",
         )
         self._checked: set[str] = set()
+        self._checking = threading.Lock()
 
     # -- prompt -------------------------------------------------------------------------
 
@@ -291,9 +299,11 @@ class LlamaCppRuntime:
         llama_cpp.llama_sampler_free(sampler)
 
     def _check_once(self, text: str) -> None:
-        if text not in self._checked:
-            self.check_grammar(text)
-            self._checked.add(text)
+        """Check each grammar once, however many judgments start with it at the same time."""
+        with self._checking:
+            if text not in self._checked:
+                self.check_grammar(text)
+                self._checked.add(text)
 
     def close(self) -> None:
         """Free the model and its context."""

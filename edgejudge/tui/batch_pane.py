@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -220,12 +221,13 @@ class BatchPane(Vertical):
                 call(self.query_one(ProgressBar).update, total=len(todo), progress=0)
                 call(self.say, f"judging {len(todo)} rows with {model} · {metric.name} …")
                 judge = self.session.judge(model, metric)
-                for record in batch.run_batch(judge, todo, output):
-                    written += 1
-                    failed += batch.ERROR_KEY in record
-                    call(self.add_record, record)
-                    if self.stop_requested:
-                        break
+                with closing(batch.run_batch(judge, todo, output)) as records:
+                    for record in records:
+                        written += 1
+                        failed += batch.ERROR_KEY in record
+                        call(self.add_record, record)
+                        if self.stop_requested:
+                            break
         except Cancelled:
             pass
         except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, the app stays up
