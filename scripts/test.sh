@@ -12,9 +12,9 @@ venv="${EDGEJUDGE_VENV:-.venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e '.[test,demo]'
-# The reference package the prompt tests compare against. --no-deps: its declared
+# The reference packages the prompt tests compare against. --no-deps: its declared
 # dependencies pull in Jupyter; the light ones it imports are in the test extra.
-"$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2
+"$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2 prometheus-eval==0.1.20
 # The real llama.cpp server the server-runtime tests start: built once from the same
 # llama-cpp-python sdist into edgejudge's cache (~10 minutes on 2 cores), then reused. The
 # build's output goes to stderr; stdout is the binary's path.

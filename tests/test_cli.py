@@ -56,11 +56,16 @@ def test_prompt_and_grammar_follow_the_models_judge_format(
     # A catalog model is looked up, not loaded (this one is not even downloaded).
     assert main(["prompt", "-m", METRIC, "-i", case, "--model", "flow-judge-v0.1"]) == 0
     assert capsys.readouterr().out == plain
-    # Prometheus's format is not built yet: said, rather than showing Flow-Judge's prompt.
-    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "prometheus-2-7b"]) == 2
-    assert "'prometheus' judge format is not built yet" in capsys.readouterr().err
+    # Prometheus's own prompt and grammar, for its catalog model.
+    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "prometheus-2-7b"]) == 0
+    assert capsys.readouterr().out.startswith("You are a fair judge assistant")
+    assert main(["grammar", "-m", METRIC, "--model", "prometheus-2-7b"]) == 0
+    assert 'tail ::= "[RESULT] " score' in capsys.readouterr().out
+    # Selene's format is not built yet: said, rather than showing Flow-Judge's prompt.
+    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "selene-1-mini"]) == 2
+    assert "'selene' judge format is not built yet" in capsys.readouterr().err
     assert (
-        main(["grammar", "-m", METRIC, "--model", "prometheus-2-7b", "--family", "flow-judge"]) == 0
+        main(["grammar", "-m", METRIC, "--model", "selene-1-mini", "--family", "flow-judge"]) == 0
     )
     assert capsys.readouterr().out.startswith("root ::=")
 

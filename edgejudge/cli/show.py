@@ -44,6 +44,7 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
 
     metric = args.metric(parsed)
     judge_format = format_for(parsed.model, parsed.family)
+    judge_format.check(metric)
     item = coerce_input(args.read_input(parsed.input), metric)
     sys.stdout.write(judge_format.render_prompt(metric, item) + "\n")
     return 0
@@ -51,6 +52,8 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
 
 def _cmd_grammar(parsed: argparse.Namespace) -> int:
     metric = args.metric(parsed)
-    grammar = verdict_grammar(format_for(parsed.model, parsed.family), metric, parsed.max_tokens)
+    judge_format = format_for(parsed.model, parsed.family)
+    judge_format.check(metric)
+    grammar = verdict_grammar(judge_format, metric, parsed.max_tokens)
     sys.stdout.write(grammar)
     return 0

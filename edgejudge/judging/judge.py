@@ -104,6 +104,7 @@ class Judge:
         self._owns_runtime = runtime is None or isinstance(runtime, str)
         # The format is checked before the (slow) model load.
         self.format = format_for(model if self._owns_runtime else None, family)
+        self.format.check(self.metric)
         if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
             options = RuntimeOptions(
                 runtime=runtime,
@@ -137,6 +138,7 @@ class Judge:
         """
         other = copy.copy(self)
         other.metric = resolve_metric(metric)
+        self.format.check(other.metric)
         other._grammar = verdict_grammar(self.format, other.metric, self.max_tokens)
         other._head = None
         other._owns_runtime = False

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
+from edgejudge.core.formats.prometheus import PrometheusFormat
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import FamilyError
 
-FORMATS: dict[str, JudgeFormat] = {FLOW_JUDGE.family: FLOW_JUDGE}
+FORMATS: dict[str, JudgeFormat] = {
+    judge_format.family: judge_format
+    for judge_format in (
+        FLOW_JUDGE,
+        PrometheusFormat("training"),
+        PrometheusFormat("library"),
+    )
+}
 # The format a model speaks when neither the caller nor the catalog names one.
 DEFAULT_FAMILY = FLOW_JUDGE.family
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
@@ -21,7 +29,7 @@ DEFAULT_FAMILY = FLOW_JUDGE.family
 CHARS_PER_TOKEN_BOUND = 8
 # Families the catalog may name whose own prompt, grammar and parser are not built yet.
 # Their models can still judge in Flow-Judge's format by passing family="flow-judge".
-PLANNED_FAMILIES: tuple[str, ...] = ("prometheus", "selene", "glider", "root-judge")
+PLANNED_FAMILIES: tuple[str, ...] = ("selene", "glider", "root-judge")
 KNOWN_FAMILIES: tuple[str, ...] = (*FORMATS, *PLANNED_FAMILIES)
 
 

@@ -81,6 +81,12 @@ class JudgeFormat(Protocol):
     # and the fixed text after it, a few tokens in any vocabulary.
     close_out_reserve: int
 
+    def check(self, metric: Metric) -> None:
+        """Raise `FamilyError` (one line, naming the families that can) if this family
+        cannot express `metric`: a scale it was not trained on, an input it has no slot for.
+        Called before any model loads."""
+        ...
+
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The user message, exactly as the family was trained on it."""
         ...

@@ -53,10 +53,15 @@ class Lit:
 
 @dataclass(frozen=True)
 class Text:
-    """Free text, never blank, that never contains `stop`: the character that ends it."""
+    """Free text, never blank, that never contains `stop`: the character that ends it.
+
+    `drop` is a label some models write at the start of the text although the prompt does
+    not ask for it (Prometheus' `Feedback:`): the parser and the stream leave it out.
+    """
 
     name: str
     stop: str
+    drop: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class AnswerShape:
         self.feedback: Text = feedback
         self._opening = _literal(sections[: self._text])
         between = sections[self._text + 1 : self._decision]
-        self._close = next((s.text for s in between if isinstance(s, Lit) and s.text), "")
+        self._close = next((s.text for s in between if isinstance(s, Lit) and s.text.strip()), "")
         self._regex = re.compile(
             r"\A\s*" + "".join(_pattern(s) for s in sections) + r"\s*\Z", re.DOTALL
         )
@@ -173,7 +178,7 @@ class AnswerShape:
         values: dict[str, Value] = {}
         for section in self.sections:
             if isinstance(section, Text):
-                text = _decoded(section, match.group(section.name), raw).strip()
+                text = _dropped(section, _decoded(section, match.group(section.name), raw))
                 if not text:
                     raise ParseError(f"the {section.name} is empty", raw)
                 values[section.name] = text
@@ -210,9 +215,9 @@ class AnswerShape:
         text = raw.strip()
         if not text:
             return "the judge wrote nothing"
-        fixed = [s.text for s in self.sections if isinstance(s, Lit) and s.text.strip()]
-        if not text.startswith(fixed[0]):
-            return f"the answer does not start with {fixed[0]}"
+        first = self.sections[0]
+        if isinstance(first, Lit) and first.text.strip() and not text.startswith(first.text):
+            return f"the answer does not start with {first.text}"
         for index, section in enumerate(self.sections):
             if not isinstance(section, Text):
                 continue
@@ -242,8 +247,8 @@ class AnswerShape:
     def feedback_stream(self) -> FeedbackFilter:
         """A fresh filter that yields the feedback text from streamed raw text."""
         if isinstance(self.feedback, JsonText):
-            return JsonFeedbackFilter(self._opening, self._close)
-        return FeedbackFilter(self._opening, self._close)
+            return JsonFeedbackFilter(self._opening, self._close, drop=self.feedback.drop)
+        return FeedbackFilter(self._opening, self._close, drop=self.feedback.drop)
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
         """Cut an answer stopped by the token budget back to whole text, and close it.
@@ -298,6 +303,8 @@ class AnswerShape:
         between = self.sections[index : self._decision]
         if not all(isinstance(s, Lit) for s in between):
             return None
+        if between and isinstance(between[0], Lit) and not between[0].text.strip():
+            kept = kept.rstrip()  # the blank that follows is written once, as the shape has it
         return kept + _literal(between), cut
 
 
@@ -309,6 +316,9 @@ class ShapedFormat:
     family: str
     shape: AnswerShape
     close_out_reserve: int
+
+    def check(self, metric: Metric) -> None:
+        """Every metric can be expressed, unless a family says otherwise."""
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The user message, exactly as the family was trained on it."""
@@ -415,6 +425,14 @@ def _decoded(section: Text, text: str, raw: str) -> str:
     except json.JSONDecodeError as exc:
         raise ParseError(f"the {section.name} is not a valid JSON string: {exc.msg}", raw) from None
     return decoded
+
+
+def _dropped(section: Text, text: str) -> str:
+    """The text, stripped, without the label the section drops (any case)."""
+    text = text.strip()
+    if section.drop and text[: len(section.drop)].lower() == section.drop.lower():
+        text = text[len(section.drop) :].strip()
+    return text
 
 
 def _score(text: str, metric: Metric, raw: str) -> int:

@@ -20,8 +20,8 @@ class FeedbackFilter:
     of the closing text is held back until the next chunk decides it.
     """
 
-    def __init__(self, opening: str, closing: str) -> None:
-        self._start, self._end = opening, closing
+    def __init__(self, opening: str, closing: str, *, drop: str = "") -> None:
+        self._start, self._end, self._drop = opening, closing, drop
         self._buffer = ""
         self._opened = False
         self._closed = False
@@ -54,6 +54,15 @@ class FeedbackFilter:
                 return False
             self._opened = True
             self._buffer = stripped[len(self._start) :]
+        if self._drop:
+            # A label the model may write first (`Feedback:`): wait until it is clear
+            # whether it is there, then leave it out.
+            head = self._buffer.lstrip()
+            if len(head) < len(self._drop) and self._drop.lower().startswith(head.lower()):
+                return False
+            if head[: len(self._drop)].lower() == self._drop.lower():
+                self._buffer = head[len(self._drop) :].lstrip()
+            self._drop = ""
         return True
 
 

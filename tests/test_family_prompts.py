@@ -1,0 +1,177 @@
+# ruff: noqa: E501  (the sha256 table)
+"""Each judge family's prompt, byte for byte: against the authors' own package where one is on
+PyPI (prometheus-eval 0.1.20, installed --no-deps by scripts/test.sh), and against the
+workplace's research files (shared/research/prompts/), which the package's templates are
+copies of.
+
+The research files are not in this repository, so their sha256 sums are written here (taken
+from shared/research/prompts/ when the templates were copied); the packaged templates must
+hash to them. Where the research folder is beside the repository, the bytes are compared too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from edgejudge.core import EvalInput, get_preset
+from edgejudge.core.formats import get_format
+from edgejudge.core.formats.templates import template
+from edgejudge.errors import FamilyError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "edgejudge/core/formats/templates"
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared/research/prompts"
+SHA256 = {
+    "flow-judge/harness-user-no-inputs.txt": "14e74bc5cc222d66f10ce76af389437f203626b551fabf28927c8b6705da434d",
+    "flow-judge/harness-user.txt": "5a21105590cf57daaedb27895227906cb6b9bec6903219f5f6fbfae7f130701e",
+    "glider/prompt.txt": "8f5ddc27dec4c9b855f5382ac20f73a2239de50518124bf5e95b4be88cf4e65a",
+    "prometheus/absolute-with-reference.library.txt": "edf9508ea2ca3c4f624938634990e8df0e89dba337b3e15311166ff2e3c6c67a",
+    "prometheus/absolute-with-reference.training.txt": "fdc61c777c8d5b9d1b281ffa08eec03787d17469074cea1410afe4f153f5d469",
+    "prometheus/absolute.library.txt": "f4358c8f7953f324df3d70c86bc483d29eb8016567f1b1571cfbe6dee6722656",
+    "prometheus/absolute.training.txt": "f2be92f22d3ba7231e5fac4f484283212a33584534c0d9f8dd48abe33146f898",
+    "prometheus/relative-with-reference.library.txt": "b63ae34a2bac0ce12ea5270c2f6adefcf631832c89d6f284d25f7707ba445d45",
+    "prometheus/relative.library.txt": "ca920719db01d48a23abefa2fde5f1810e50f7bd551dfcddcf87b53dd68941a9",
+    "prometheus/relative.training.txt": "21aa5c504dea0ca6d3ec98c3adf7b3abc476763469dd135b88fef56d4ecaae25",
+    "prometheus/score-rubric.txt": "a4c75273d26b02112e2149674ba34ed103da82fa8a5c39c477f76f0292099352",
+    "prometheus/system-absolute.txt": "526b5b77a2d7eeaf33b21720197b6be536710d867d22cb468b0fb8f6022b62ab",
+    "prometheus/system-relative.txt": "2d7f53af02b6a37c5701ed6a821289874a82615c0a6af9d181dc465b2fb5df20",
+    "root-judge/hallucination-system.txt": "6f804d9ecf4415d1416a1fbbebb3318f13587c8023c0bb53d0c7ae92a6434ef8",
+    "root-judge/hallucination-user.txt": "84dc15e120c12c208bfc20612b87143892384eb9572364750ec133a27cf477d2",
+    "selene/absolute-with-reference.txt": "7fdb6a8d127f7e57d554a41391e995f88fa783c97f1ddb680e83bc2c5d05fb9c",
+    "selene/absolute.txt": "d36edffcbddc41242b6a099695ea173c81ddac44ce2412f72c44016aabcea714",
+    "selene/classification-with-reference.txt": "305e27d44709febab2b407596484f2adcb2daeb87d8a4a712442c587f2950585",
+    "selene/classification.txt": "dd94055542683600c0145b4cada31130d06098fccc94bc6e2c0787c7c95aecae",
+    "selene/pairwise.txt": "ff04067fcefde457c63883a892ea9140a181967932a12aabc2be60fc8baa9661",
+}  # fmt: skip
+QUESTION = "What is the capital of France? {not a placeholder}"
+CONTEXT = "Paris is the capital of France.\nIt has 2.1 million people."
+RESPONSE = "Paris, a city of {braces} and 2 million people. [RESULT] 1"  # verdict syntax inside
+
+
+def reference_module(name: str) -> ModuleType:
+    """`prometheus_eval.<name>` loaded from its file: the package's __init__ imports fastchat,
+    which is not installed (and not needed for its prompt strings)."""
+    spec = importlib.util.find_spec("prometheus_eval")
+    assert spec is not None and spec.submodule_search_locations, "prometheus-eval is missing"
+    path = Path(next(iter(spec.submodule_search_locations))) / f"{name}.py"
+    module_spec = importlib.util.spec_from_file_location(f"_reference_{name}", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def test_the_packaged_templates_are_the_research_files() -> None:
+    packaged = sorted(str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.txt"))
+    assert packaged == sorted(SHA256)
+    for name, digest in SHA256.items():
+        assert hashlib.sha256((TEMPLATES / name).read_bytes()).hexdigest() == digest, name
+        if SHARED.is_dir():
+            assert (TEMPLATES / name).read_bytes() == (SHARED / name).read_bytes(), name
+
+
+def faithfulness_case(metric_name: str) -> tuple[Any, EvalInput, str]:
+    """A 5-point faithfulness input and the instruction Prometheus is given for it."""
+    metric = get_preset(metric_name)
+    item = EvalInput.of(metric, query=QUESTION, context=CONTEXT, response=RESPONSE)
+    return metric, item, f"{QUESTION}\n\nContext:\n{CONTEXT}"
+
+
+def correctness_case() -> tuple[Any, EvalInput, str, str]:
+    metric = get_preset("response-correctness-5point")
+    reference = "Paris {is} the capital."
+    item = EvalInput.of(metric, query=QUESTION, reference_answer=reference, response=RESPONSE)
+    return metric, item, QUESTION, reference
+
+
+def rubric_of(metric: Any, rubric_template: str) -> str:
+    values = {f"score{i.score}_description": i.description for i in metric.rubric}
+    return rubric_template.format(criteria=metric.criteria, **values)
+
+
+@pytest.mark.parametrize(
+    "preset",
+    ["response-faithfulness-5point", "response-relevance-5point", "response-correctness-5point"],
+)
+def test_prometheus_library_wording_is_the_reference_package(preset: str) -> None:
+    prompts = reference_module("prompts")
+    judge_format = get_format("prometheus@library")
+    if preset == "response-correctness-5point":
+        metric, item, instruction, reference = correctness_case()
+        body = prompts.ABSOLUTE_PROMPT.format(
+            instruction=instruction,
+            response=RESPONSE,
+            reference_answer=reference,
+            rubric=rubric_of(metric, prompts.SCORE_RUBRIC_TEMPLATE),
+        )
+    else:
+        metric, item, instruction = faithfulness_case(preset)
+        body = prompts.ABSOLUTE_PROMPT_WO_REF.format(
+            instruction=instruction,
+            response=RESPONSE,
+            rubric=rubric_of(metric, prompts.SCORE_RUBRIC_TEMPLATE),
+        )
+    expected = prompts.ABS_SYSTEM_PROMPT + "\n\n" + body
+    assert judge_format.render_prompt(metric, item) == expected
+    [message] = judge_format.messages(metric, item)
+    assert (message.role, message.content) == ("user", expected)
+
+
+def test_prometheus_training_wording_is_the_research_files() -> None:
+    judge_format = get_format("prometheus")
+    system = template("prometheus/system-absolute.txt")
+    rubric_template = template("prometheus/score-rubric.txt")
+
+    metric, item, instruction = faithfulness_case("response-faithfulness-5point")
+    body = template("prometheus/absolute.training.txt").format(
+        orig_instruction=instruction,
+        orig_response=RESPONSE,
+        score_rubric=rubric_of(metric, rubric_template),
+    )
+    assert body.startswith("\n###Task Description:")  # the literal's newline, left out
+    assert judge_format.render_prompt(metric, item) == system + "\n\n" + body[1:]
+    assert '"Feedback: (write a feedback for criteria) [RESULT]' in body
+
+    metric, item, instruction, reference = correctness_case()
+    body = template("prometheus/absolute-with-reference.training.txt").format(
+        instruction=instruction,
+        response=RESPONSE,
+        reference_answer=reference,
+        rubric=rubric_of(metric, rubric_template),
+    )
+    assert judge_format.render_prompt(metric, item) == system + "\n\n" + body
+    assert body.endswith("###Feedback: ")
+
+
+@pytest.mark.parametrize("family", ["prometheus", "prometheus@library"])
+def test_prometheus_refuses_a_scale_it_was_not_trained_on(family: str) -> None:
+    judge_format = get_format(family)
+    for preset in ("response-faithfulness-3point", "response-correctness-binary"):
+        with pytest.raises(FamilyError, match=r"1-5 scale only.*\(flow-judge, glider\)"):
+            judge_format.check(get_preset(preset))
+    judge_format.check(get_preset("response-faithfulness-5point"))
+
+
+def test_prometheus_answers_parse_stream_and_close_out() -> None:
+    judge_format = get_format("prometheus")
+    metric = get_preset("response-faithfulness-5point")
+    verdict = judge_format.parse("The response is faithful. [RESULT] 5", metric)
+    assert (verdict.feedback, verdict.score) == ("The response is faithful.", 5)
+    verdict = judge_format.parse("Feedback: Mostly right.\n[RESULT] 4", metric)
+    assert (verdict.feedback, verdict.score) == ("Mostly right.", 4)
+    raw = "Feedback: Quotes it. [RESULT] 3"
+    for size in (1, 2, 4):
+        stream = judge_format.feedback_stream()
+        text = "".join(stream.feed(raw[i : i + size]) for i in range(0, len(raw), size))
+        assert text.strip() == "Quotes it."
+    assert judge_format.close_out("A long feedback that was cut ") == (
+        "A long feedback that was cut [RESULT] ",
+        True,
+    )
+    assert judge_format.close_out("Whole. [RES") == ("Whole. [RESULT] ", False)
+    assert judge_format.decision_values(metric) == (1, 2, 3, 4, 5)
