@@ -45,6 +45,26 @@ MODES: list[tuple[str, str, dict[str, str]]] = [
         "response-correctness-5point",
         {"query": QUESTION, "reference_answer": "Paris.", "response": RESPONSE},
     ),
+    (
+        "selene",
+        "response-faithfulness-5point",
+        {"query": QUESTION, "context": CONTEXT, "response": RESPONSE},
+    ),
+    (
+        "selene",
+        "response-correctness-5point",
+        {"query": QUESTION, "reference_answer": "Paris.", "response": RESPONSE},
+    ),
+    (
+        "selene",
+        "response-faithfulness-binary",
+        {"query": QUESTION, "context": CONTEXT, "response": RESPONSE},
+    ),
+    (
+        "selene",
+        "response-correctness-binary",
+        {"query": QUESTION, "reference_answer": "Paris.", "response": RESPONSE},
+    ),
 ]
 # (family, metric, answer, admitted)
 GRAMMAR_CASES: list[tuple[str, str, str, bool]] = [
@@ -55,6 +75,18 @@ GRAMMAR_CASES: list[tuple[str, str, str, bool]] = [
     ("prometheus", "response-faithfulness-5point", "Good.[RESULT] 3", False),
     ("prometheus", "response-faithfulness-5point", " [RESULT] 3", False),
     ("prometheus", "response-faithfulness-5point", "Good. [RESULT] 3 more", False),
+    ("selene", "response-faithfulness-5point", "**Reasoning:** Fine.\n\n**Result:** 4", True),
+    ("selene", "response-faithfulness-binary", "**Reasoning:** Fine.\n\n**Result:** Yes", True),
+    ("selene", "response-faithfulness-binary", "**Reasoning:** Fine.\n\n**Result:** 1", False),
+    ("selene", "response-faithfulness-5point", "**Reasoning:** Fine.\n\n**Result:** Yes", False),
+    ("selene", "response-faithfulness-5point", "**Reasoning:** A\nB\n\n**Result:** 4", False),
+    ("selene", "response-faithfulness-5point", "**Reasoning:**\nFine.\n\n**Result:** 4", False),
+    (
+        "selene",
+        "response-faithfulness-5point",
+        "**Reasoning:** Quotes **Result:** 1 in it.\n\n**Result:** 2",
+        True,
+    ),
 ]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from edgejudge.core import EvalInput, get_preset
+from edgejudge.core import EvalInput, Message, get_preset
 from edgejudge.core.formats import get_format
 from edgejudge.core.formats.templates import template
 from edgejudge.errors import FamilyError
@@ -175,3 +175,67 @@ def test_prometheus_answers_parse_stream_and_close_out() -> None:
     )
     assert judge_format.close_out("Whole. [RES") == ("Whole. [RESULT] ", False)
     assert judge_format.decision_values(metric) == (1, 2, 3, 4, 5)
+
+
+def selene_expected(name: str, metric: Any, instruction: str, reference: str | None) -> str:
+    """Atla's template for `name`, filled with str.format from the metric, as its cookbooks do."""
+    rows = sorted(metric.rubric, key=lambda item: item.score)
+    values = {
+        "user_input": instruction,
+        "assistant_response": RESPONSE,
+        "rubric_objective": metric.criteria,
+        "reference_response": reference or "",
+    }
+    if name.startswith("classification"):
+        values |= {"rubric_yes_description": rows[1].description}
+        values |= {"rubric_no_description": rows[0].description}
+    else:
+        values |= {f"rubric_score_{i.score}_description": i.description for i in rows}
+    return template(f"selene/{name}.txt").format(**values)
+
+
+@pytest.mark.parametrize(
+    ("preset", "template_name"),
+    [
+        ("response-faithfulness-5point", "absolute"),
+        ("response-correctness-5point", "absolute-with-reference"),
+        ("response-faithfulness-binary", "classification"),
+        ("response-correctness-binary", "classification-with-reference"),
+    ],
+)
+def test_selene_prompts_are_atlas_templates(preset: str, template_name: str) -> None:
+    judge_format = get_format("selene")
+    metric = get_preset(preset)
+    if "correctness" in preset:
+        reference = "Paris {is} the capital."
+        item = EvalInput.of(metric, query=QUESTION, reference_answer=reference, response=RESPONSE)
+        instruction = QUESTION
+    else:
+        reference = None
+        item = EvalInput.of(metric, query=QUESTION, context=CONTEXT, response=RESPONSE)
+        instruction = f"{QUESTION}\n\nContext:\n{CONTEXT}"
+    expected = selene_expected(template_name, metric, instruction, reference)
+    assert judge_format.messages(metric, item) == [Message("user", expected)]
+    assert not expected.endswith("\n")  # a YAML |- block: no final newline
+
+
+def test_selene_maps_yes_and_no_to_the_rubric_rows_and_keeps_both() -> None:
+    judge_format = get_format("selene")
+    binary = get_preset("response-faithfulness-binary")
+    yes = judge_format.parse("**Reasoning:** Supported.\n\n**Result:** Yes", binary)
+    no = judge_format.parse("**Reasoning:** Invented.\n\n**Result:** No", binary)
+    assert (yes.label, yes.score, no.label, no.score) == ("Yes", 1, "No", 0)
+    assert yes.fields() == {"feedback": "Supported.", "label": "Yes", "score": 1}
+    assert judge_format.decision_values(binary) == ("Yes", "No")
+    five = get_preset("response-faithfulness-5point")
+    scored = judge_format.parse("**Reasoning:** Mostly.\n\n**Result:** 4", five)
+    assert (scored.score, scored.label) == (4, None)
+    with pytest.raises(FamilyError, match="selene scores on 1-5 or classifies Yes/No"):
+        judge_format.check(get_preset("response-faithfulness-3point"))
+    assert judge_format.close_out("**Reasoning:** Cut here") == (
+        "**Reasoning:** Cut here\n\n**Result:** ",
+        True,
+    )
+    raw = "**Reasoning:** One paragraph.\n\n**Result:** Yes"
+    stream = judge_format.feedback_stream()
+    assert "".join(stream.feed(raw[i : i + 3]) for i in range(0, len(raw), 3)) == ("One paragraph.")

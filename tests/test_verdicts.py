@@ -79,7 +79,7 @@ def pass_fail(monkeypatch: pytest.MonkeyPatch) -> str:
     return PassFailFormat.family
 
 
-def test_a_verdict_holds_exactly_one_decision() -> None:
+def test_a_verdict_holds_one_decision() -> None:
     assert Verdict("ok", score=4).decision == 4
     assert Verdict("ok", label="PASS").decision_kind == "label"
     assert Verdict("ok", choice="B").fields() == {"feedback": "ok", "choice": "B"}
@@ -88,7 +88,13 @@ def test_a_verdict_holds_exactly_one_decision() -> None:
     with pytest.raises(ValueError, match="one score, label or choice"):
         Verdict("ok")
     with pytest.raises(ValueError, match="one score, label or choice"):
-        Verdict("ok", score=3, label="PASS")
+        Verdict("ok", score=1, choice="A")
+    with pytest.raises(ValueError, match="one score, label or choice"):
+        Verdict("ok", label="Yes", choice="A")
+    # A label may carry the score of the rubric row it stands for (Selene's Yes on 0/1).
+    mapped = Verdict("ok", label="Yes", score=1)
+    assert (mapped.decision_kind, mapped.decision) == ("label", "Yes")
+    assert mapped.fields() == {"feedback": "ok", "label": "Yes", "score": 1}
 
 
 def test_a_shape_gives_a_label_with_extras_or_a_choice() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat
+from edgejudge.core.formats.selene import SeleneFormat
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import FamilyError
 
@@ -20,6 +21,7 @@ FORMATS: dict[str, JudgeFormat] = {
         FLOW_JUDGE,
         PrometheusFormat("training"),
         PrometheusFormat("library"),
+        SeleneFormat(),
     )
 }
 # The format a model speaks when neither the caller nor the catalog names one.
@@ -29,7 +31,7 @@ DEFAULT_FAMILY = FLOW_JUDGE.family
 CHARS_PER_TOKEN_BOUND = 8
 # Families the catalog may name whose own prompt, grammar and parser are not built yet.
 # Their models can still judge in Flow-Judge's format by passing family="flow-judge".
-PLANNED_FAMILIES: tuple[str, ...] = ("selene", "glider", "root-judge")
+PLANNED_FAMILIES: tuple[str, ...] = ("glider", "root-judge")
 KNOWN_FAMILIES: tuple[str, ...] = (*FORMATS, *PLANNED_FAMILIES)
 
 

@@ -9,18 +9,20 @@ from typing import Any, Literal, Protocol
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
 
-# The kinds of decision a verdict can hold, and so the JSON key that holds it in a result.
-DECISION_KINDS = ("score", "label", "choice")
+# The kinds of decision a verdict can hold, and so the JSON key that holds it in a result,
+# in the order a row's decision is read (a label may carry a score beside it).
+DECISION_KINDS = ("choice", "label", "score")
 
 
 @dataclass(frozen=True)
 class Verdict:
     """What a judge said: its feedback and its decision, plus any named extras.
 
-    The decision is what the family's format defines, exactly one of: a `score` from the
-    rubric (Flow-Judge, Prometheus absolute), a `label` such as Yes/No or PASS/FAIL (Selene's
-    binary tasks, Root Judge), or a `choice` between two answers, A or B (pairwise). `extras`
-    holds further free text the format names, such as Glider's highlighted phrases.
+    The decision is what the family's format defines, one of: a `score` from the rubric
+    (Flow-Judge, Prometheus absolute), a `label` such as Yes/No or PASS/FAIL (Selene's
+    binary tasks, Root Judge), or a `choice` between two answers, A or B (pairwise). A label
+    may also carry the score of the rubric row it stands for (Selene's Yes on a 0/1 metric
+    is 1). `extras` holds further free text the format names, such as Glider's highlight.
     """
 
     feedback: str
@@ -30,28 +32,40 @@ class Verdict:
     extras: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if len(self._decisions()) != 1:
-            kinds = [kind for kind, _ in self._decisions()] or "none"
-            raise ValueError(f"a verdict holds one score, label or choice, not {kinds}")
+        given = [kind for kind, value in self._given() if value is not None]
+        if given not in (["score"], ["label"], ["choice"], ["score", "label"]):
+            raise ValueError(
+                f"a verdict holds one score, label or choice (a label may carry the score it "
+                f"stands for), not {given or 'none'}"
+            )
 
-    def _decisions(self) -> list[tuple[str, int | str]]:
-        given = (("score", self.score), ("label", self.label), ("choice", self.choice))
-        return [(kind, value) for kind, value in given if value is not None]
-
-    @property
-    def decision(self) -> int | str:
-        """The score, label or choice: whichever this verdict holds."""
-        return self._decisions()[0][1]
+    def _given(self) -> tuple[tuple[str, int | str | None], ...]:
+        return (("score", self.score), ("label", self.label), ("choice", self.choice))
 
     @property
     def decision_kind(self) -> str:
-        """`score`, `label` or `choice`."""
-        return self._decisions()[0][0]
+        """`score`, `label` or `choice`: a label that carries a score is a label."""
+        if self.choice is not None:
+            return "choice"
+        return "label" if self.label is not None else "score"
+
+    @property
+    def decision(self) -> int | str:
+        """The score, label or choice: whichever this verdict holds (the label, if it
+        carries a score too)."""
+        value = {"score": self.score, "label": self.label, "choice": self.choice}[
+            self.decision_kind
+        ]
+        assert value is not None
+        return value
 
     def fields(self) -> dict[str, Any]:
-        """The verdict as JSON keys: `feedback`, then its one decision under its kind's name,
-        then `extras` when there are any (Flow-Judge's verdicts are `feedback` and `score`)."""
+        """The verdict as JSON keys: `feedback`, then its decision under its kind's name (and
+        `score` after a label that stands for one), then `extras` when there are any.
+        Flow-Judge's verdicts are `feedback` and `score`."""
         out: dict[str, Any] = {"feedback": self.feedback, self.decision_kind: self.decision}
+        if self.label is not None and self.score is not None:
+            out["score"] = self.score
         if self.extras:
             out["extras"] = dict(self.extras)
         return out

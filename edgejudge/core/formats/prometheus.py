@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from edgejudge.core.formats.base import Message
 from edgejudge.core.formats.shape import AnswerShape, Lit, Score, ShapedFormat, Text
-from edgejudge.core.formats.slots import slot_values, titled
+from edgejudge.core.formats.slots import instruction_of, slot_values
 from edgejudge.core.formats.templates import fill, template
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
@@ -75,12 +75,7 @@ class PrometheusFormat(ShapedFormat):
         """The one user turn: the system prompt, a blank line, the filled template."""
         self.check(metric)
         slots = slot_values(eval_input)
-        extra = [(name, value) for name, value in slots.others]
-        if slots.context is not None:
-            extra.insert(0, ("context", slots.context))
-        parts = [slots.query] if slots.query is not None else []
-        parts += [f"{titled(name)}:\n{value}" for name, value in extra]
-        instruction = "\n\n".join(parts)
+        instruction = instruction_of(slots)
         rubric = fill(
             template("prometheus/score-rubric.txt"),
             {

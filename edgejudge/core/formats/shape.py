@@ -317,6 +317,12 @@ class ShapedFormat:
     shape: AnswerShape
     close_out_reserve: int
 
+    def shape_for(self, metric: Metric) -> AnswerShape:
+        """The shape of the answer for `metric` (a family whose decision depends on the
+        metric, a score or Yes/No, has one per kind; they agree up to the decision, so the
+        stream and the close-out, which see no metric, use `shape`)."""
+        return self.shape
+
     def check(self, metric: Metric) -> None:
         """Every metric can be expressed, unless a family says otherwise."""
 
@@ -330,11 +336,11 @@ class ShapedFormat:
 
     def grammar(self, metric: Metric, *, max_feedback_chars: int) -> str:
         """GBNF for a whole answer, each free text at most `max_feedback_chars` long."""
-        return self.shape.grammar(metric, max_text_chars=max_feedback_chars)
+        return self.shape_for(metric).grammar(metric, max_text_chars=max_feedback_chars)
 
     def tail_grammar(self, metric: Metric) -> str:
         """GBNF for what follows `close_out`: the decision and the fixed text after it."""
-        return self.shape.tail_grammar(metric)
+        return self.shape_for(metric).tail_grammar(metric)
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
         """See `AnswerShape.close_out`."""
@@ -342,11 +348,11 @@ class ShapedFormat:
 
     def parse(self, raw: str, metric: Metric) -> Verdict:
         """Parse `raw` strictly into a verdict; `ParseError` naming the problem otherwise."""
-        return self.shape.verdict(raw, metric)
+        return self.shape_for(metric).verdict(raw, metric)
 
     def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
         """The rubric's scores, or the labels or choices the shape allows."""
-        return self.shape.decision_values(metric)
+        return self.shape_for(metric).decision_values(metric)
 
     def feedback_stream(self) -> FeedbackFilter:
         """A fresh filter that yields the feedback text from streamed raw text."""
@@ -401,11 +407,19 @@ def _text_rules(section: Text, maximum: int, *, prefix: str) -> list[str]:
     stop = class_char(section.stop)
     return [
         f"{section.name} ::= {p}lead {p}first-char {p}rest-0",
-        rf"{p}lead ::= [ \t\r\n]{{0,{LEAD_WHITESPACE}}}",
+        rf"{p}lead ::= [{_lead_class(section.stop)}]{{0,{LEAD_WHITESPACE}}}",
         rf"{p}first-char ::= [^{stop}\x00-\x20]",
         f"{p}char ::= [^{stop}]",
         *bounded_repeat(f"{p}rest", f"{p}char", maximum - 1),
     ]
+
+
+def _lead_class(stop: str) -> str:
+    """The blanks a text may start with, as a GBNF class: never its stop character (a text
+    that ends at a newline cannot start with one)."""
+    return "".join(
+        e for c, e in ((" ", " "), ("\t", r"\t"), ("\r", r"\r"), ("\n", r"\n")) if c != stop
+    )
 
 
 def _pattern(section: Section) -> str:

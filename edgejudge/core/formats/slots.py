@@ -68,3 +68,14 @@ def titled(name: str) -> str:
     """A field name as a heading: `retrieved_context` -> `Retrieved context`."""
     words = name.replace("_", " ").strip()
     return words[:1].upper() + words[1:]
+
+
+def instruction_of(slots: Slots) -> str:
+    """The instruction slot: the query, then every other input but a reference under its
+    name (`Context:`, a newline, the text), a blank line apart."""
+    extra = list(slots.others)
+    if slots.context is not None:
+        extra.insert(0, ("context", slots.context))
+    parts = [slots.query] if slots.query is not None else []
+    parts += [f"{titled(name)}:\n{value}" for name, value in extra]
+    return "\n\n".join(parts)
