@@ -61,10 +61,10 @@ def test_prompt_and_grammar_follow_the_models_judge_format(
     assert capsys.readouterr().out.startswith("You are a fair judge assistant")
     assert main(["grammar", "-m", METRIC, "--model", "prometheus-2-7b"]) == 0
     assert 'tail ::= "[RESULT] " score' in capsys.readouterr().out
-    # Glider's format is not built yet: said, rather than showing Flow-Judge's prompt.
-    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "glider"]) == 2
-    assert "'glider' judge format is not built yet" in capsys.readouterr().err
-    assert main(["grammar", "-m", METRIC, "--model", "glider", "--family", "flow-judge"]) == 0
+    # Root Judge's format is not built yet: said, rather than showing Flow-Judge's prompt.
+    assert main(["prompt", "-m", METRIC, "-i", case, "--model", "root-judge"]) == 2
+    assert "'root-judge' judge format is not built yet" in capsys.readouterr().err
+    assert main(["grammar", "-m", METRIC, "--model", "root-judge", "--family", "flow-judge"]) == 0
     assert capsys.readouterr().out.startswith("root ::=")
 
 

@@ -65,6 +65,16 @@ MODES: list[tuple[str, str, dict[str, str]]] = [
         "response-correctness-binary",
         {"query": QUESTION, "reference_answer": "Paris.", "response": RESPONSE},
     ),
+    (
+        "glider",
+        "response-faithfulness-3point",
+        {"query": QUESTION, "context": CONTEXT, "response": RESPONSE},
+    ),
+    (
+        "glider",
+        "response-correctness-binary",
+        {"query": QUESTION, "reference_answer": "Paris.", "response": RESPONSE},
+    ),
 ]
 # (family, metric, answer, admitted)
 GRAMMAR_CASES: list[tuple[str, str, str, bool]] = [
@@ -86,6 +96,32 @@ GRAMMAR_CASES: list[tuple[str, str, str, bool]] = [
         "response-faithfulness-5point",
         "**Reasoning:** Quotes **Result:** 1 in it.\n\n**Result:** 2",
         True,
+    ),
+    (
+        "glider",
+        "response-faithfulness-3point",
+        "<reasoning>\n- Fine.\n</reasoning>\n<highlight>\nParis\n</highlight>\n"
+        "<score>\n3\n</score>",
+        True,
+    ),
+    (
+        "glider",
+        "response-faithfulness-3point",
+        "<reasoning>\nQuotes </score> here.\n</reasoning>\n<highlight>\nx\n</highlight>\n"
+        "<score>\n3\n</score>",
+        False,
+    ),
+    (
+        "glider",
+        "response-faithfulness-3point",
+        "<reasoning>\nFine.\n</reasoning>\n<highlight>\nx\n</highlight>\n<score>\n4\n</score>",
+        False,
+    ),
+    (
+        "glider",
+        "response-faithfulness-3point",
+        "<reasoning>\nFine.\n</reasoning>\n<score>\n3\n</score>",
+        False,
     ),
 ]
 

@@ -239,3 +239,55 @@ def test_selene_maps_yes_and_no_to_the_rubric_rows_and_keeps_both() -> None:
     raw = "**Reasoning:** One paragraph.\n\n**Result:** Yes"
     stream = judge_format.feedback_stream()
     assert "".join(stream.feed(raw[i : i + 3]) for i in range(0, len(raw), 3)) == ("One paragraph.")
+
+
+def test_glider_prompt_is_the_model_cards_with_tagged_data() -> None:
+    judge_format = get_format("glider")
+    metric = get_preset("response-correctness-3point")
+    reference = "Paris {is} the capital."
+    item = EvalInput.of(metric, query=QUESTION, reference_answer=reference, response=RESPONSE)
+    data = (
+        f"<USER INPUT>\n{QUESTION}\n</USER INPUT>\n"
+        f"<MODEL OUTPUT>\n{RESPONSE}\n</MODEL OUTPUT>\n"
+        f"<REFERENCE>\n{reference}\n</REFERENCE>"
+    )
+    rubric = "\n".join(f"{i.score}: {i.description}" for i in metric.rubric)
+    expected = template("glider/prompt.txt").format(
+        data=data, pass_criteria=metric.criteria, rubric=rubric
+    )
+    assert judge_format.messages(metric, item) == [Message("user", expected)]
+    assert "Your output must in the following format:" in expected  # the card's words
+    assert expected.endswith("</score>\n")
+
+    metric = get_preset("response-faithfulness-5point")
+    item = EvalInput.of(metric, query=QUESTION, context=CONTEXT, response=RESPONSE)
+    prompt = judge_format.render_prompt(metric, item)
+    assert f"</USER INPUT>\n<CONTEXT>\n{CONTEXT}\n</CONTEXT>\n<MODEL OUTPUT>" in prompt
+
+
+def test_glider_keeps_the_highlight_and_its_tail_writes_one_after_a_cut() -> None:
+    judge_format = get_format("glider")
+    metric = get_preset("response-faithfulness-3point")
+    raw = (
+        "<reasoning>\n- Supported by the context.\n</reasoning>\n<highlight>\n"
+        "[Paris, capital]\n</highlight>\n<score>\n3\n</score>"
+    )
+    verdict = judge_format.parse(raw, metric)
+    assert (verdict.feedback, verdict.score) == ("- Supported by the context.", 3)
+    assert verdict.extras == {"highlight": "[Paris, capital]"}
+    loose = "<reasoning>ok</reasoning> <highlight>x</highlight><score> 2 </score>\n"
+    assert judge_format.parse(loose, metric).score == 2  # whitespace around tags is allowed
+    stream = judge_format.feedback_stream()
+    assert "".join(stream.feed(raw[i : i + 5]) for i in range(0, len(raw), 5)).strip() == (
+        "- Supported by the context."
+    )
+    closed = judge_format.close_out("<reasoning>\n- A long point")
+    assert closed == ("<reasoning>\n- A long point</reasoning>\n<highlight>\n", True)
+    tail = judge_format.tail_grammar(metric, closed[0])
+    assert tail.startswith('root ::= highlight "</highlight>\\n<score>\\n" score "\\n</score>"\n')
+    assert "highlight-rest-0 ::= highlight-char{0,119}" in tail
+    assert judge_format.close_out("<reasoning>\nWhole.\n</reasoning>\n<highlight>\nPar") == (
+        "<reasoning>\nWhole.\n</reasoning>\n<highlight>\nPar</highlight>\n<score>\n",
+        True,
+    )
+    assert judge_format.tail_grammar(metric, "x").startswith('root ::= score "\\n</score>"')

@@ -63,7 +63,7 @@ class PassFailFormat(ShapedFormat):
 
     family = "test-pass-fail"
     shape = LABEL_SHAPE
-    close_out_reserve = 16  # the label and `</verdict>`, one character a token
+    close_out_reserve = 64  # a highlight the tail may write, the label, `</verdict>`
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         return f"Judge: {eval_input.output_value}"
@@ -162,12 +162,28 @@ def test_a_label_answer_cut_by_the_budget_is_closed_and_labelled(pass_fail: str)
     assert tails[0].endswith(long[:60] + "</highlight>\n<verdict>")
 
 
-def test_an_answer_cut_before_a_later_free_text_is_not_made_up(pass_fail: str) -> None:
-    # The budget stops in the reasoning: the highlight after it cannot be invented.
-    runtime = FakeRuntime("<reasoning>" + "word " * 40 + "</reasoning>")
+def test_an_answer_cut_before_a_later_free_text_has_the_tail_write_it(pass_fail: str) -> None:
+    # The budget stops in the reasoning: it is closed, and the tail writes the highlight
+    # (bounded) and the verdict, as Glider's close-out must.
+    grammars: list[str | None] = []
+
+    def answer(prompt: str, grammar: str | None) -> str:
+        grammars.append(grammar)
+        if grammar is not None and grammar.startswith("root ::= highlight"):
+            assert prompt.endswith("</reasoning>\n<highlight>")
+            return "made up</highlight>\n<verdict>FAIL</verdict>"
+        return "<reasoning>" + "word " * 40 + "</reasoning>"
+
+    runtime = FakeRuntime(answer)
     with Judge(None, METRIC, runtime=runtime, family=pass_fail, max_tokens=30) as judge:
-        with pytest.raises(ParseError, match="the reasoning is never closed"):
-            judge.evaluate(FAITHFUL)
+        result = judge.evaluate(FAITHFUL)
+    assert (result.label, result.extras["highlight"], result.truncated) == (
+        "FAIL",
+        "made up",
+        True,
+    )
+    tail = grammars[-1]
+    assert tail is not None and "highlight-rest-0 ::= highlight-char{0,119}" in tail
 
 
 def test_the_cli_prints_the_decision_as_the_format_defines_it() -> None:

@@ -92,7 +92,7 @@ class Pipeline:
         text, count = "", 0
         for chunk in self.runtime.generate(
             tokens,
-            grammar=self.format.tail_grammar(self.metric),
+            grammar=self.format.tail_grammar(self.metric, written),
             max_tokens=self.format.close_out_reserve,
             sampling=self.sampling,
         ):

@@ -26,7 +26,7 @@ from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging import batch
 from edgejudge.tui.dialogs import PickFile, TextView
 from edgejudge.tui.histogram import Histogram, scale_with
-from edgejudge.tui.judge_pane import JudgeChoice
+from edgejudge.tui.judge_pane import JudgeChoice, verdict_text
 from edgejudge.tui.session import ModelSession, model_busy
 from edgejudge.tui.settings import TuiSettings
 
@@ -268,7 +268,8 @@ class BatchPane(Vertical):
             verdict = f"error ({record.get('error_type', '')}): {record[batch.ERROR_KEY]}"
         else:
             kind = next((k for k in DECISION_KINDS if k in record), "score")
-            verdict = f"{kind} {batch.row_decision(record)}\n\n{record.get('feedback', '')}"
+            text = verdict_text(str(record.get("feedback", "")), record.get("extras") or {})
+            verdict = f"{kind} {batch.row_decision(record)}\n\n{text}"
         shown = row.problem or json.dumps(row.data, indent=2, ensure_ascii=False)
         texts = {"verdict": verdict, "inputs and output": shown}
         self.app.push_screen(TextView(f"row {row.id}", texts))

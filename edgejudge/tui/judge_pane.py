@@ -6,6 +6,7 @@ between widgets and the core (which renders the prompt, forces and parses the ve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,12 @@ class FieldArea(TextArea):
         super().__init__(text, soft_wrap=True, classes="field")
         self.field_name = field_name
         self.border_title = field_name
+
+
+def verdict_text(feedback: str, extras: Mapping[str, str]) -> str:
+    """The feedback, then each extra the format gives (Glider's highlight) under its name."""
+    parts = [feedback, *(f"{name.capitalize()}: {text}" for name, text in extras.items())]
+    return "\n\n".join(parts)
 
 
 class JudgePane(Vertical):
@@ -349,7 +356,7 @@ class JudgePane(Vertical):
         """The verdict: badge (its decision among `values`), numbers and the final feedback."""
         self.query_one(ScoreBadge).show(result.decision, values)
         self.query_one("#stats", Static).update(result.stats())
-        self.query_one("#feedback", Static).update(result.feedback)
+        self.query_one("#feedback", Static).update(verdict_text(result.feedback, result.extras))
         self.last_result = result
 
     def show_error(self, error: BaseException) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
+from edgejudge.core.formats.glider import GliderFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat
 from edgejudge.core.formats.selene import SeleneFormat
 from edgejudge.core.metrics import Metric
@@ -22,6 +23,7 @@ FORMATS: dict[str, JudgeFormat] = {
         PrometheusFormat("training"),
         PrometheusFormat("library"),
         SeleneFormat(),
+        GliderFormat(),
     )
 }
 # The format a model speaks when neither the caller nor the catalog names one.
@@ -31,7 +33,7 @@ DEFAULT_FAMILY = FLOW_JUDGE.family
 CHARS_PER_TOKEN_BOUND = 8
 # Families the catalog may name whose own prompt, grammar and parser are not built yet.
 # Their models can still judge in Flow-Judge's format by passing family="flow-judge".
-PLANNED_FAMILIES: tuple[str, ...] = ("glider", "root-judge")
+PLANNED_FAMILIES: tuple[str, ...] = ("root-judge",)
 KNOWN_FAMILIES: tuple[str, ...] = (*FORMATS, *PLANNED_FAMILIES)
 
 

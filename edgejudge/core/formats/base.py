@@ -119,12 +119,14 @@ class JudgeFormat(Protocol):
         ...
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
-        """An answer stopped by the token budget, cut back to its feedback and closed up to
-        the score, and whether the feedback itself was cut; None if it can't be saved."""
+        """An answer stopped by the token budget, cut back to whole text and closed up to
+        what the model must still write, and whether a text was cut; None if it can't be
+        saved."""
         ...
 
-    def tail_grammar(self, metric: Metric) -> str:
-        """The grammar for what must follow `close_out`: the score and its closing tag."""
+    def tail_grammar(self, metric: Metric, closed: str = "") -> str:
+        """The grammar for what must follow the answer `close_out` closed (`closed`): the
+        decision and its fixed text, with any free text still missing before it."""
         ...
 
     def decision_values(self, metric: Metric) -> tuple[int | str, ...]:

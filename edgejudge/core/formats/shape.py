@@ -42,6 +42,9 @@ from edgejudge.core.metrics import Metric
 from edgejudge.errors import ParseError
 
 LEAD_WHITESPACE = 8  # blank characters the grammar lets a model put before its feedback
+# The most characters a free text gets when the close-out's tail writes it (Glider's
+# highlight after a reasoning the budget cut); a family with such a text reserves for it.
+TAIL_TEXT_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,20 @@ class AnswerShape:
             )
         return "\n".join(rules) + "\n" + self._tail_rules(metric)
 
-    def tail_grammar(self, metric: Metric) -> str:
-        """GBNF for what follows `close_out`: the decision and the fixed text after it."""
-        rest = " ".join(_terms(self.sections[self._decision :]))
-        return f"root ::= {rest}\n" + self._tail_rules(metric)
+    def tail_grammar(self, metric: Metric, closed: str = "") -> str:
+        """GBNF for what follows the answer `close_out` closed: the decision and the fixed
+        text after it, with any free text before the decision that `closed` does not hold
+        yet (each up to TAIL_TEXT_CHARS)."""
+        walked = self._walk(closed.lstrip()) if closed else None
+        start = self._decision if walked is None else walked[1]
+        while start < self._decision and isinstance(self.sections[start], Lit):
+            start += 1
+        rest = " ".join(_terms(self.sections[start:]))
+        rules = [f"root ::= {rest}"]
+        for section in self.sections[start : self._decision]:
+            if isinstance(section, Text):
+                rules += _text_rules(section, TAIL_TEXT_CHARS, prefix=section.name)
+        return "\n".join(rules) + "\n" + self._tail_rules(metric)
 
     def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
         """The values the decision can take: the rubric's scores, or the label's words."""
@@ -253,16 +266,30 @@ class AnswerShape:
     def close_out(self, partial: str) -> tuple[str, bool] | None:
         """Cut an answer stopped by the token budget back to whole text, and close it.
 
-        Returns the answer up to the decision, ready for the decision alone, and whether a
-        free text was cut short; None when it cannot be saved. The answer is read section by
-        section: a free text cannot contain its stop character, so the first one is where it
-        ended, whatever part of the fixed text after it the budget stopped in. The free text
-        the budget stopped in is kept as it is (a JSON string without a half-written escape)
-        and closed; this needs only fixed text between it and the decision, so an answer cut
-        in a text that another free text follows (Glider's reasoning, before its highlight)
-        cannot be saved.
+        Returns the answer closed up to the next section the model must still write (the
+        decision, or a free text such as Glider's highlight), and whether a free text was
+        cut short; None when it cannot be saved (no feedback, or not this shape). The answer
+        is read section by section: a free text cannot contain its stop character, so the
+        first one is where it ended, whatever part of the fixed text after it the budget
+        stopped in. The free text the budget stopped in is kept as it is (a JSON string
+        without a half-written escape) and closed. `tail_grammar(metric, closed)` is the
+        grammar for the rest.
         """
-        text = partial.lstrip()
+        walked = self._walk(partial.lstrip())
+        if walked is None:
+            return None
+        kept, index, cut = walked
+        end = index
+        while end < self._decision and isinstance(self.sections[end], Lit):
+            end += 1
+        fixed = self.sections[index:end]
+        if fixed and isinstance(fixed[0], Lit) and not fixed[0].text.strip():
+            kept = kept.rstrip()  # the blank that follows is written once, as the shape has it
+        return kept + _literal(fixed), cut
+
+    def _walk(self, text: str) -> tuple[str, int, bool] | None:
+        """Read `text` section by section up to the decision: what of it to keep, the
+        section to go on from, and whether a free text was cut."""
         if not text.startswith(self._opening):
             return None
         pos, index = len(self._opening), self._text
@@ -272,40 +299,33 @@ class AnswerShape:
                 fixed = section.text
                 if not fixed.strip():
                     if not rest:  # stopped just before it
-                        return self._closed(text[:pos], index, cut=False)
+                        return text[:pos], index, False
                     pos += len(rest) - len(rest.lstrip())
                 elif rest.startswith(fixed):
                     pos += len(fixed)
                 else:
                     # Stopped inside the fixed text, or something else follows the free
                     # text before it: that text is cut there.
-                    return self._closed(text[:pos], index, cut=not fixed.startswith(rest))
-            elif isinstance(section, JsonText):
+                    return text[:pos], index, not fixed.startswith(rest)
+                index += 1
+                continue
+            if isinstance(section, JsonText):
                 end = unescaped_quote(rest)
                 kept = rest[:end] if end >= 0 else whole_escapes(rest)
             elif isinstance(section, Text):
                 end = rest.find(section.stop)
                 kept = rest[:end] if end >= 0 else rest
             else:
-                return None  # a decision before the main one: not a shape close-out serves
-            if isinstance(section, Text):
-                if not kept.strip():
-                    return None
-                if end < 0:
-                    return self._closed(text[:pos] + kept, index + 1, cut=True)
-                pos += end
+                return None  # a decision before the main one: no close-out serves
+            if not kept.strip():
+                # Nothing of this text yet: the feedback cannot be made up; a later text is
+                # written by the tail.
+                return None if index == self._text else (text[:pos], index, False)
+            if end < 0:
+                return text[:pos] + kept, index + 1, True
+            pos += end
             index += 1
-        return self._closed(text[:pos], index, cut=False)
-
-    def _closed(self, kept: str, index: int, *, cut: bool) -> tuple[str, bool] | None:
-        """`kept` closed with the fixed text from section `index` up to the decision, or
-        None when a free text lies in between (it cannot be made up)."""
-        between = self.sections[index : self._decision]
-        if not all(isinstance(s, Lit) for s in between):
-            return None
-        if between and isinstance(between[0], Lit) and not between[0].text.strip():
-            kept = kept.rstrip()  # the blank that follows is written once, as the shape has it
-        return kept + _literal(between), cut
+        return text[:pos], index, False
 
 
 class ShapedFormat:
@@ -338,9 +358,9 @@ class ShapedFormat:
         """GBNF for a whole answer, each free text at most `max_feedback_chars` long."""
         return self.shape_for(metric).grammar(metric, max_text_chars=max_feedback_chars)
 
-    def tail_grammar(self, metric: Metric) -> str:
-        """GBNF for what follows `close_out`: the decision and the fixed text after it."""
-        return self.shape_for(metric).tail_grammar(metric)
+    def tail_grammar(self, metric: Metric, closed: str = "") -> str:
+        """GBNF for what follows the answer `close_out` closed (see AnswerShape)."""
+        return self.shape_for(metric).tail_grammar(metric, closed)
 
     def close_out(self, partial: str) -> tuple[str, bool] | None:
         """See `AnswerShape.close_out`."""
