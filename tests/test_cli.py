@@ -32,7 +32,8 @@ def write_json(path: Path, data: object) -> Path:
 def test_metrics_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["metrics", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 9 and "response-relevance-binary" in out
+    assert out.count("\n") == 10 and "response-relevance-binary" in out
+    assert "hallucination-detection" in out
     assert main(["metrics", "show", METRIC]) == 0
     assert "- " not in capsys.readouterr().out.split("rubric:")[0]
 
@@ -61,9 +62,9 @@ def test_prompt_and_grammar_follow_the_models_judge_format(
     assert capsys.readouterr().out.startswith("You are a fair judge assistant")
     assert main(["grammar", "-m", METRIC, "--model", "prometheus-2-7b"]) == 0
     assert 'tail ::= "[RESULT] " score' in capsys.readouterr().out
-    # Root Judge's format is not built yet: said, rather than showing Flow-Judge's prompt.
+    # Root Judge asks one question: a metric it cannot express is refused in one line.
     assert main(["prompt", "-m", METRIC, "-i", case, "--model", "root-judge"]) == 2
-    assert "'root-judge' judge format is not built yet" in capsys.readouterr().err
+    assert "root-judge detects hallucinations only" in capsys.readouterr().err
     assert main(["grammar", "-m", METRIC, "--model", "root-judge", "--family", "flow-judge"]) == 0
     assert capsys.readouterr().out.startswith("root ::=")
 

@@ -22,7 +22,7 @@ import pytest
 from edgejudge.core import EvalInput, Message, get_preset
 from edgejudge.core.formats import get_format
 from edgejudge.core.formats.templates import template
-from edgejudge.errors import FamilyError
+from edgejudge.errors import FamilyError, ParseError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "edgejudge/core/formats/templates"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared/research/prompts"
@@ -291,3 +291,53 @@ def test_glider_keeps_the_highlight_and_its_tail_writes_one_after_a_cut() -> Non
         True,
     )
     assert judge_format.tail_grammar(metric, "x").startswith('root ::= score "\\n</score>"')
+
+
+def test_root_judge_sends_the_cards_system_and_user_messages() -> None:
+    judge_format = get_format("root-judge")
+    metric = get_preset("hallucination-detection")
+    item = EvalInput.of(metric, query=QUESTION, context=CONTEXT, response=RESPONSE)
+    system = (TEMPLATES / "root-judge/hallucination-system.txt").read_bytes().decode()
+    user = template("root-judge/hallucination-user.txt").format(
+        question=QUESTION, document=CONTEXT, answer=RESPONSE
+    )
+    assert judge_format.messages(metric, item) == [
+        Message("system", system),
+        Message("user", user),
+    ]
+    assert system.startswith("\n<TASK>") and system.endswith("</OUTPUT_EXAMPLE>\n")
+    assert '{"REASONING": "Your reasoning here' in system  # braces sent as they are
+    judge_format.check(get_preset("response-faithfulness-binary"))
+    with pytest.raises(FamilyError, match="root-judge detects hallucinations only"):
+        judge_format.check(get_preset("response-relevance-binary"))
+
+
+def test_root_judge_answers_are_read_with_json_and_exactly_two_keys() -> None:
+    judge_format = get_format("root-judge")
+    metric = get_preset("hallucination-detection")
+    verdict = judge_format.parse(
+        '{"REASONING": "#1 \\"Paris\\" is in the document.\\n#2 ok", "VERDICT": "PASS"}', metric
+    )
+    assert (verdict.feedback, verdict.label, verdict.score) == (
+        '#1 "Paris" is in the document.\n#2 ok',
+        "PASS",
+        1,
+    )
+    loose = '{ "VERDICT":"FAIL",\n "REASONING":"Invented." }'
+    assert judge_format.parse(loose, metric).score == 0  # any key order and spacing
+    bad = {
+        '{"REASONING": "x"}': "exactly REASONING and VERDICT",
+        '{"REASONING": "x", "VERDICT": "PASS", "SCORE": 1}': "exactly REASONING and VERDICT",
+        '{"REASONING": "x", "VERDICT": "PASS", "VERDICT": "FAIL"}': "VERDICT appears twice",
+        '{"REASONING": "x", "VERDICT": "MAYBE"}': "'MAYBE' is not PASS or FAIL",
+        '{"REASONING": "  ", "VERDICT": "PASS"}': "REASONING is not a text, or it is empty",
+        '{"REASONING": "cut': "not valid JSON",
+    }
+    for raw, message in bad.items():
+        with pytest.raises(ParseError, match=message):
+            judge_format.parse(raw, metric)
+    closed = judge_format.close_out('{"REASONING": "Cut \\u00')
+    assert closed == ('{"REASONING": "Cut ", "VERDICT": "', True)
+    stream = judge_format.feedback_stream()
+    raw = '{"REASONING": "A \\"quote\\"", "VERDICT": "FAIL"}'
+    assert "".join(stream.feed(c) for c in raw) == 'A "quote"'

@@ -24,13 +24,14 @@ def _data(**overrides: object) -> dict[str, object]:
     return data
 
 
-def test_nine_presets_with_their_scales() -> None:
-    assert len(PRESETS) == 9
+def test_the_presets_with_their_scales() -> None:
+    assert len(PRESETS) == 10  # Flow-Judge's nine and hallucination-detection
     scales = {name: metric.scores for name, metric in PRESETS.items()}
     assert scales["response-faithfulness-binary"] == (0, 1)
     assert scales["response-relevance-3point"] == (1, 2, 3)
     assert scales["response-correctness-5point"] == (1, 2, 3, 4, 5)
     assert get_preset("response-faithfulness-5point").required_inputs == ("query", "context")
+    assert scales["hallucination-detection"] == (0, 1)
 
 
 def test_unknown_preset_lists_the_presets() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from edgejudge.cli.args import positive_int
 from edgejudge.cli.progress import download_bar, hash_bar
-from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
+from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.models.catalog import (
     FITS_WORDS,
@@ -150,8 +150,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     notes = []
-    if any(e.family not in FORMATS for e, _, _ in rows):
-        notes.append("* format not built yet: judge with --family flow-judge")
     if any(not e.confirmed for e, _, _ in rows):
         notes.append("? source not confirmed on the hub (see `models.toml` note)")
     notes.append(f"FITS: needs at most 80% of this machine's {human_size(memory)} of memory")

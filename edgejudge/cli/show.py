@@ -21,7 +21,9 @@ def add_commands(commands: Any) -> None:
     prompt = commands.add_parser(
         "prompt",
         help="print the exact prompt the judge is given",
-        description="Print the user message that would be sent.",
+        description="Print what the judge would be sent: the user message, or, for a family "
+        "with a system prompt (root-judge), each message under a `--- ROLE message ---` line. "
+        "The model's chat template is applied to these when judging.",
     )
     args.input_option(prompt)
     args.metric_options(prompt)
@@ -46,7 +48,13 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
     judge_format = format_for(parsed.model, parsed.family)
     judge_format.check(metric)
     item = coerce_input(args.read_input(parsed.input), metric)
-    sys.stdout.write(judge_format.render_prompt(metric, item) + "\n")
+    messages = judge_format.messages(metric, item)
+    if len(messages) == 1:
+        sys.stdout.write(messages[0].content + "\n")
+        return 0
+    # Several messages: each under a line naming its role, so none is mistaken for another.
+    for message in messages:
+        sys.stdout.write(f"--- {message.role} message ---\n{message.content}\n")
     return 0
 
 

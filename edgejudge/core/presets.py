@@ -1,7 +1,9 @@
-"""The nine Flow-Judge preset metrics, worded exactly as the reference `flow-judge` 0.1.2.
+"""The preset metrics: the nine of Flow-Judge, worded exactly as the reference `flow-judge`
+0.1.2, and `hallucination-detection`, edgejudge's own, for Root Judge's one published task.
 
-The criteria and rubric texts are the ones Flow-Judge-v0.1 was trained and evaluated with;
-changing a character changes the judge, so tests compare them against the reference package.
+The Flow-Judge criteria and rubric texts are the ones Flow-Judge-v0.1 was trained and
+evaluated with; changing a character changes the judge, so tests compare them against the
+reference package (`FLOW_JUDGE_PRESETS`).
 """
 
 from __future__ import annotations
@@ -277,6 +279,30 @@ PRESETS["response-relevance-5point"] = _metric(
         5: (
             "The response is highly relevant to the query, addressing all key aspects directly "
             "and thoroughly without any irrelevant or extraneous information."
+        ),
+    },
+)
+
+FLOW_JUDGE_PRESETS: dict[str, Metric] = dict(PRESETS)
+
+# Root Judge's hallucination prompt carries its own instructions and no rubric: this metric
+# names the same question for every family, with PASS (1) and FAIL (0) as its two rows.
+PRESETS["hallucination-detection"] = _metric(
+    "hallucination-detection",
+    "Hallucination detection (pass/fail)",
+    (
+        "Is the answer free of hallucinations and unjustified assumptions: is every claim in "
+        "it supported by the document (the context), or a reasonable inference from it?"
+    ),
+    ["query", "context"],
+    {
+        0: (
+            "The answer makes at least one claim the document does not support or "
+            "contradicts, or an unjustified assumption or connection."
+        ),
+        1: (
+            "Every claim in the answer is supported by the document or is a reasonable "
+            "inference from it, with no unjustified assumptions."
         ),
     },
 )

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edgejudge.atomic import write_text_atomic
-from edgejudge.core.formats import FORMATS, KNOWN_FAMILIES
+from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.files import read_text
@@ -97,10 +97,10 @@ FITS_WORDS: dict[bool | None, str] = {True: "yes", False: "no", None: "?"}
 
 def entry_cells(entry: ModelEntry) -> tuple[str, str, str, str]:
     """Name, family, size and memory as the model tables show them: `?` marks a source not
-    confirmed on the hub, `*` a family whose own format is not built yet."""
+    confirmed on the hub."""
     return (
         entry.name + ("" if entry.confirmed else " ?"),
-        entry.family + ("" if entry.family in FORMATS else " *"),
+        entry.family,
         human_size(entry.approx_bytes),
         f"{entry.ram_gb:g} GB" if entry.ram_gb else "-",
     )

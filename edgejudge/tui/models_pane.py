@@ -31,7 +31,7 @@ def model_row(entry: ModelEntry, installed: bool, fits: bool | None) -> tuple[st
     return (*entry_cells(entry), "yes" if installed else "no", FITS_WORDS[fits])
 
 
-LEGEND = "* format not built yet: judge it as flow-judge · ? source unconfirmed"
+LEGEND = "? source not confirmed on the hub"
 
 
 class ModelsPane(Vertical):

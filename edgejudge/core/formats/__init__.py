@@ -12,6 +12,7 @@ from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Ve
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
 from edgejudge.core.formats.glider import GliderFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat
+from edgejudge.core.formats.root_judge import RootJudgeFormat
 from edgejudge.core.formats.selene import SeleneFormat
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import FamilyError
@@ -24,6 +25,7 @@ FORMATS: dict[str, JudgeFormat] = {
         PrometheusFormat("library"),
         SeleneFormat(),
         GliderFormat(),
+        RootJudgeFormat(),
     )
 }
 # The format a model speaks when neither the caller nor the catalog names one.
@@ -31,10 +33,8 @@ DEFAULT_FAMILY = FLOW_JUDGE.family
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
 # since the token budget (not this) is meant to be what ends an over-long feedback.
 CHARS_PER_TOKEN_BOUND = 8
-# Families the catalog may name whose own prompt, grammar and parser are not built yet.
-# Their models can still judge in Flow-Judge's format by passing family="flow-judge".
-PLANNED_FAMILIES: tuple[str, ...] = ("root-judge",)
-KNOWN_FAMILIES: tuple[str, ...] = (*FORMATS, *PLANNED_FAMILIES)
+# Every family a catalog entry, --family or family= may name.
+KNOWN_FAMILIES: tuple[str, ...] = tuple(FORMATS)
 
 
 def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
@@ -47,14 +47,8 @@ def get_format(family: str) -> JudgeFormat:
     try:
         return FORMATS[family]
     except KeyError:
-        pass
-    if family in PLANNED_FAMILIES:
-        raise FamilyError(
-            f"the {family!r} judge format is not built yet; judge in Flow-Judge's format "
-            f"with --family flow-judge (Python: family='flow-judge')"
-        )
-    known = ", ".join(sorted(FORMATS))
-    raise FamilyError(f"unknown judge family {family!r} (known: {known})")
+        known = ", ".join(sorted(FORMATS))
+        raise FamilyError(f"unknown judge family {family!r} (known: {known})") from None
 
 
 __all__ = [
@@ -62,7 +56,6 @@ __all__ = [
     "DEFAULT_FAMILY",
     "FORMATS",
     "KNOWN_FAMILIES",
-    "PLANNED_FAMILIES",
     "FeedbackStream",
     "FlowJudgeFormat",
     "JudgeFormat",
