@@ -209,3 +209,25 @@ def test_the_server_gives_the_same_verdicts(
         server.close()
     local, remote = verdicts
     assert (remote.raw, remote.decision) == (local.raw, local.decision)
+
+
+@pytest.mark.server
+def test_the_authors_sampling_runs_in_both_runtimes(
+    instruct: LlamaCppRuntime, instruct_path: Path, llama_server: Path
+) -> None:
+    # Prometheus' settings use every sampler knob: temperature, top_p and a repeat penalty.
+    from edgejudge.runtime.server import ServerRuntime
+
+    metric, item = "response-faithfulness-5point", MODES[0][2]
+    server = ServerRuntime.launch(instruct_path, context_length=4096, binary=llama_server)
+    try:
+        for runtime in (instruct, server):
+            with Judge(
+                None, metric, runtime=runtime, family="prometheus", sampling="authors",
+                max_tokens=48, seed=7,
+            ) as judge:  # fmt: skip
+                assert judge.sampling.repeat_penalty == 1.03
+                result = judge.evaluate(item)
+            assert result.score in (1, 2, 3, 4, 5)
+    finally:
+        server.close()

@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
-from edgejudge.core import EvalInput, Message, get_preset
+from edgejudge.core import EvalInput, Message, Metric, RubricItem, get_preset
 from edgejudge.core.formats import get_format
 from edgejudge.core.formats.templates import template
+from edgejudge.core.presets import FLOW_JUDGE_PRESETS
 from edgejudge.errors import FamilyError, ParseError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "edgejudge/core/formats/templates"
@@ -341,3 +342,40 @@ def test_root_judge_answers_are_read_with_json_and_exactly_two_keys() -> None:
     stream = judge_format.feedback_stream()
     raw = '{"REASONING": "A \\"quote\\"", "VERDICT": "FAIL"}'
     assert "".join(stream.feed(c) for c in raw) == 'A "quote"'
+
+
+@pytest.mark.parametrize("preset", sorted(FLOW_JUDGE_PRESETS))
+def test_flow_judge_harness_variant_differs_by_exactly_two_bytes(preset: str) -> None:
+    metric = get_preset(preset)
+    fields = {name: f"the {name}" for name in metric.required_inputs}
+    item = EvalInput.of(metric, **fields, response=RESPONSE)
+    library = get_format("flow-judge").render_prompt(metric, item)
+    harness = get_format("flow-judge@harness").render_prompt(metric, item)
+    assert harness == library.replace(
+        "<evaluation_criteria>\n", "<evaluation_criteria> \n"
+    ).replace("criterion,decide", "criterion, decide")
+    assert len(harness) == len(library) + 2
+
+
+def test_flow_judge_harness_renders_the_forks_templates_and_sorts_only_two_rows() -> None:
+    metric = Metric(
+        name="unsorted",
+        criteria="Is it right?",
+        rubric=(
+            RubricItem(score=3, description="right"),
+            RubricItem(score=1, description="wrong"),
+            RubricItem(score=2, description="partly"),
+        ),
+        required_output="response",
+    )
+    item = EvalInput.of(metric, response=RESPONSE)
+    expected = template("flow-judge/harness-user-no-inputs.txt").format(
+        INPUTS="",
+        OUTPUT=f"<response>\n{RESPONSE}\n</response>",
+        EVALUATION_CRITERIA="Is it right?",
+        RUBRIC="- Score 3: right\n- Score 1: wrong\n- Score 2: partly",
+    )
+    assert get_format("flow-judge@harness").render_prompt(metric, item) == expected
+    assert "- Score 1: wrong\n- Score 2: partly\n- Score 3: right" in get_format(
+        "flow-judge"
+    ).render_prompt(metric, item)  # the library sorts every rubric

@@ -253,3 +253,49 @@ def test_a_batch_stopped_by_a_failed_write_stops_the_rows_in_flight_first() -> N
                 pass
         assert runtime.active == 0
         assert len(runtime.prompts) == 2  # the slow row had started
+
+
+GLIDER = "<reasoning>\nx\n</reasoning>\n<highlight>\ny\n</highlight>\n<score>\n4\n</score>"
+
+
+class Recording(FakeRuntime):
+    """A scripted runtime that keeps the sampler settings of every generation."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.samplings: list[Any] = []
+
+    def generate(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        self.samplings.append(kwargs["sampling"])
+        yield from super().generate(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("family", "answer", "expected", "note"),
+    [
+        ("prometheus", "Fine. [RESULT] 4", (1.0, 0.9, 1.03), "temperature 1.0, top_p 0.9"),
+        ("selene", "**Reasoning:** Fine.\n\n**Result:** 4", (0.01, 1.0, 1.0), "0.01"),
+        ("flow-judge@harness", VERDICT, (0.1, 0.95, 1.0), "temperature 0.1, top_p 0.95"),
+        ("glider", GLIDER, (0.0, 0.95, 1.0), "glider publishes no sampling settings: greedy"),
+        ("flow-judge", VERDICT, (0.0, 0.95, 1.0), "flow-judge publishes no sampling settings"),
+    ],
+)  # fmt: skip
+def test_authors_sampling_applies_what_each_family_published(
+    family: str, answer: str, expected: tuple[float, float, float], note: str
+) -> None:
+    runtime = Recording(answer)
+    with Judge(None, METRIC, runtime=runtime, family=family, sampling="authors") as judge:
+        judge.evaluate(FAITHFUL)
+        assert note in judge.sampling_note
+    used = runtime.samplings[0]
+    assert (used.temperature, used.top_p, used.repeat_penalty) == expected
+    with Judge(None, METRIC, runtime=Recording(answer), family=family) as greedy:
+        assert greedy.sampling.temperature == 0 and greedy.sampling_note == "greedy"
+
+
+def test_authors_sampling_and_a_temperature_are_one_or_the_other() -> None:
+    with pytest.raises(ValueError, match="give one or the other"):
+        Judge(None, METRIC, runtime=FakeRuntime(""), family="prometheus", sampling="authors",
+              temperature=0.7)  # fmt: skip
+    with pytest.raises(ValueError, match="sampling must be one of greedy, authors"):
+        Judge(None, METRIC, runtime=FakeRuntime(""), sampling="nucleus")

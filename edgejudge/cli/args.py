@@ -15,7 +15,7 @@ from typing import Any
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import InputError
-from edgejudge.judging.judge import DEFAULT_MAX_TOKENS
+from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS
 from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
 from edgejudge.metric_files import resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
@@ -127,6 +127,15 @@ def model_options(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="T",
         help="0 is greedy and deterministic (default 0)",
+    )
+    parser.add_argument(
+        "--sampling",
+        choices=SAMPLINGS,
+        default="greedy",
+        help="greedy (the default: deterministic), or the judge family's published settings: "
+        "prometheus temperature 1.0, top_p 0.9, repeat penalty 1.03; selene temperature "
+        "0.01; flow-judge@harness temperature 0.1, top_p 0.95; the others publish none "
+        "(greedy)",
     )
     parser.add_argument(
         "--no-grammar",

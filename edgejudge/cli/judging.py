@@ -69,17 +69,21 @@ def _open_judge(parsed: argparse.Namespace, metric: Metric) -> Judge:
         n_gpu_layers=parsed.gpu_layers,
         verbose=parsed.verbose,
     )
-    return Judge(
+    judge = Judge(
         model=parsed.model,
         metric=metric,
         max_tokens=parsed.max_tokens,
         temperature=parsed.temperature,
         seed=parsed.seed,
         grammar=not parsed.no_grammar,
+        sampling=parsed.sampling,
         family=parsed.family,
         download=parsed.pull,
         **options.judge_arguments(),
     )
+    if parsed.sampling != "greedy":
+        print(f"sampling: {judge.sampling_note}", file=sys.stderr)
+    return judge
 
 
 def decision_line(result: JudgeResult, values: tuple[int | str, ...], metric: Metric) -> str:

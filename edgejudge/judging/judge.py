@@ -36,6 +36,30 @@ from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Runtime, Sampling
 
 DEFAULT_MAX_TOKENS = 512
+SAMPLINGS = ("greedy", "authors")
+
+
+def _sampling(
+    judge_format: JudgeFormat, choice: str, *, temperature: float, seed: int
+) -> tuple[Sampling, str]:
+    """The sampler settings for `choice`, and a line that says what they are."""
+    published = judge_format.authors_sampling if choice == "authors" else None
+    if choice == "authors" and published is None:
+        note = f"{judge_format.family} publishes no sampling settings: greedy"
+        return Sampling(temperature=0.0, seed=seed), note
+    if published is None:
+        return Sampling(temperature=temperature, seed=seed), (
+            "greedy" if temperature == 0 else f"temperature {temperature:g}"
+        )
+    if temperature != 0:
+        raise ValueError("sampling='authors' sets the temperature: give one or the other")
+    settings = Sampling(
+        temperature=published.temperature,
+        seed=seed,
+        top_p=published.top_p,
+        repeat_penalty=published.repeat_penalty,
+    )
+    return settings, f"the authors' sampling ({published.source})"
 
 
 def format_for(
@@ -77,6 +101,7 @@ class Judge:
         temperature: float = 0.0,
         seed: int = 0,
         grammar: bool = True,
+        sampling: str = "greedy",
         verbose: bool = False,
         download: bool = False,
         server_url: str | None = None,
@@ -97,9 +122,15 @@ class Judge:
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
         judge format (prompt, grammar and parser).
+
+        `sampling` is "greedy" (the default: `temperature`, 0 unless given) or "authors":
+        the family's published settings (`sampling_note` says which, or that the family
+        publishes none and greedy is used).
         """
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
         self.metric = resolve_metric(metric)
         self._owns_runtime = runtime is None or isinstance(runtime, str)
         # The format is checked before the (slow) model load.
@@ -120,7 +151,9 @@ class Judge:
             runtime = open_runtime(model, options, download=download)
         self.runtime = runtime
         self.max_tokens = max_tokens
-        self.sampling = Sampling(temperature=temperature, seed=seed)
+        self.sampling, self.sampling_note = _sampling(
+            self.format, sampling, temperature=temperature, seed=seed
+        )
         self.use_grammar = grammar
         self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
         self._head: list[int] | None = None

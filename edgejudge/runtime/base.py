@@ -12,14 +12,18 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edgejudge.core.formats.base import Message
+from edgejudge.runtime.numerics import REPEAT_PENALTY, TOP_P
 
 
 @dataclass(frozen=True)
 class Sampling:
-    """How to pick tokens. Temperature 0 is greedy and deterministic."""
+    """How to pick tokens. Temperature 0 is greedy and deterministic (top_p and the repeat
+    penalty then do nothing)."""
 
     temperature: float = 0.0
     seed: int = 0
+    top_p: float = TOP_P
+    repeat_penalty: float = REPEAT_PENALTY  # 1.0: none; over the last REPEAT_LAST_N tokens
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import numpy as np
 
 from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.numerics import MIN_P, TOP_K, TOP_P
+from edgejudge.runtime.numerics import MIN_P, REPEAT_LAST_N, TOP_K
 
 # When the grammar rejects the greedy pick, these many likeliest tokens are checked before
 # the whole vocabulary is.
@@ -400,9 +400,16 @@ class Engine:
         if sampling.temperature <= 0:
             parts.append(lc.llama_sampler_init_greedy())
         else:
+            if sampling.repeat_penalty != 1.0:
+                parts.append(
+                    # llama-cpp-python 0.3's llama.h still takes the vocabulary size first.
+                    lc.llama_sampler_init_penalties(
+                        self._n_vocab, REPEAT_LAST_N, sampling.repeat_penalty, 0.0, 0.0
+                    )
+                )
             parts += [
                 lc.llama_sampler_init_top_k(TOP_K),
-                lc.llama_sampler_init_top_p(TOP_P, 1),
+                lc.llama_sampler_init_top_p(sampling.top_p, 1),
                 lc.llama_sampler_init_min_p(MIN_P, 1),
                 lc.llama_sampler_init_temp(sampling.temperature),
                 lc.llama_sampler_init_dist(sampling.seed),

@@ -7,6 +7,8 @@ from __future__ import annotations
 # matters, and no repeat penalty is applied.
 TOP_K, TOP_P, MIN_P = 40, 0.95, 0.05
 REPEAT_PENALTY = 1.0
+# How many recent tokens a repeat penalty looks at (llama.cpp's default, --repeat-last-n).
+REPEAT_LAST_N = 64
 # Prompt tokens per llama_decode, as llama-cpp-python's default (llama-server's -b and -ub).
 N_BATCH = 512
 # The context a judgment gets when neither the caller nor the catalog says.

@@ -23,7 +23,7 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_PENALTY, TOP_K, TOP_P
+from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
     HOST,
@@ -281,9 +281,10 @@ class ServerRuntime:
             "seed": sampling.seed,
             # The in-process runtime's sampler settings; at temperature 0 both are greedy.
             "top_k": TOP_K,
-            "top_p": TOP_P,
+            "top_p": sampling.top_p,
             "min_p": MIN_P,
-            "repeat_penalty": REPEAT_PENALTY,
+            "repeat_penalty": sampling.repeat_penalty,
+            "repeat_last_n": REPEAT_LAST_N,
             # Evaluate the whole prompt each time, as in-process: a reused prefix can give
             # slightly different floats, and the same input must get the same verdict.
             "cache_prompt": False,

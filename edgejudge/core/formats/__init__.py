@@ -9,7 +9,7 @@ streaming filter and close-out from its answer declared as sections, so a family
 from __future__ import annotations
 
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
-from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat
+from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat, FlowJudgeHarnessFormat
 from edgejudge.core.formats.glider import GliderFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat
 from edgejudge.core.formats.root_judge import RootJudgeFormat
@@ -21,6 +21,7 @@ FORMATS: dict[str, JudgeFormat] = {
     judge_format.family: judge_format
     for judge_format in (
         FLOW_JUDGE,
+        FlowJudgeHarnessFormat(),
         PrometheusFormat("training"),
         PrometheusFormat("library"),
         SeleneFormat(),

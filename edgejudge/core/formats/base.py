@@ -72,6 +72,17 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class PublishedSampling:
+    """A family's sampling settings as its authors published them (`--sampling authors`);
+    `source` says where. edgejudge's default is greedy, whatever a family publishes."""
+
+    temperature: float
+    top_p: float = 1.0
+    repeat_penalty: float = 1.0
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat message a judge is sent: a system prompt, or the user turn with the task."""
 
@@ -94,6 +105,8 @@ class JudgeFormat(Protocol):
     # Tokens kept free in the context for finishing an answer the budget cut: the decision
     # and the fixed text after it, a few tokens in any vocabulary.
     close_out_reserve: int
+    # The authors' sampling settings, where they published any.
+    authors_sampling: PublishedSampling | None
 
     def check(self, metric: Metric) -> None:
         """Raise `FamilyError` (one line, naming the families that can) if this family

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 
-from edgejudge.core.formats.base import Message
+from edgejudge.core.formats.base import Message, PublishedSampling
 from edgejudge.core.formats.shape import AnswerShape, Lit, Score, ShapedFormat, Text
+from edgejudge.core.formats.templates import fill, template
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric, RubricItem, tag_name
 
@@ -135,3 +136,33 @@ class FlowJudgeFormat(ShapedFormat):
 
 
 FLOW_JUDGE = FlowJudgeFormat()
+
+
+class FlowJudgeHarnessFormat(FlowJudgeFormat):
+    """`flow-judge@harness`: the Flow-Judge prompt as Flow AI's public lm-evaluation-harness
+    fork renders it for its benchmarks (including, by strong inference, Phi-4's): two bytes
+    differ from the library's (a space after `<evaluation_criteria>`, and `criterion, decide`),
+    and only two-row rubrics are sorted. The templates are that fork's files
+    (templates/flow-judge/); the answer is Flow-Judge's. Off by default."""
+
+    family = "flow-judge@harness"
+    authors_sampling: PublishedSampling | None = PublishedSampling(
+        temperature=0.1,
+        top_p=0.95,
+        source="Flow AI's lm-evaluation-harness fork (run_vllm_eval.sh): temperature 0.1, "
+        "top_p 0.95",
+    )
+
+    def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
+        """The user message as the harness renders it."""
+        rubric = list(metric.rubric)
+        if len(rubric) == 2:
+            rubric.sort(key=lambda item: item.score)
+        values = {
+            "INPUTS": format_vars(eval_input.pairs()),
+            "OUTPUT": format_vars([(eval_input.output_name, eval_input.output_value)]),
+            "EVALUATION_CRITERIA": metric.criteria,
+            "RUBRIC": "\n".join(f"- Score {item.score}: {item.description}" for item in rubric),
+        }
+        name = "harness-user.txt" if values["INPUTS"] else "harness-user-no-inputs.txt"
+        return fill(template(f"flow-judge/{name}"), values)

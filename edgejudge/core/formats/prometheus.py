@@ -25,7 +25,7 @@ writes because the training wording shows it.
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import Message
+from edgejudge.core.formats.base import Message, PublishedSampling
 from edgejudge.core.formats.shape import AnswerShape, Lit, Score, ShapedFormat, Text
 from edgejudge.core.formats.slots import instruction_of, slot_values
 from edgejudge.core.formats.templates import fill, template
@@ -50,6 +50,13 @@ class PrometheusFormat(ShapedFormat):
 
     shape = SHAPE
     close_out_reserve = 8  # the score after `[RESULT] `
+    authors_sampling: PublishedSampling | None = PublishedSampling(
+        temperature=1.0,
+        top_p=0.9,
+        repeat_penalty=1.03,
+        source="prometheus-eval's defaults (utils.py) and the paper's evaluation: "
+        "temperature 1.0, top_p 0.9, repetition_penalty 1.03",
+    )
 
     def __init__(self, wording: str = "training") -> None:
         if wording not in ("training", "library"):

@@ -24,7 +24,7 @@ unambiguous.
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import Message, Verdict
+from edgejudge.core.formats.base import Message, PublishedSampling, Verdict
 from edgejudge.core.formats.shape import AnswerShape, Label, Lit, Score, ShapedFormat, Text
 from edgejudge.core.formats.slots import instruction_of, slot_values
 from edgejudge.core.formats.templates import fill, template
@@ -44,6 +44,9 @@ class SeleneFormat(ShapedFormat):
     family = "selene"
     shape = ABSOLUTE  # the stream and close-out, the same for both kinds
     close_out_reserve = 8  # the result after `**Result:** `
+    authors_sampling: PublishedSampling | None = PublishedSampling(
+        temperature=0.01, source="Atla's Selene cookbooks: temperature 0.01, do_sample"
+    )
 
     def shape_for(self, metric: Metric) -> AnswerShape:
         """Absolute scoring for a 1-5 metric, Yes/No classification for a two-row one."""

@@ -29,7 +29,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from edgejudge.core.formats.base import Message, Verdict
+from edgejudge.core.formats.base import Message, PublishedSampling, Verdict
 from edgejudge.core.formats.gbnf import bounded_repeat, choices, class_char, quote
 from edgejudge.core.formats.streaming import (
     FeedbackFilter,
@@ -336,6 +336,7 @@ class ShapedFormat:
     family: str
     shape: AnswerShape
     close_out_reserve: int
+    authors_sampling: PublishedSampling | None = None
 
     def shape_for(self, metric: Metric) -> AnswerShape:
         """The shape of the answer for `metric` (a family whose decision depends on the
