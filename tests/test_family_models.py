@@ -231,3 +231,41 @@ def test_the_authors_sampling_runs_in_both_runtimes(
             assert result.score in (1, 2, 3, 4, 5)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("family", "metric", "key"),
+    [
+        ("flow-judge", "response-faithfulness-5point", "score"),
+        ("prometheus", "response-faithfulness-5point", "score"),
+        ("selene", "response-faithfulness-binary", "label"),
+        ("glider", "response-faithfulness-3point", "score"),
+        ("root-judge", "hallucination-detection", "label"),
+    ],
+)
+def test_a_batch_in_each_family_resumes_like_today(
+    use_demo_cache: Path, tmp_path: Path, family: str, metric: str, key: str
+) -> None:
+    import json
+
+    from edgejudge.cli import main
+
+    rows = [
+        {"id": n, "query": QUESTION, "context": context, "response": RESPONSE}
+        for n, context in enumerate([CONTEXT, "Lyon is in France.", "Paris is big."], 1)
+    ]
+    first, every = tmp_path / "first.jsonl", tmp_path / "all.jsonl"
+    first.write_text(json.dumps(rows[0]) + "\n")
+    every.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "out.jsonl"
+    common = ["-o", str(out), "--model", "demo", "--family", family, "-m", metric]
+    common += ["--max-tokens", "32", "--no-progress"]
+    assert main(["batch", str(first), *common]) == 0  # a run that stopped after one row
+    before = out.read_text()
+    assert main(["batch", str(every), *common]) == 0  # the rerun judges the other two
+    after = out.read_text()
+    assert after.startswith(before)
+    records = [json.loads(line) for line in after.splitlines()]
+    assert records[0]["id"] == 1 and sorted(r["id"] for r in records) == [1, 2, 3]
+    assert all(key in r and "error" not in r for r in records)
+    assert main(["batch", str(every), *common]) == 0 and out.read_text() == after
