@@ -44,7 +44,14 @@ def main() -> int:
     parser.add_argument("--input", type=Path, default=ROOT / "examples/faithfulness.jsonl")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--verdicts", type=Path, help="save one verdict per family here")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="FAMILY:METRIC",
+        help="run only these pairs (repeatable; default: every family)",
+    )
     args = parser.parse_args()
+    runs = [run for run in RUNS if not args.only or ":".join(run) in args.only]
     rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     for row in rows:
         row.pop("id", None)
@@ -54,7 +61,7 @@ def main() -> int:
     print(f"{'family':<20} {'metric':<30} {'grammar':>9} {'no grammar':>11} {'seconds':>8}")
     examples: dict[str, object] = {}
     try:
-        for family, metric in RUNS:
+        for family, metric in runs:
             rates = []
             started = time.perf_counter()
             for grammar in (True, False):
