@@ -71,6 +71,13 @@ class Verdict:
         return out
 
 
+def row_verdict(feedback: str, label: str, passed: bool, metric: Metric) -> Verdict:
+    """A two-way label (Yes/No, PASS/FAIL) with the score of the rubric row it stands for:
+    the higher row when `passed`, else the lower."""
+    score = metric.scores[-1] if passed else metric.scores[0]
+    return Verdict(feedback, label=label, score=score)
+
+
 @dataclass(frozen=True)
 class PublishedSampling:
     """A family's sampling settings as its authors published them (`--sampling authors`);

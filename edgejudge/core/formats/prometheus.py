@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from edgejudge.core.formats.base import Message, PublishedSampling
 from edgejudge.core.formats.shape import AnswerShape, Lit, Score, ShapedFormat, Text
-from edgejudge.core.formats.slots import instruction_of, slot_values
+from edgejudge.core.formats.slots import instruction_of, require_instruction, slot_values
 from edgejudge.core.formats.templates import fill, template
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
@@ -72,11 +72,7 @@ class PrometheusFormat(ShapedFormat):
                 f"{metric.scale}: use a 5-point metric, or a family that takes any scale "
                 f"({ANY_SCALE})"
             )
-        if not metric.required_inputs:
-            raise FamilyError(
-                f"{self.family} needs the instruction the response answers, and metric "
-                f"{metric.name!r} has no inputs: give it a `query` input, or use flow-judge"
-            )
+        require_instruction(self.family, metric)
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The one user turn: the system prompt, a blank line, the filled template."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from edgejudge.core.formats.base import Message, Verdict
+from edgejudge.core.formats.base import Message, Verdict, row_verdict
 from edgejudge.core.formats.shape import AnswerShape, JsonText, Label, Lit, ShapedFormat
 from edgejudge.core.formats.slots import slot_names, slot_values
 from edgejudge.core.formats.templates import fill, template
@@ -90,9 +90,7 @@ class RootJudgeFormat(ShapedFormat):
             raise ParseError("the REASONING is not a text, or it is empty", raw)
         if verdict not in ("PASS", "FAIL"):
             raise ParseError(f"the VERDICT {verdict!r} is not PASS or FAIL", raw)
-        low, high = metric.scores[0], metric.scores[-1]
-        score = high if verdict == "PASS" else low
-        return Verdict(reasoning.strip(), label=verdict, score=score)
+        return row_verdict(reasoning.strip(), verdict, verdict == "PASS", metric)
 
 
 def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

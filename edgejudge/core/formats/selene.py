@@ -24,9 +24,9 @@ unambiguous.
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import Message, PublishedSampling, Verdict
+from edgejudge.core.formats.base import Message, PublishedSampling, Verdict, row_verdict
 from edgejudge.core.formats.shape import AnswerShape, Label, Lit, Score, ShapedFormat, Text
-from edgejudge.core.formats.slots import instruction_of, slot_values
+from edgejudge.core.formats.slots import instruction_of, require_instruction, slot_values
 from edgejudge.core.formats.templates import fill, template
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
@@ -60,11 +60,7 @@ class SeleneFormat(ShapedFormat):
                 f"{metric.name!r} is {metric.scale}: use a 5-point or a binary metric, or a "
                 f"family that takes any scale (flow-judge, glider)"
             )
-        if not metric.required_inputs:
-            raise FamilyError(
-                f"selene needs the instruction the response answers, and metric "
-                f"{metric.name!r} has no inputs: give it a `query` input, or use flow-judge"
-            )
+        require_instruction(self.family, metric)
 
     def render_prompt(self, metric: Metric, eval_input: EvalInput) -> str:
         """The one user message: Atla's template for the metric's kind, filled."""
@@ -98,6 +94,4 @@ class SeleneFormat(ShapedFormat):
         verdict = self.shape_for(metric).verdict(raw, metric)
         if verdict.label is None:
             return verdict
-        low, high = metric.scores[0], metric.scores[-1]
-        score = high if verdict.label == "Yes" else low
-        return Verdict(verdict.feedback, label=verdict.label, score=score)
+        return row_verdict(verdict.feedback, verdict.label, verdict.label == "Yes", metric)

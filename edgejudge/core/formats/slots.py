@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
+from edgejudge.errors import FamilyError
 
 QUERY_NAMES = ("query", "question", "instruction", "input", "user_input", "prompt")
 REFERENCE_NAMES = ("reference_answer", "reference", "ground_truth", "expected_output")
@@ -79,3 +80,12 @@ def instruction_of(slots: Slots) -> str:
     parts = [slots.query] if slots.query is not None else []
     parts += [f"{titled(name)}:\n{value}" for name, value in extra]
     return "\n\n".join(parts)
+
+
+def require_instruction(family: str, metric: Metric) -> None:
+    """`FamilyError` unless `metric` has an input for the instruction slot to hold."""
+    if not metric.required_inputs:
+        raise FamilyError(
+            f"{family} needs the instruction the response answers, and metric "
+            f"{metric.name!r} has no inputs: give it a `query` input, or use flow-judge"
+        )
