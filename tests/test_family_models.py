@@ -182,9 +182,14 @@ def test_every_mode_judges_in_process(
     with Judge(None, metric, runtime=runtime, family=family, max_tokens=48) as judge:
         result = judge.evaluate(item)
         again = judge.evaluate(item)
-    assert result.decision in judge.format.decision_values(judge.metric)
+    values = judge.format.decision_values(judge.metric)
+    assert result.decision in values
     assert result.feedback.strip() and result.model == model
     assert (again.raw, again.decision) == (result.raw, result.decision)  # greedy
+    # The distribution covers exactly the grammar's values, and is itself deterministic.
+    assert result.probabilities is not None and list(result.probabilities) == list(values)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-12)
+    assert again.probabilities == result.probabilities
 
 
 @pytest.mark.server
@@ -209,6 +214,9 @@ def test_the_server_gives_the_same_verdicts(
         server.close()
     local, remote = verdicts
     assert (remote.raw, remote.decision) == (local.raw, local.decision)
+    # The probabilities too: the server's n_probs at the same point of the same answer.
+    assert local.probabilities is not None and remote.probabilities is not None
+    assert remote.probabilities == pytest.approx(local.probabilities, abs=1e-3)
 
 
 @pytest.mark.server

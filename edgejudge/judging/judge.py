@@ -102,6 +102,7 @@ class Judge:
         seed: int = 0,
         grammar: bool = True,
         sampling: str = "greedy",
+        probabilities: bool = True,
         verbose: bool = False,
         download: bool = False,
         server_url: str | None = None,
@@ -126,6 +127,11 @@ class Judge:
         `sampling` is "greedy" (the default: `temperature`, 0 unless given) or "authors":
         the family's published settings (`sampling_note` says which, or that the family
         publishes none and greedy is used).
+
+        `probabilities`: measure the judge's own probability for every value its decision
+        could take (`result.probabilities`, `expected_score`, `confidence`), on runtimes
+        that report them (in-process and llama.cpp servers); it costs a few token
+        evaluations per judgment.
         """
         if max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
@@ -155,6 +161,7 @@ class Judge:
             self.format, sampling, temperature=temperature, seed=seed
         )
         self.use_grammar = grammar
+        self.probabilities = probabilities
         self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
         self._head: list[int] | None = None
         self._gate = _Gate(self.slots)
@@ -225,6 +232,7 @@ class Judge:
             grammar=self._grammar if self.use_grammar else None,
             max_tokens=self.max_tokens,
             sampling=self.sampling,
+            probabilities=self.probabilities,
         )
 
     def _probe(self, marker: str) -> list[Message]:

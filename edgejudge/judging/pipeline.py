@@ -2,7 +2,8 @@
 
     messages -> the runtime's chat tokens -> (room in the context?) -> generate under the
     format's grammar, streaming the feedback -> an answer cut by the token budget is closed
-    out and only its decision generated -> the format's strict parser -> JudgeResult
+    out and only its decision generated -> the format's strict parser -> the probability of
+    every value the decision could take, on the generation kept for it -> JudgeResult
 
 Every step asks the format (`JudgeFormat`) or the runtime (`Runtime`) through their
 protocols, so a new family or a new runtime changes nothing here. The shared prompt head,
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from edgejudge.core import JudgeFormat, Message, Metric
+from edgejudge.core import JudgeFormat, Message, Metric, Verdict
 from edgejudge.errors import Cancelled, ContextOverflowError
+from edgejudge.judging.probabilities import decision_distribution
 from edgejudge.judging.result import JudgeResult
-from edgejudge.runtime.base import Finished, Runtime, Sampling
+from edgejudge.runtime.base import Finished, Kept, Runtime, Sampling
 
 # The shared prompt head is cut back this many tokens from where two probe prompts first
 # differ: the token before an input's text can merge with it.
@@ -31,6 +33,8 @@ class Pipeline:
 
     `grammar` is the verdict grammar, or None to generate unconstrained (the close-out then
     does not apply: there is no guarantee the answer has the shape to close).
+    `probabilities`: measure the judge's probability for every value of its decision, where
+    the runtime `reports_probabilities`.
     """
 
     runtime: Runtime
@@ -39,6 +43,7 @@ class Pipeline:
     grammar: str | None
     max_tokens: int
     sampling: Sampling
+    probabilities: bool = False
 
     def run(
         self, messages: list[Message], cancelled: Callable[[], bool]
@@ -53,28 +58,43 @@ class Pipeline:
         if len(tokens) + needed > self.runtime.context_length:
             raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
         feedback = self.format.feedback_stream()
+        keep = self.probabilities and self.runtime.reports_probabilities
         raw, count, reason = "", 0, "eos"
-        for chunk in self.runtime.generate(
-            tokens, grammar=self.grammar, max_tokens=self.max_tokens, sampling=self.sampling
-        ):
-            if isinstance(chunk, Finished):
-                count, reason = chunk.completion_tokens, chunk.stop_reason
-                continue
-            if cancelled():
-                raise Cancelled("the judgment was cancelled")
-            raw += chunk
-            text = feedback.feed(chunk)
-            if text:
-                yield text
-        truncated = False
-        if reason == "length" and self.grammar is not None:
-            closed = self.format.close_out(raw)
-            if closed is not None:
-                answer, truncated = closed
-                feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
-                tail, extra = self._decide(tokens, answer)
-                raw, count = answer + tail, count + extra
-        verdict = self.format.parse(raw, self.metric)
+        kept: Kept | None = None
+        written = 0  # where the text of the kept generation starts in `raw`
+        try:
+            for chunk in self.runtime.generate(
+                tokens,
+                grammar=self.grammar,
+                max_tokens=self.max_tokens,
+                sampling=self.sampling,
+                keep=keep,
+            ):
+                if isinstance(chunk, Finished):
+                    count, reason, kept = chunk.completion_tokens, chunk.stop_reason, chunk.kept
+                    continue
+                if cancelled():
+                    raise Cancelled("the judgment was cancelled")
+                raw += chunk
+                text = feedback.feed(chunk)
+                if text:
+                    yield text
+            truncated = False
+            if reason == "length" and self.grammar is not None:
+                closed = self.format.close_out(raw)
+                if closed is not None:
+                    answer, truncated = closed
+                    feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
+                    if kept is not None:
+                        kept.close()
+                    tail, extra, kept = self._decide(tokens, answer, keep)
+                    raw, count, written = answer + tail, count + extra, len(answer)
+            verdict = self.format.parse(raw, self.metric)
+            if kept is not None:
+                verdict = self._measured(verdict, raw, written, kept)
+        finally:
+            if kept is not None:
+                kept.close()
         yield JudgeResult(
             verdict=verdict,
             raw=raw,
@@ -86,21 +106,31 @@ class Pipeline:
             truncated=truncated,
         )
 
-    def _decide(self, prompt: list[int], written: str) -> tuple[str, int]:
-        """Generate only the decision after an answer closed early; returns text and tokens."""
+    def _decide(self, prompt: list[int], written: str, keep: bool) -> tuple[str, int, Kept | None]:
+        """Generate only the decision after an answer closed early; returns text, tokens and
+        the generation kept (with `keep`)."""
         tokens = prompt + self.runtime.text_tokens(written)
-        text, count = "", 0
+        text, count, kept = "", 0, None
         for chunk in self.runtime.generate(
             tokens,
             grammar=self.format.tail_grammar(self.metric, written),
             max_tokens=self.format.close_out_reserve,
             sampling=self.sampling,
+            keep=keep,
         ):
             if isinstance(chunk, Finished):
-                count = chunk.completion_tokens
+                count, kept = chunk.completion_tokens, chunk.kept
             else:
                 text += chunk
-        return text, count
+        return text, count, kept
+
+    def _measured(self, verdict: Verdict, raw: str, written: int, kept: Kept) -> Verdict:
+        """The verdict with the judge's distribution over its decision's values."""
+        try:
+            distribution = decision_distribution(self.format, self.metric, raw, written, kept)
+        except ValueError:  # the runtime reported no probability for any value
+            distribution = None
+        return replace(verdict, distribution=distribution)
 
 
 def shared_head(runtime: Runtime, messages_for: Callable[[str], list[Message]]) -> list[int]:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgejudge.core import Verdict
+from edgejudge.core.probabilities import Distribution, Value
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,34 @@ class JudgeResult:
         """Further named text the format gives (Glider's highlight); usually empty."""
         return self.verdict.extras
 
+    @property
+    def distribution(self) -> Distribution | None:
+        """The judge's distribution over its decision's values, where it was measured."""
+        return self.verdict.distribution
+
+    @property
+    def probabilities(self) -> Mapping[Value, float] | None:
+        """The probability of each value the decision could take (summing to 1), or None
+        where not measured (`probabilities=False`, or a runtime that cannot)."""
+        return self.distribution.probabilities if self.distribution else None
+
+    @property
+    def expected_score(self) -> float | None:
+        """Σ p(s)·s over the rubric's scores; None for labels, choices, or unmeasured."""
+        return self.distribution.expected_score if self.distribution else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The top probability; None where not measured."""
+        return self.distribution.confidence if self.distribution else None
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the verdict's fields (`feedback`, then `score`, `label` or
-        `choice`, then `extras` if any), then how it was reached."""
+        `choice`, then `extras` if any), then how it was reached, then, where measured,
+        `probabilities`, `expected_score` (a numeric scale) and `confidence`."""
         how = asdict(self)
         del how["verdict"]
-        return {**self.verdict.fields(), **how}
+        return {**self.verdict.fields(), **how, **self.verdict.distribution_fields()}
 
     def stats(self) -> str:
         """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s` (CLI and TUI)."""

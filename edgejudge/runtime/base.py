@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from edgejudge.core.formats.base import Message
+from edgejudge.core.probabilities import NextTokens
 from edgejudge.runtime.numerics import REPEAT_PENALTY, TOP_P
 
 
@@ -26,12 +27,50 @@ class Sampling:
     repeat_penalty: float = REPEAT_PENALTY  # 1.0: none; over the last REPEAT_LAST_N tokens
 
 
+class Kept(Protocol):
+    """A finished generation kept so that what else the model could have written can be
+    scored: the next-token probabilities at any point of it, along any path of tokens.
+
+    In-process the generation's own KV cells are kept, so the probabilities at a point of
+    the answer are exactly those the generation saw there; a server keeps them in its slot
+    and its prompt cache. `close` gives them back.
+    """
+
+    tokens: tuple[int, ...]  # the tokens generated
+    # The `top` values an oracle that sees only the likeliest tokens is asked with in turn
+    # while a value is missing; (0,) for one that finds every token asked for.
+    tops: tuple[int, ...]
+
+    def piece(self, index: int) -> bytes:
+        """The bytes of generated token `index`."""
+        ...
+
+    def next(
+        self,
+        at: int,
+        path: Sequence[int],
+        wanted: frozenset[bytes],
+        *,
+        end: bool,
+        top: int,
+    ) -> NextTokens:
+        """After the first `at` generated tokens and then `path`: the probability of every
+        token whose bytes are in `wanted` (and of ending the generation, when `end`)."""
+        ...
+
+    def close(self) -> None:
+        """Give back what was kept."""
+        ...
+
+
 @dataclass(frozen=True)
 class Finished:
-    """The last item a generation yields: how many tokens it made and why it stopped."""
+    """The last item a generation yields: how many tokens it made and why it stopped, and
+    the generation itself when it was asked to be kept (and the runtime can)."""
 
     completion_tokens: int
     stop_reason: str  # "eos": the model (or grammar) ended it; "length": the budget ran out
+    kept: Kept | None = None
 
 
 Chunk = str | Finished
@@ -43,8 +82,10 @@ class Runtime(Protocol):
     What a runtime may offer beyond generating is declared, not discovered: `slots` (how
     many generations it takes at once), `shares_prefix` (whether `share_prefix` evaluates a
     common prompt head once) and `can_restart` (whether `restart` can bring back a server
-    that died). A runtime without a capability still has the method, which does nothing
-    (`share_prefix`) or raises (`restart`).
+    that died) and `reports_probabilities` (whether `generate(keep=True)` keeps the
+    generation for scoring what else it could have written). A runtime without a capability
+    still has the method, which does nothing (`share_prefix`) or raises (`restart`), or the
+    argument, which it ignores (`keep`).
     """
 
     model_name: str
@@ -63,6 +104,11 @@ class Runtime(Protocol):
     @property
     def can_restart(self) -> bool:
         """Whether `restart` can bring the runtime back after it died (a server we started)."""
+        ...
+
+    @property
+    def reports_probabilities(self) -> bool:
+        """Whether `generate(keep=True)` ends with a `Finished` whose `kept` scores tokens."""
         ...
 
     def share_prefix(self, tokens: Sequence[int]) -> None:
@@ -90,8 +136,11 @@ class Runtime(Protocol):
         grammar: str | None,
         max_tokens: int,
         sampling: Sampling,
+        keep: bool = False,
     ) -> Iterator[Chunk]:
-        """Yield text pieces as they are generated, then one `Finished`."""
+        """Yield text pieces as they are generated, then one `Finished` (carrying the kept
+        generation when `keep` and the runtime `reports_probabilities`; the caller closes
+        it)."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,14 @@ grammar is checked the way llama.cpp's common sampler does it: sample first, che
 chosen token against the grammar, and apply the grammar to the whole vocabulary only when
 that token is rejected. Under greedy decoding this picks exactly the token that masking first
 would, at a fraction of the cost (the mask is 262,144 checks per step for gemma-3).
+
+A generation asked to be kept keeps its sequence id and KV cells after it finishes, until
+released: `logits_after` then evaluates other tokens at a point of it, on the generation's
+own cells, so their probabilities are exactly what the generation saw there (see kept.py).
+It does so in the kept sequence itself, after removing its cells from that point on: the
+attention of a token also depends on how many cells the context holds beyond the ones it
+sees (the CPU's flash-attention kernel sums in half precision, in chunks that follow the
+cache's size), so a copy beside the intact sequence would not see exactly the same floats.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import numpy as np
 
 from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
+from edgejudge.runtime.kept import KeptSequence, Vocabulary
 from edgejudge.runtime.numerics import MIN_P, REPEAT_LAST_N, TOP_K
 
 # When the grammar rejects the greedy pick, these many likeliest tokens are checked before
@@ -38,6 +47,8 @@ BEST_FIRST = 1024
 # exactly the floats it gets in one piece (tests/test_fast_paths.py checks the verdicts).
 # Split anywhere else, a greedy verdict can change.
 SPLIT_ALIGN = 32
+# KV cells a kept generation holds beyond its budget, for the tokens a branch evaluates.
+BRANCH_ROOM = 32
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
@@ -49,10 +60,22 @@ class _Request:
     grammar: str | None
     max_tokens: int
     sampling: Sampling
+    keep: bool = False
     out: queue.SimpleQueue[bytes | Finished | BaseException] = field(
         default_factory=queue.SimpleQueue
     )
     cancelled: threading.Event = field(default_factory=threading.Event)
+    taken: bool = False  # the caller received its Finished (and with it, a kept sequence)
+
+
+@dataclass
+class _Branch:
+    """Tokens to evaluate one at a time after the first `start` cells of a kept sequence."""
+
+    sequence: _Sequence
+    start: int
+    tokens: list[int]
+    out: queue.SimpleQueue[np.ndarray | BaseException] = field(default_factory=queue.SimpleQueue)
 
 
 @dataclass
@@ -68,6 +91,8 @@ class _Sequence:
     fast: Any = None  # sampler chain without the grammar
     full: Any = None  # the same chain after the grammar, for rejected picks
     grammar: Any = None  # the grammar sampler inside `full`
+    generated: list[int] = field(default_factory=list)
+    cells: int = -1  # once kept and evaluated again: how many of its cells are still its own
 
     @property
     def prefilling(self) -> bool:
@@ -121,6 +146,10 @@ class Engine:
         self._grammars: dict[str, Any] = {}  # parsed once per text, cloned per sequence
         self._pending: deque[_Request] = deque()
         self._running: list[_Sequence] = []
+        self._kept: list[_Sequence] = []  # finished, cells kept until released
+        self._branches: deque[_Branch] = deque()
+        self._releases: list[_Sequence] = []
+        self.vocabulary = Vocabulary(lc, self._vocab)
         self._head: list[int] = []  # the shared prompt head in use
         self._head_done = 0  # how much of it is in the KV cache
         self._wanted_head: list[int] = []  # the head asked for, taken up when it is safe
@@ -145,8 +174,10 @@ class Engine:
         grammar: str | None,
         max_tokens: int,
         sampling: Sampling,
+        keep: bool = False,
     ) -> Iterator[bytes | Finished]:
-        """Yield each generated token's bytes, then one `Finished`."""
+        """Yield each generated token's bytes, then one `Finished`; with `keep`, its `kept`
+        holds the sequence (its cells) until that is closed."""
         if not tokens:
             raise GenerationError("nothing to generate from: the prompt has no tokens")
         if len(tokens) + max_tokens > self.n_ctx:
@@ -154,7 +185,7 @@ class Engine:
                 f"{len(tokens)} prompt tokens and {max_tokens} to generate do not fit in "
                 f"the context of {self.n_ctx} tokens"
             )
-        request = _Request(list(tokens), grammar, max_tokens, sampling)
+        request = _Request(list(tokens), grammar, max_tokens, sampling, keep)
         with self._wake:
             if self._stopping:
                 raise GenerationError("the model is closed")
@@ -165,13 +196,46 @@ class Engine:
                 item = request.out.get()
                 if isinstance(item, BaseException):
                     raise item
-                yield item
                 if isinstance(item, Finished):
+                    request.taken = True
+                    yield item
                     return
+                yield item
         finally:
-            request.cancelled.set()  # a no-op once finished; otherwise its cells are freed
+            # A no-op once finished and taken; otherwise its cells are freed (a kept
+            # sequence whose Finished never reached the caller too).
+            request.cancelled.set()
             with self._wake:
                 self._wake.notify()
+
+    def logits_after(self, kept: _Sequence, at: int, path: Sequence[int]) -> np.ndarray:
+        """The logits after a kept generation's prompt, its first `at` generated tokens, and
+        `path`: the token before the point is evaluated again on the generation's own cells,
+        then `path`, one token at a time as generation does. The generation's cells from the
+        point on are given up: a later call can go back to an earlier point, not further."""
+        prompt = kept.request.tokens
+        if not 0 <= at <= len(kept.generated):
+            raise GenerationError(f"no point {at} in a generation of {len(kept.generated)}")
+        if len(path) >= BRANCH_ROOM:
+            raise GenerationError(f"a branch of {len(path)} tokens is longer than the room kept")
+        tokens = [*prompt, *kept.generated]
+        start = len(prompt) + at - 1  # at 0: the prompt's last token, evaluated alone
+        branch = _Branch(kept, start, [tokens[start], *path])
+        with self._wake:
+            if self._stopping or kept not in self._kept:
+                raise GenerationError("the kept generation is gone")
+            self._branches.append(branch)
+            self._wake.notify()
+        item = branch.out.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def release(self, kept: _Sequence) -> None:
+        """Free a kept generation's sequence and cells."""
+        with self._wake:
+            self._releases.append(kept)
+            self._wake.notify()
 
     def close(self) -> None:
         """Stop the worker, fail what is still waiting, and free the context."""
@@ -211,9 +275,17 @@ class Engine:
             self._finish(sequence, error)
         while self._pending:
             self._pending.popleft().out.put(error)
+        while self._branches:
+            self._branches.popleft().out.put(error)
 
     def _has_work(self) -> bool:
-        return bool(self._running or self._pending or self._head_missing())
+        return bool(
+            self._running
+            or self._pending
+            or self._head_missing()
+            or self._branches
+            or self._releases
+        )
 
     def _head_missing(self) -> bool:
         return self._head_done < len(self._head) or self._wanted_head != self._head
@@ -221,6 +293,8 @@ class Engine:
     def _step(self) -> None:
         for sequence in [s for s in self._running if s.request.cancelled.is_set()]:
             self._finish(sequence, None)
+        if self._branches:
+            self._evaluate_branch(self._branches.popleft())
         with self._wake:
             self._pending = deque(r for r in self._pending if not r.cancelled.is_set())
         self._switch_head()
@@ -260,6 +334,41 @@ class Engine:
         for sequence, index in outputs:
             self._sample(sequence, index)
 
+    def _settle_kept(self) -> int:
+        """Free the kept sequences released, or whose Finished never reached the caller.
+        Returns how many requests were waiting then: their callers' releases are all done
+        (a caller gives back its last generation before it asks for the next)."""
+        with self._wake:
+            released, self._releases = self._releases, []
+            waiting = len(self._pending)
+        for sequence in self._kept:
+            request = sequence.request
+            if request.cancelled.is_set() and not request.taken:
+                released.append(sequence)
+        for sequence in released:
+            if sequence in self._kept:
+                self._kept.remove(sequence)
+                self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
+        return waiting
+
+    def _evaluate_branch(self, branch: _Branch) -> None:
+        lc, sequence = self._lc, branch.sequence
+        try:
+            if sequence not in self._kept:
+                raise GenerationError("the kept generation was released")
+            if 0 <= sequence.cells < branch.start:
+                raise GenerationError("that point of the kept generation was given up")
+            lc.llama_memory_seq_rm(self._memory, sequence.seq, branch.start, -1)
+            sequence.cells = branch.start
+            for offset, token in enumerate(branch.tokens):
+                self._decode([(token, branch.start + offset, sequence.seq, True)])
+            pointer = lc.llama_get_logits_ith(self._ctx, 0)
+            branch.out.put(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy())
+        except Exception as exc:  # this branch fails; generation goes on
+            branch.out.put(exc if isinstance(exc, GenerationError) else GenerationError(str(exc)))
+        finally:
+            lc.llama_memory_seq_rm(self._memory, sequence.seq, branch.start, -1)
+
     def _chunk_end(self, start: int) -> int:
         return (start // self.n_batch + 1) * self.n_batch
 
@@ -293,6 +402,7 @@ class Engine:
             self._finish(sequence, Finished(sequence.count, "eos"))
             return
         sequence.count += 1
+        sequence.generated.append(token)
         sequence.request.out.put(self._piece(token))
         if sequence.count >= sequence.request.max_tokens:
             self._finish(sequence, Finished(sequence.count, "length"))
@@ -324,40 +434,47 @@ class Engine:
         return int(best[allowed[0]]) if len(allowed) else -1
 
     def _piece(self, token: int) -> bytes:
-        buffer = ctypes.create_string_buffer(64)
-        n = self._lc.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
-        if n < 0:
-            buffer = ctypes.create_string_buffer(-n)
-            n = self._lc.llama_token_to_piece(self._vocab, token, buffer, len(buffer), 0, False)
-        return buffer.raw[:n]
+        return self.vocabulary.piece(token)
 
     # -- sequences and cells --------------------------------------------------------------
 
     def _switch_head(self) -> None:
-        """Take up a new head once no running sequence uses the old one's cells."""
-        if self._wanted_head == self._head or self._running:
+        """Take up a new head once no running or kept sequence uses the old one's cells."""
+        if self._wanted_head == self._head or self._running or self._kept:
             return
         self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
         self._head, self._head_done = list(self._wanted_head), 0
 
     def _admit(self) -> None:
-        """Give waiting requests a sequence while ids and KV cells last."""
+        """Give waiting requests a sequence while ids and KV cells last.
+
+        Only requests whose callers' earlier generations are given back are admitted: a
+        kept sequence still holding its cells would move where the new one's cells go, and
+        with them the floats of its attention (see the module's docstring).
+        """
         if self._head_done < len(self._head):
             return  # the head first: requests that share it wait for it
-        while self._pending and len(self._running) < self.slots:
+        admissible = self._settle_kept()
+        while (
+            admissible > 0 and self._pending and len(self._running) + len(self._kept) < self.slots
+        ):
             request = self._pending[0]
             shared = self._shared(request.tokens)
             reserve = len(request.tokens) - shared + request.max_tokens
-            free = self.n_ctx - len(self._head) - sum(s.reserve for s in self._running)
+            if request.keep:  # what a branch evaluates, where the context has room for it
+                reserve += min(BRANCH_ROOM, self.n_ctx - len(request.tokens) - request.max_tokens)
+            held = self._running + self._kept
+            free = self.n_ctx - len(self._head) - sum(s.reserve for s in held)
             if reserve > free:
-                if self._running or not self._head:
+                if held or not self._head:
                     return  # it waits for cells
                 # alone and still too big: the head gives its cells up for it
                 self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
                 self._head, self._wanted_head, self._head_done = [], [], 0
                 continue
             self._pending.popleft()
-            used = {s.seq for s in self._running}
+            admissible -= 1
+            used = {s.seq for s in self._running + self._kept}
             seq = next(i for i in range(self.slots) if i not in used)
             if shared:
                 self._lc.llama_memory_seq_cp(self._memory, self._head_seq, seq, 0, shared)
@@ -379,9 +496,14 @@ class Engine:
         return n // SPLIT_ALIGN * SPLIT_ALIGN
 
     def _finish(self, sequence: _Sequence, outcome: Finished | BaseException | None) -> None:
-        self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
         self._free_samplers(sequence)
         self._running.remove(sequence)
+        if isinstance(outcome, Finished) and sequence.request.keep:
+            self._kept.append(sequence)  # its cells stay until released
+            kept = KeptSequence(self, sequence, tuple(sequence.generated))
+            outcome = Finished(outcome.completion_tokens, outcome.stop_reason, kept)
+        else:
+            self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
         if outcome is not None:
             sequence.request.out.put(outcome)
 

@@ -252,13 +252,15 @@ class LlamaCppRuntime:
         grammar: str | None,
         max_tokens: int,
         sampling: Sampling,
+        keep: bool = False,
     ) -> Iterator[Chunk]:
-        """Yield text pieces as they are generated, then one `Finished`."""
+        """Yield text pieces as they are generated, then one `Finished` (with `keep`, it
+        holds the generation's KV cells until its `kept` is closed)."""
         if grammar:
             self._check_once(grammar)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         for piece in self._engine.generate(
-            tokens, grammar=grammar, max_tokens=max_tokens, sampling=sampling
+            tokens, grammar=grammar, max_tokens=max_tokens, sampling=sampling, keep=keep
         ):
             if isinstance(piece, Finished):
                 rest = decoder.decode(b"", final=True)
@@ -272,6 +274,7 @@ class LlamaCppRuntime:
 
     shares_prefix = True
     can_restart = False
+    reports_probabilities = True
 
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Evaluate `tokens` once for all the prompts that start with them."""

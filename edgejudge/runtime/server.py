@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from edgejudge.runtime.base import Chunk, Finished, Sampling
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
+from edgejudge.runtime.server_kept import KeptSlot
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
     HOST,
@@ -259,6 +261,13 @@ class ServerRuntime:
             raise GenerationError(f"the server could not tokenize: {status} {_message(body)}")
         return [int(token) for token in tokens]
 
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST `body` to `path` and return the JSON answer; `GenerationError` unless 200."""
+        status, answer = self._call("POST", path, body, timeout=REQUEST_TIMEOUT)
+        if status != 200:
+            raise GenerationError(f"the server refused {path}: {status} {_message(answer)}")
+        return answer
+
     def _piece(self, token: int) -> str:
         status, body = self._call("POST", "/detokenize", {"tokens": [token]}, timeout=30)
         return str(body.get("content", "")) if status == 200 and isinstance(body, dict) else ""
@@ -272,8 +281,10 @@ class ServerRuntime:
         grammar: str | None,
         max_tokens: int,
         sampling: Sampling,
+        keep: bool = False,
     ) -> Iterator[Chunk]:
-        """Yield text pieces as the server streams them, then one `Finished`."""
+        """Yield text pieces as the server streams them, then one `Finished` (with `keep`,
+        carrying the generation's tokens and slot, whose cache holds it, as `kept`)."""
         body: dict[str, Any] = {
             "prompt": list(tokens),
             "n_predict": max_tokens,
@@ -292,6 +303,7 @@ class ServerRuntime:
         }
         if grammar:
             body["grammar"] = grammar
+        generated: list[int] = []
         response = self._open("POST", "/completion", body, timeout=REQUEST_TIMEOUT)
         try:
             if response.status != 200:
@@ -304,9 +316,17 @@ class ServerRuntime:
                     raise GenerationError(f"the server failed: {_message(event)}")
                 text = event.get("content") or ""
                 if text:
+                    generated += [int(t) for t in event.get("tokens") or ()]
                     yield str(text)
                 if event.get("stop"):
-                    yield _finished(event)
+                    finished = _finished(event)
+                    slot = event.get("id_slot")
+                    # A token that ends inside a character reaches us with the next one's
+                    # text but not its id: the ids then do not add up, and nothing is kept.
+                    if keep and len(generated) == finished.completion_tokens and slot is not None:
+                        kept = KeptSlot(self, list(tokens), tuple(generated), int(slot))
+                        finished = replace(finished, kept=kept)
+                    yield finished
                     return
         except (OSError, http.client.HTTPException) as exc:
             raise self._gone(exc) from exc
@@ -356,6 +376,7 @@ class ServerRuntime:
     # -- lifetime -----------------------------------------------------------------------
 
     shares_prefix = False  # the server's own prompt cache does this, by its rules
+    reports_probabilities = True  # where its answers carry token ids (llama.cpp 2025 on)
 
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Nothing to do: see `shares_prefix`."""

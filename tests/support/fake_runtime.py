@@ -16,11 +16,57 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from edgejudge.core import Message
+from edgejudge.core.probabilities import END, Candidate, NextTokens
 from edgejudge.errors import ServerError, ServerGoneError
 from edgejudge.runtime.base import Chunk, Finished, Sampling
 
 # What the "model" answers: (the whole prompt as text, the grammar or None) -> the answer.
 Answer = Callable[[str, str | None], str]
+# The "model's" next-character probabilities after a text it generated ("" is ending).
+NextChars = Callable[[str], dict[str, float]]
+
+
+class FakeKept:
+    """A kept scripted generation: its tokens are its characters."""
+
+    tops: tuple[int, ...] = (0,)
+
+    def __init__(self, text: str, next_chars: NextChars) -> None:
+        self.text = text
+        self.tokens = tuple(ord(c) for c in text)
+        self.next_chars = next_chars
+        self.asked: list[str] = []
+        self.closed = False
+
+    def piece(self, index: int) -> bytes:
+        """One character's bytes."""
+        return self.text[index].encode("utf-8")
+
+    def next(
+        self,
+        at: int,
+        path: Sequence[int],
+        wanted: frozenset[bytes],
+        *,
+        end: bool,
+        top: int,
+    ) -> NextTokens:
+        """The scripted probabilities of the wanted characters after the point and path."""
+        before = self.text[:at] + "".join(chr(t) for t in path)
+        self.asked.append(before)
+        chances = self.next_chars(before)
+        found = [
+            Candidate(ord(c), c.encode("utf-8"), p)
+            for c, p in chances.items()
+            if c and c.encode("utf-8") in wanted
+        ]
+        if end and "" in chances:
+            found.append(Candidate(0, END, chances[""]))
+        return NextTokens(tuple(found))
+
+    def close(self) -> None:
+        """Nothing to free."""
+        self.closed = True
 
 
 class FakeRuntime:
@@ -37,15 +83,20 @@ class FakeRuntime:
         shares_prefix: bool = False,
         can_restart: bool = False,
         die_on_calls: Sequence[int] = (),
+        next_chars: NextChars | None = None,
     ) -> None:
         """`die_on_calls`: the 1-based generate calls at which "the server" dies; every
-        generation then fails with `ServerGoneError` until `restart`."""
+        generation then fails with `ServerGoneError` until `restart`. `next_chars` scripts
+        the probabilities a kept generation reports (none are reported without it)."""
         self.answer: Answer = answer if callable(answer) else (lambda _prompt, _grammar: answer)
         self.context_length = context_length
         self.slots = slots
         self.shares_prefix = shares_prefix
         self.can_restart = can_restart
         self.die_on_calls = set(die_on_calls)
+        self.next_chars = next_chars
+        self.reports_probabilities = next_chars is not None
+        self.kept: list[FakeKept] = []
         self.prompts: list[str] = []  # every generation's prompt, in the order they started
         self.shared: list[list[int]] = []
         self.restarts = 0
@@ -74,6 +125,7 @@ class FakeRuntime:
         grammar: str | None,
         max_tokens: int,
         sampling: Sampling,
+        keep: bool = False,
     ) -> Iterator[Chunk]:
         """The scripted answer one character per token, cut at `max_tokens`."""
         prompt = "".join(chr(t) for t in tokens)
@@ -89,7 +141,11 @@ class FakeRuntime:
         if self._down.is_set():
             raise ServerGoneError("the fake server died")
         cut = len(text) > max_tokens
-        yield Finished(min(len(text), max_tokens), "length" if cut else "eos")
+        kept = None
+        if keep and self.next_chars is not None:
+            kept = FakeKept(text[:max_tokens], self.next_chars)
+            self.kept.append(kept)
+        yield Finished(min(len(text), max_tokens), "length" if cut else "eos", kept)
 
     # -- capabilities -----------------------------------------------------------------------
 

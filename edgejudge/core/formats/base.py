@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from edgejudge.core.inputs import EvalInput
 from edgejudge.core.metrics import Metric
+from edgejudge.core.probabilities import Distribution
 
 # The kinds of decision a verdict can hold, and so the JSON key that holds it in a result,
 # in the order a row's decision is read (a label may carry a score beside it).
@@ -30,6 +31,8 @@ class Verdict:
     label: str | None = None
     choice: str | None = None
     extras: Mapping[str, str] = field(default_factory=dict)
+    # The judge's probability for each value the decision could take, where measured.
+    distribution: Distribution | None = None
 
     def __post_init__(self) -> None:
         given = [kind for kind, value in self._given() if value is not None]
@@ -69,6 +72,22 @@ class Verdict:
         if self.extras:
             out["extras"] = dict(self.extras)
         return out
+
+    def distribution_fields(self) -> dict[str, Any]:
+        """`probabilities`, `expected_score` (a numeric scale) and `confidence`, where the
+        distribution was measured; nothing otherwise."""
+        return self.distribution.fields() if self.distribution is not None else {}
+
+
+@dataclass(frozen=True)
+class DecisionSite:
+    """Where an answer's decision stands, for scoring what else the judge could have put
+    there: its first character in the raw answer, every value the grammar allows, and the
+    fixed text the grammar writes right after it (empty: the answer ends with it)."""
+
+    start: int
+    values: tuple[int | str, ...]
+    after: str
 
 
 def row_verdict(feedback: str, label: str, passed: bool, metric: Metric) -> Verdict:
@@ -152,6 +171,11 @@ class JudgeFormat(Protocol):
     def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
         """Every value a verdict's decision can take for `metric`, in the scale's order:
         the rubric's scores, or the labels (Yes, No) or choices (A, B) of the format."""
+        ...
+
+    def decision_site(self, raw: str, metric: Metric) -> DecisionSite:
+        """Where the decision of `raw`, an answer `parse` accepts, stands (`ParseError`
+        otherwise)."""
         ...
 
     def feedback_stream(self) -> FeedbackStream:

@@ -29,7 +29,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from edgejudge.core.formats.base import Message, PublishedSampling, Verdict
+from edgejudge.core.formats.base import DecisionSite, Message, PublishedSampling, Verdict
 from edgejudge.core.formats.gbnf import bounded_repeat, choices, class_char, quote
 from edgejudge.core.formats.streaming import (
     FeedbackFilter,
@@ -171,6 +171,22 @@ class AnswerShape:
         if isinstance(self.decision, Score):
             return tuple(metric.scores)
         return self.decision.values
+
+    def decision_site(self, raw: str, metric: Metric) -> DecisionSite:
+        """Where the decision of `raw` stands: its first character, its possible values,
+        and the fixed text after it. `ParseError` if `raw` does not parse."""
+        self.parse(raw, metric)
+        match = self._regex.match(raw)
+        assert match is not None
+        name = self.decision.name
+        written = match.group(name)
+        start = match.start(name) + len(written) - len(written.lstrip())
+        after = ""
+        for section in self.sections[self._decision + 1 :]:
+            if not isinstance(section, Lit):
+                break
+            after += section.text
+        return DecisionSite(start, self.decision_values(metric), after)
 
     def _tail_rules(self, metric: Metric) -> str:
         rules = ["tail ::= " + " ".join(_terms(self.sections[self._tail :]))]
@@ -374,6 +390,10 @@ class ShapedFormat:
     def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
         """The rubric's scores, or the labels or choices the shape allows."""
         return self.shape_for(metric).decision_values(metric)
+
+    def decision_site(self, raw: str, metric: Metric) -> DecisionSite:
+        """See `AnswerShape.decision_site`."""
+        return self.shape_for(metric).decision_site(raw, metric)
 
     def feedback_stream(self) -> FeedbackFilter:
         """A fresh filter that yields the feedback text from streamed raw text."""
