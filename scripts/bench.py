@@ -4,7 +4,8 @@ The baseline is the loop a user would write: `Llama.create_completion(prompt,
 grammar=LlamaGrammar.from_string(gbnf), temperature=0, max_tokens=N)` for each input. It
 gets exactly the prompt tokens and the grammar edgejudge uses, so the two differ only in
 how they run llama.cpp. edgejudge is measured judging one input at a time (`evaluate` in a
-loop) and as a batch (`evaluate_many`, several judgments decoded together).
+loop) and as a batch (`evaluate_many`, several judgments decoded together), and one at a
+time with the probabilities of the decision measured and without (alternating per input).
 
     python scripts/bench.py [--model demo] [--n 20] [--threads T] [--max-tokens 128]
 
@@ -171,8 +172,10 @@ def edgejudge_runs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict
                 rates.add(len(tokens), (p for p in pieces if not isinstance(p, Finished)))
         timed(one, len(rows), lambda: [_outcome(judge.evaluate, row) for row in rows])
         timed(many, len(rows), lambda: list(judge.evaluate_many(rows, return_exceptions=True)))
+        overhead = probability_overhead(judge, rows)
         return {
             "runs": [one, many],
+            "probabilities": overhead,
             "prompts": prompts,
             "grammar": judge.grammar,
             "format": judge.format,
@@ -180,6 +183,22 @@ def edgejudge_runs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict
             "n_ctx": runtime.context_length,
             "slots": judge.slots,
         }
+
+
+def probability_overhead(judge: Judge, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each input judged one at a time with probabilities and without, the order swapped
+    from one input to the next (so drift in the machine's speed falls on both alike)."""
+    seconds = {True: 0.0, False: 0.0}
+    results: dict[bool, list[Any]] = {True: [], False: []}
+    for index, row in enumerate(rows):
+        for measured in (True, False) if index % 2 == 0 else (False, True):
+            judge.probabilities = measured
+            started = time.perf_counter()
+            results[measured].append(_outcome(judge.evaluate, row))
+            seconds[measured] += time.perf_counter() - started
+    judge.probabilities = True
+    texts = {k: [getattr(r, "raw", r) for r in v] for k, v in results.items()}
+    return {"seconds": seconds, "results": results[True], "texts": texts}
 
 
 def _outcome(evaluate: Callable[[Any], JudgeResult], row: Any) -> JudgeResult | EdgeJudgeError:
@@ -348,6 +367,26 @@ def main() -> None:
         loop_vs_fresh = sum(a.text == b for a, b in zip(base.answers, fresh, strict=True))
         print(f"  the baseline loop vs the baseline with flash attention, fresh per input: "
               f"{loop_vs_fresh} of {len(fresh)} identical texts")  # fmt: skip
+    overhead = ours["probabilities"]
+    with_p, without = (60 * len(rows) / overhead["seconds"][k] for k in (True, False))
+    print(
+        f"\nprobabilities, one at a time, on and off alternating per input:\n"
+        f"  judgments/min with probabilities {with_p:.1f}, without {without:.1f}: "
+        f"with / without {with_p / without:.2f}x"
+    )
+    alone = [getattr(r, "raw", r) for r in one.answers]
+    for measured in (True, False):
+        texts = overhead["texts"][measured]
+        differ = [str(row.get("id", i + 1)) for i, (row, a, b)
+                  in enumerate(zip(rows, texts, alone, strict=True)) if a != b]  # fmt: skip
+        print(f"  answers with probabilities {'on' if measured else 'off'} equal to edgejudge "
+              f"one at a time: {len(rows) - len(differ)} of {len(rows)}"
+              + (f" (differ: ids {', '.join(differ)})" if differ else ""))  # fmt: skip
+    print("  the first five inputs: greedy score, expected score, confidence")
+    for row, result in list(zip(rows, overhead["results"], strict=True))[:5]:
+        if isinstance(result, JudgeResult) and result.distribution is not None:
+            print(f"    id {row.get('id', '?')}: {result.decision}, "
+                  f"{result.expected_score:.2f}, {result.confidence:.2f}")  # fmt: skip
     truncated = sum(1 for r in one.answers if isinstance(r, JudgeResult) and r.truncated)
     print(
         f"  ({truncated} of {len(rows)} feedbacks reached max_tokens: the baseline stops "

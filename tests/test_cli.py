@@ -171,6 +171,16 @@ def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> No
     result = json.loads(as_json.stdout)
     assert result["score"] in (1, 2, 3, 4, 5) and result["feedback"]
     assert result["score"] == int(text.stdout.split("Score: ")[1].split()[0])  # greedy: same
+    # The distribution: one compact line, and the same numbers in the JSON.
+    assert list(result["probabilities"]) == ["1", "2", "3", "4", "5"]
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    line = next(x for x in text.stdout.splitlines() if x.startswith("Probabilities: "))
+    assert f"3 {result['probabilities']['3']:.2f}" in line
+    assert f"expected {result['expected_score']:.2f}" in line
+    assert f"confidence {result['confidence']:.2f}" in line
+    off = run_cli([*common, "--json", "--no-probabilities"], demo_cache)
+    plain = json.loads(off.stdout)
+    assert "probabilities" not in plain and plain["raw"] == result["raw"]
 
 
 @pytest.mark.model
@@ -221,6 +231,10 @@ def test_batch_interrupted_then_resumed_has_every_row_once(
         resumed.stderr
     )
     final = [json.loads(line) for line in out.read_text().splitlines()]
+    scored = [r for r in final if "score" in r]
+    mean = sum(r["score"] for r in scored) / len(scored)
+    expected = sum(r["expected_score"] for r in scored) / len(scored)
+    assert f"mean score {mean:.2f} · mean expected score {expected:.2f}" in resumed.stderr
     assert sorted(r["id"] for r in final) == sorted(r["id"] for r in rows)
     by_id = {r["id"]: r for r in final}
     assert "missing context, response" in by_id["broken"]["error"]

@@ -205,3 +205,76 @@ def test_a_non_contiguous_rubric_through_the_judge() -> None:
     assert result.probabilities == pytest.approx({0: 1 / 7, 2: 2 / 7, 5: 4 / 7})
     assert result.probabilities is not None
     assert math.isclose(sum(result.probabilities.values()), 1.0)
+
+
+# -- how the shells show it ---------------------------------------------------------------
+
+
+def test_the_cli_line_the_batch_summary_and_the_tui_bars() -> None:
+    from edgejudge.cli.judging import probability_line
+    from edgejudge.judging.batch import summary
+    from edgejudge.tui.probability_bars import probability_lines
+
+    with Judge(None, "response-faithfulness-5point",
+               runtime=FakeRuntime(VERDICT, next_chars=scripted)) as judge:  # fmt: skip
+        result = judge.evaluate(ROW)
+    assert probability_line(result) == (
+        "Probabilities: 1 0.05 · 2 0.05 · 3 0.20 · 4 0.60 · 5 0.10 (expected 3.65, confidence 0.60)"
+    )
+    incomplete = Distribution({"PASS": 1.0, "FAIL": 0.0}, complete=False)
+    bars = probability_lines(incomplete, 20)
+    assert bars == ["PASS █████████ 1.00", "FAIL ░░░░░░░░░ 0.00", "confidence 1.00 · incomplete"]
+    assert result.distribution is not None
+    assert probability_lines(result.distribution, 18)[3] == "4 ██████░░░░ 0.60"
+    rows = [{"score": 4, "expected_score": 3.5}, {"score": 2, "expected_score": 2.25},
+            {"error": "bad"}, {"label": "PASS"}]  # fmt: skip
+    assert summary(rows) == "mean score 3.00 · mean expected score 2.88 (2 rows)"
+    assert summary([{"score": 1}]) == "mean score 1.00 (1 rows)"
+    assert summary([{"label": "PASS"}]) is None
+
+
+class MergedKept:
+    """A kept generation whose last tokens merge fixed text and the value (`>4`)."""
+
+    tops = (0,)
+
+    def __init__(self, pieces: list[bytes], table: dict[tuple[int, ...], dict[bytes, float]]):
+        self.pieces = pieces
+        self.tokens = tuple(range(len(pieces)))
+        self.table = table
+        self.asked: list[tuple[int, tuple[int, ...]]] = []
+
+    def piece(self, index: int) -> bytes:
+        return self.pieces[index]
+
+    def next(
+        self, at: int, path: Sequence[int], wanted: frozenset[bytes], *, end: bool, top: int
+    ) -> NextTokens:
+        self.asked.append((at, tuple(path)))
+        chances = self.table[tuple(path)]
+        return NextTokens(
+            tuple(
+                Candidate(100 + i, p, q) for i, (p, q) in enumerate(chances.items()) if p in wanted
+            )
+        )
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_verdict_position_can_fall_inside_a_token() -> None:
+    from edgejudge.core import get_format, get_preset
+    from edgejudge.judging.probabilities import decision_distribution
+
+    pieces = [b"<feedback>ok</feedback>\n<score", b">4", b"</score>"]
+    raw = b"".join(pieces).decode()
+    # At the point after `<score`: `>4` or `>3` at once, or `>` and then the digit.
+    table = {(): {b">4": 0.5, b">3": 0.3, b">": 0.2, b"x": 0.1}, (102,): {b"4": 0.5, b"5": 0.5}}
+    kept = MergedKept(pieces, table)
+    metric = get_preset("response-faithfulness-5point")
+    dist = decision_distribution(get_format("flow-judge"), metric, raw, 0, kept)  # type: ignore[arg-type]
+    assert dist is not None
+    assert dist.probabilities == pytest.approx({1: 0, 2: 0, 3: 0.3, 4: 0.6, 5: 0.1})
+    assert kept.asked == [(1, ()), (1, (102,))]
+    # A decision written before this generation started cannot be placed on its tokens.
+    assert decision_distribution(get_format("flow-judge"), metric, raw, len(raw), kept) is None

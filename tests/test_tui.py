@@ -111,6 +111,7 @@ def test_pick_demo_fill_run_see_score_and_feedback(use_demo_cache: Path) -> None
         seen["feedback"] = text_of(app, "#feedback")
         seen["stats"] = text_of(app, "#stats")
         seen["error"] = app.query_one("#judge-error").display
+        seen["bars"] = str(app.query_one("#probabilities", Static).render())
 
     drive(scenario)
     result = seen["result"]
@@ -120,6 +121,11 @@ def test_pick_demo_fill_run_see_score_and_feedback(use_demo_cache: Path) -> None
     assert seen["feedback"].strip() and seen["feedback"] == result.feedback
     assert "tok/s" in seen["stats"] and f"{result.prompt_tokens} prompt" in seen["stats"]
     assert seen["error"] is False
+    # A bar per value under the badge, with the measured numbers.
+    bars = seen["bars"].splitlines()
+    assert [line.split()[0] for line in bars[:5]] == ["1", "2", "3", "4", "5"]
+    assert bars[3].endswith(f"{result.probabilities[4]:.2f}")
+    assert bars[-1].startswith(f"expected {result.expected_score:.2f}")
 
 
 @pytest.mark.model

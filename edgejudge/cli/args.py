@@ -143,6 +143,13 @@ def model_options(parser: argparse.ArgumentParser) -> None:
         help="do not force the verdict format (for comparison only)",
     )
     parser.add_argument(
+        "--no-probabilities",
+        action="store_true",
+        help="do not measure the judge's probability for each value of its decision "
+        "(measured by default: probabilities, expected score and confidence; a few token "
+        "evaluations per judgment)",
+    )
+    parser.add_argument(
         "--verbose", "-v", action="store_true", help="show llama.cpp's log and tracebacks"
     )
     runtime_options(parser)

@@ -77,6 +77,7 @@ def _open_judge(parsed: argparse.Namespace, metric: Metric) -> Judge:
         seed=parsed.seed,
         grammar=not parsed.no_grammar,
         sampling=parsed.sampling,
+        probabilities=not parsed.no_probabilities,
         family=parsed.family,
         download=parsed.pull,
         **options.judge_arguments(),
@@ -92,6 +93,21 @@ def decision_line(result: JudgeResult, values: tuple[int | str, ...], metric: Me
     if kind == "score":
         return f"Score: {result.decision} (scale {metric.scale})"
     return f"{kind.capitalize()}: {result.decision} ({' or '.join(map(str, values))})"
+
+
+def probability_line(result: JudgeResult) -> str | None:
+    """`Probabilities: 1 0.05 · 2 0.05 · 3 0.20 · 4 0.60 · 5 0.10 (expected 3.65, confidence
+    0.60)`; None where they were not measured."""
+    distribution = result.distribution
+    if distribution is None:
+        return None
+    values = " · ".join(f"{v} {p:.2f}" for v, p in distribution.probabilities.items())
+    expected = distribution.expected_score
+    about = [f"expected {expected:.2f}"] if expected is not None else []
+    about.append(f"confidence {distribution.confidence:.2f}")
+    if not distribution.complete:
+        about.append("incomplete: the server did not report every value")
+    return f"Probabilities: {values} ({', '.join(about)})"
 
 
 def _cmd_judge(parsed: argparse.Namespace) -> int:
@@ -116,6 +132,9 @@ def _cmd_judge(parsed: argparse.Namespace) -> int:
         for name, text in result.extras.items():
             print(f"\n{name.capitalize()}: {text}")
         print(f"\n{decision_line(result, judge.format.decision_values(metric), metric)}")
+        line = probability_line(result)
+        if line:
+            print(line)
         print(f"[{result.stats()}]", file=sys.stderr)
     return 0
 
@@ -165,4 +184,7 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
         f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}",
         file=sys.stderr,
     )
+    means = batch.summary(batch.read_results(parsed.output).values())
+    if means:
+        print(means, file=sys.stderr)
     return 1 if failed else 0

@@ -180,6 +180,19 @@ def row_decision(record: dict[str, Any]) -> int | str | None:
     return None
 
 
+def summary(records: Iterable[dict[str, Any]]) -> str | None:
+    """`mean score 3.40 · mean expected score 3.21 (20 rows)` over the rows with a score
+    (the expected score over those that have one); None when no row has a score."""
+    scored = [r for r in records if isinstance(r.get("score"), int)]
+    if not scored:
+        return None
+    text = f"mean score {sum(r['score'] for r in scored) / len(scored):.2f}"
+    expected = [r["expected_score"] for r in scored if isinstance(r.get("expected_score"), float)]
+    if expected:
+        text += f" · mean expected score {sum(expected) / len(expected):.2f}"
+    return f"{text} ({len(scored)} rows)"
+
+
 def error_row(row_id: Any, error: BaseException) -> dict[str, Any]:
     """The output line for a row that failed."""
     return {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}

@@ -6,11 +6,8 @@ waiting prompt, in one `llama_decode`. The prompt head a metric's prompts all sh
 evaluated once into its own sequence and its cells are shared (`llama_memory_seq_cp` tags
 them; in the unified KV cache nothing is copied).
 
-Sampling is llama.cpp's own sampler chain, so no step walks the vocabulary in Python. The
-grammar is checked the way llama.cpp's common sampler does it: sample first, check only the
-chosen token against the grammar, and apply the grammar to the whole vocabulary only when
-that token is rejected. Under greedy decoding this picks exactly the token that masking first
-would, at a fraction of the cost (the mask is 262,144 checks per step for gemma-3).
+Sampling is llama.cpp's own sampler chain, so no step walks the vocabulary in Python; the
+grammar is checked on the token picked first (samplers.py).
 
 A generation asked to be kept keeps its sequence id and KV cells after it finishes, until
 released: `logits_after` then evaluates other tokens at a point of it, on the generation's
@@ -23,7 +20,6 @@ cache's size), so a copy beside the intact sequence would not see exactly the sa
 
 from __future__ import annotations
 
-import ctypes
 import queue
 import threading
 from collections import deque
@@ -36,11 +32,8 @@ import numpy as np
 from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.kept import KeptSequence, Vocabulary
-from edgejudge.runtime.numerics import MIN_P, REPEAT_LAST_N, TOP_K
+from edgejudge.runtime.samplers import Picker, Samplers
 
-# When the grammar rejects the greedy pick, these many likeliest tokens are checked before
-# the whole vocabulary is.
-BEST_FIRST = 1024
 # Where a prompt may be split between evaluations. llama.cpp's CPU matrix kernels work on
 # tokens in groups (of 4 here), and which kernel runs depends on how many tokens a batch
 # holds: a prompt split at a multiple of 32, its head evaluated as a batch of its own, gets
@@ -49,7 +42,6 @@ BEST_FIRST = 1024
 SPLIT_ALIGN = 32
 # KV cells a kept generation holds beyond its budget, for the tokens a branch evaluates.
 BRANCH_ROOM = 32
-_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
 @dataclass
@@ -88,9 +80,7 @@ class _Sequence:
     done: int = 0  # prompt tokens already in the KV cache (shared head included)
     count: int = 0  # tokens generated
     last: int = -1  # the token to decode next, once the prompt is in
-    fast: Any = None  # sampler chain without the grammar
-    full: Any = None  # the same chain after the grammar, for rejected picks
-    grammar: Any = None  # the grammar sampler inside `full`
+    picker: Picker | None = None  # its samplers
     generated: list[int] = field(default_factory=list)
     cells: int = -1  # once kept and evaluated again: how many of its cells are still its own
 
@@ -137,13 +127,7 @@ class Engine:
         self._memory = lc.llama_get_memory(self._ctx)
         self._batch = lc.llama_batch_init(n_batch, 0, 1)
         self._n_vocab = lc.llama_vocab_n_tokens(self._vocab)
-        assert ctypes.sizeof(lc.llama_token_data) == _TOKEN_DATA.itemsize
-        self._best = (lc.llama_token_data * BEST_FIRST)()
-        self._best_array = lc.llama_token_data_array(
-            data=self._best, size=BEST_FIRST, selected=-1, sorted=False
-        )
-        self._best_view = np.frombuffer(self._best, dtype=_TOKEN_DATA)  # the same memory
-        self._grammars: dict[str, Any] = {}  # parsed once per text, cloned per sequence
+        self._samplers = Samplers(lc, self._vocab)
         self._pending: deque[_Request] = deque()
         self._running: list[_Sequence] = []
         self._kept: list[_Sequence] = []  # finished, cells kept until released
@@ -248,9 +232,7 @@ class Engine:
         lc = self._lc
         for sequence in self._running:
             self._free_samplers(sequence)
-        for sampler in self._grammars.values():
-            lc.llama_sampler_free(sampler)
-        self._grammars.clear()
+        self._samplers.close()
         lc.llama_batch_free(self._batch)
         lc.llama_free(self._ctx)
         self._ctx = None
@@ -386,19 +368,9 @@ class Engine:
             raise GenerationError(f"llama_decode failed (status {status})")
 
     def _sample(self, sequence: _Sequence, index: int) -> None:
-        lc = self._lc
-        token = lc.llama_sampler_sample(sequence.fast, self._ctx, index)
-        grammar = sequence.grammar
-        if grammar is not None:
-            if not self._allowed(grammar, [token])[0]:
-                token = self._best_allowed(sequence, index)
-                if token < 0:  # mask the whole vocabulary, then pick (this accepts it)
-                    token = lc.llama_sampler_sample(sequence.full, self._ctx, index)
-                else:
-                    lc.llama_sampler_accept(grammar, token)
-            else:
-                lc.llama_sampler_accept(grammar, token)
-        if lc.llama_vocab_is_eog(self._vocab, token):
+        assert sequence.picker is not None
+        token = sequence.picker.pick(self._ctx, index)
+        if self._lc.llama_vocab_is_eog(self._vocab, token):
             self._finish(sequence, Finished(sequence.count, "eos"))
             return
         sequence.count += 1
@@ -408,30 +380,6 @@ class Engine:
             self._finish(sequence, Finished(sequence.count, "length"))
             return
         sequence.last = token
-
-    def _allowed(self, grammar: Any, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Which of `tokens` the grammar admits next (its state is left as it is)."""
-        view = self._best_view[: len(tokens)]
-        view["id"], view["logit"], view["p"] = tokens, 0.0, 0.0
-        self._best_array.size, self._best_array.selected = len(tokens), -1
-        self._lc.llama_sampler_apply(grammar, ctypes.byref(self._best_array))
-        return np.isfinite(view["logit"])
-
-    def _best_allowed(self, sequence: _Sequence, index: int) -> int:
-        """Under greedy decoding, the likeliest token the grammar admits, found among the
-        BEST_FIRST likeliest; -1 if none of them is admitted (or sampling is not greedy).
-
-        The likeliest admitted token is what masking the whole vocabulary and then taking
-        the maximum would give, for a fraction of the checks.
-        """
-        if sequence.request.sampling.temperature > 0:
-            return -1
-        pointer = self._lc.llama_get_logits_ith(self._ctx, index)
-        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
-        best = np.argpartition(logits, -BEST_FIRST)[-BEST_FIRST:]
-        best = best[np.lexsort((best, -logits[best]))]  # likeliest first; ties: lower id
-        allowed = np.flatnonzero(self._allowed(sequence.grammar, best))
-        return int(best[allowed[0]]) if len(allowed) else -1
 
     def _piece(self, token: int) -> bytes:
         return self.vocabulary.piece(token)
@@ -508,50 +456,10 @@ class Engine:
             sequence.request.out.put(outcome)
 
     def _make_samplers(self, sequence: _Sequence) -> None:
-        lc = self._lc
         request = sequence.request
-        sequence.fast = self._chain(request.sampling, None)
-        if request.grammar is not None:
-            sequence.grammar = lc.llama_sampler_clone(self._parsed(request.grammar))
-            sequence.full = self._chain(request.sampling, sequence.grammar)
-
-    def _chain(self, sampling: Sampling, grammar: Any) -> Any:
-        lc = self._lc
-        chain = lc.llama_sampler_chain_init(lc.llama_sampler_chain_default_params())
-        parts = [grammar] if grammar is not None else []
-        if sampling.temperature <= 0:
-            parts.append(lc.llama_sampler_init_greedy())
-        else:
-            if sampling.repeat_penalty != 1.0:
-                parts.append(
-                    # llama-cpp-python 0.3's llama.h still takes the vocabulary size first.
-                    lc.llama_sampler_init_penalties(
-                        self._n_vocab, REPEAT_LAST_N, sampling.repeat_penalty, 0.0, 0.0
-                    )
-                )
-            parts += [
-                lc.llama_sampler_init_top_k(TOP_K),
-                lc.llama_sampler_init_top_p(sampling.top_p, 1),
-                lc.llama_sampler_init_min_p(MIN_P, 1),
-                lc.llama_sampler_init_temp(sampling.temperature),
-                lc.llama_sampler_init_dist(sampling.seed),
-            ]
-        for part in parts:
-            lc.llama_sampler_chain_add(chain, part)  # the chain owns and frees its parts
-        return chain
-
-    def _parsed(self, grammar: str) -> Any:
-        if grammar not in self._grammars:
-            sampler = self._lc.llama_sampler_init_grammar(
-                self._vocab, grammar.encode("utf-8"), b"root"
-            )
-            if not sampler:
-                raise GenerationError("llama.cpp rejected the grammar")
-            self._grammars[grammar] = sampler
-        return self._grammars[grammar]
+        sequence.picker = self._samplers.picker(request.sampling, request.grammar)
 
     def _free_samplers(self, sequence: _Sequence) -> None:
-        for chain in (sequence.fast, sequence.full):
-            if chain:
-                self._lc.llama_sampler_free(chain)
-        sequence.fast = sequence.full = sequence.grammar = None
+        if sequence.picker is not None:
+            sequence.picker.free()
+            sequence.picker = None

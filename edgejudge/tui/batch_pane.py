@@ -174,7 +174,8 @@ class BatchPane(Vertical):
         histogram.reset(scale_with(scale, [v for v in found if v is not None]))
         for row in self.rows:
             if row.key in self.results:
-                histogram.add(batch.row_decision(self.results[row.key]))
+                record = self.results[row.key]
+                histogram.add(batch.row_decision(record), _expected(record))
 
     # -- running ------------------------------------------------------------------------
 
@@ -253,7 +254,7 @@ class BatchPane(Vertical):
         table = self.query_one(DataTable)
         table.update_cell(key, "score", _decision_cell(record))
         table.update_cell(key, "feedback", first_line(record), update_width=True)
-        self.query_one(Histogram).add(batch.row_decision(record))
+        self.query_one(Histogram).add(batch.row_decision(record), _expected(record))
         self.query_one(ProgressBar).advance(1)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -283,6 +284,12 @@ class BatchPane(Vertical):
         info = self.query_one("#batch-info", Static)
         info.set_class(error, "error")
         info.update(text)
+
+
+def _expected(record: dict[str, Any]) -> float | None:
+    """A result row's expected score, where its probabilities were measured."""
+    value = record.get("expected_score")
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _decision_cell(record: dict[str, Any]) -> str:

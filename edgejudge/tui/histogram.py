@@ -45,18 +45,22 @@ class Histogram(Static):
         self.counts: Counter[int | str] = Counter()
         self.scores: tuple[int | str, ...] = ()
         self.errors = 0
+        self.expected: list[float] = []  # the rows' expected scores, where measured
 
     def reset(self, scores: Sequence[int | str]) -> None:
         """Start again for verdicts that take the values `scores`."""
         self.counts, self.scores, self.errors = Counter(), tuple(scores), 0
+        self.expected = []
         self._draw()
 
-    def add(self, score: int | str | None) -> None:
-        """Count one verdict (None: a row that failed)."""
+    def add(self, score: int | str | None, expected: float | None = None) -> None:
+        """Count one verdict (None: a row that failed), with its expected score if any."""
         if score is None:
             self.errors += 1
         else:
             self.counts[score] += 1
+        if expected is not None:
+            self.expected.append(expected)
         self._draw()
 
     def on_resize(self) -> None:
@@ -65,6 +69,12 @@ class Histogram(Static):
     def _draw(self) -> None:
         width = self.content_size.width or 20
         lines = histogram_lines(self.counts, self.scores, width)
+        scored = [(s, n) for s, n in self.counts.items() if isinstance(s, int)]
+        if scored:
+            total = sum(n for _, n in scored)
+            lines.append(f"mean {sum(s * n for s, n in scored) / total:.2f}")
+        if self.expected:
+            lines.append(f"expected {sum(self.expected) / len(self.expected):.2f}")
         if self.errors:
             lines.append(f"errors: {self.errors}")
         self.border_title = "scores" if all(isinstance(v, int) for v in self.scores) else "verdicts"

@@ -25,6 +25,7 @@ from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
 from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
+from edgejudge.tui.probability_bars import ProbabilityBars
 from edgejudge.tui.rubric_editor import RubricEditor
 from edgejudge.tui.score_badge import ScoreBadge
 from edgejudge.tui.session import (
@@ -127,12 +128,14 @@ class JudgePane(Vertical):
                 with Horizontal(id="verdict-line"):
                     yield ScoreBadge(id="score")
                     yield Static("", id="stats")
+                yield ProbabilityBars(id="probabilities")
                 yield Static("", id="judge-error", classes="error")
                 with VerticalScroll(id="feedback-box"):
                     yield Static("", id="feedback")
 
     def on_mount(self) -> None:
         self.query_one("#judge-error").display = False
+        self.query_one(ProbabilityBars).display = False
         self.refresh_runtime()
         self.refresh_metrics(self.settings.metric or DEFAULT_METRIC)
         self.show_models(self.catalog, self.installed)
@@ -338,6 +341,7 @@ class JudgePane(Vertical):
         """Empty the verdict area before a run."""
         self.query_one("#judge-error").display = False
         self.query_one(ScoreBadge).clear()
+        self.query_one(ProbabilityBars).show(None)
         self.query_one("#stats", Static).update(status)
         self.feedback = ""
         self.query_one("#feedback", Static).update("")
@@ -355,6 +359,7 @@ class JudgePane(Vertical):
     def show_result(self, result: JudgeResult, values: tuple[int | str, ...]) -> None:
         """The verdict: badge (its decision among `values`), numbers and the final feedback."""
         self.query_one(ScoreBadge).show(result.decision, values)
+        self.query_one(ProbabilityBars).show(result.distribution)
         self.query_one("#stats", Static).update(result.stats())
         self.query_one("#feedback", Static).update(verdict_text(result.feedback, result.extras))
         self.last_result = result
