@@ -234,7 +234,7 @@ def test_batch_interrupted_then_resumed_has_every_row_once(
     scored = [r for r in final if "score" in r]
     mean = sum(r["score"] for r in scored) / len(scored)
     expected = sum(r["expected_score"] for r in scored) / len(scored)
-    assert f"mean score {mean:.2f} · mean expected score {expected:.2f}" in resumed.stderr
+    assert f"; mean score {mean:.2f} · mean expected score {expected:.2f}" in resumed.stderr
     assert sorted(r["id"] for r in final) == sorted(r["id"] for r in rows)
     by_id = {r["id"]: r for r in final}
     assert "missing context, response" in by_id["broken"]["error"]

@@ -180,11 +180,12 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - any stop says what was saved
             return report(exc, parsed, f"; {saved()}" if output.written else "")
         written = output.written
+    # One line, whatever the outcome: a run with failed rows exits 1, and a failure is one
+    # line on stderr.
+    means = batch.summary(batch.read_results(parsed.output).values())
     print(
-        f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}",
+        f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}"
+        + (f"; {means}" if means else ""),
         file=sys.stderr,
     )
-    means = batch.summary(batch.read_results(parsed.output).values())
-    if means:
-        print(means, file=sys.stderr)
     return 1 if failed else 0
