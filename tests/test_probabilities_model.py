@@ -20,6 +20,8 @@ from tests.cases import TEN_FAITHFULNESS
 
 pytestmark = pytest.mark.model
 
+ROOT = Path(__file__).resolve().parent.parent
+
 ELEVEN = Metric(
     name="eleven-point",
     criteria="How faithful is the response to the context?",
@@ -137,3 +139,25 @@ def test_one_and_ten_are_told_apart_by_a_second_evaluation(
     # The first token alone would give 1 all of p("1") and 10 nothing.
     assert result.probabilities[10] > 1e-4
     assert abs(result.probabilities[1] - first[one] / total) > 1e-4
+
+
+def test_a_judgment_after_batches_gets_what_it_gets_alone(demo_path: Path) -> None:
+    # Sequences that ran side by side leave free cells wherever they finished in: a cache
+    # laid out by them would put the next judgment's cells elsewhere and move its floats
+    # (seen before the fix: after the second batch, row 1's expected score was 1.874, not
+    # 1.857).
+    import json
+
+    rows = [json.loads(line) for line in (ROOT / "examples/faithfulness.jsonl").open()]
+    runtime = LlamaCppRuntime(demo_path, context_length=4096, model_name="demo", slots=4)
+    try:
+        with Judge(None, get_preset("response-faithfulness-5point"), runtime=runtime,
+                   max_tokens=128) as judge:  # fmt: skip
+            alone = judge.evaluate(rows[0])
+            for _ in range(2):
+                list(judge.evaluate_many(rows, return_exceptions=True))
+                again = judge.evaluate(rows[0])
+                assert again.raw == alone.raw
+                assert again.probabilities == alone.probabilities
+    finally:
+        runtime.close()

@@ -137,6 +137,7 @@ class Engine:
         self._head: list[int] = []  # the shared prompt head in use
         self._head_done = 0  # how much of it is in the KV cache
         self._wanted_head: list[int] = []  # the head asked for, taken up when it is safe
+        self._mixed = False  # sequences have run side by side since the cache was laid out
         self._wake = threading.Condition()
         self._stopping = False
         self._worker = threading.Thread(target=self._loop, name="edgejudge-llama", daemon=True)
@@ -403,6 +404,15 @@ class Engine:
         if self._head_done < len(self._head):
             return  # the head first: requests that share it wait for it
         admissible = self._settle_kept()
+        if self._mixed and not self._running and not self._kept:
+            # Where a new sequence's cells go depends on where freed cells lie, and after
+            # sequences ran side by side that depends on the order they finished in; so do
+            # the floats of its attention. Start again from an empty cache, the head
+            # evaluated again, as a fresh engine does: a judgment after a batch then gets
+            # the verdict it gets alone.
+            self._lc.llama_memory_clear(self._memory, False)
+            self._head_done, self._mixed = 0, False
+            return
         while (
             admissible > 0 and self._pending and len(self._running) + len(self._kept) < self.slots
         ):
@@ -422,6 +432,7 @@ class Engine:
                 continue
             self._pending.popleft()
             admissible -= 1
+            self._mixed = self._mixed or bool(held)
             used = {s.seq for s in self._running + self._kept}
             seq = next(i for i in range(self.slots) if i not in used)
             if shared:
