@@ -1,10 +1,15 @@
 """A kept server generation: next-token probabilities from a llama.cpp server's `n_probs`.
 
 After a generation, the server's slot holds its prompt and generated tokens in its cache. A
-request for the prompt, the first tokens of the answer and a path, pinned to that slot
-(`id_slot`) with `cache_prompt`, evaluates only what differs: the last token again, on the
-generation's own cells, then the path. Its first token's `top_logprobs` (the model's own
-probabilities, before any sampler) list the likeliest tokens with their ids and bytes.
+request for the prompt, the first tokens of the answer and a path, with `cache_prompt`, goes
+to the slot whose cache shares the most with it (llama-server's choice), which is that slot
+while it is idle, and evaluates only what differs: the last token again, on the generation's
+own cells, then the path. (Pinning the request to the slot with `id_slot` would guarantee
+it, but llama-server 0.3.36 can leave a pinned request waiting forever when its slot is
+taken by another: seen with four slots.) Where another judgment took the slot meanwhile,
+the prompt is evaluated again elsewhere and the floats may differ slightly. The answer's
+first token's `top_logprobs` (the model's own probabilities, before any sampler) list the
+likeliest tokens with their ids and bytes.
 
 The server lists only the `top` likeliest tokens, so a value may be missing: the search asks
 again with a larger `top` (`tops`) while a missing value could matter, and reports the
@@ -66,7 +71,6 @@ class KeptSlot:
                 "n_probs": top,
                 "temperature": 0,
                 "cache_prompt": True,  # the generation's own cells, in its slot
-                "id_slot": self._slot,
             },
         )
         listed = _top_logprobs(body)
