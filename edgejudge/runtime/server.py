@@ -284,7 +284,7 @@ class ServerRuntime:
         keep: bool = False,
     ) -> Iterator[Chunk]:
         """Yield text pieces as the server streams them, then one `Finished` (with `keep`,
-        carrying the generation's tokens and slot, whose cache holds it, as `kept`)."""
+        carrying the generation's tokens, which its slot's cache holds, as `kept`)."""
         body: dict[str, Any] = {
             "prompt": list(tokens),
             "n_predict": max_tokens,
@@ -320,11 +320,10 @@ class ServerRuntime:
                     yield str(text)
                 if event.get("stop"):
                     finished = _finished(event)
-                    slot = event.get("id_slot")
                     # A token that ends inside a character reaches us with the next one's
                     # text but not its id: the ids then do not add up, and nothing is kept.
-                    if keep and len(generated) == finished.completion_tokens and slot is not None:
-                        kept = KeptSlot(self, list(tokens), tuple(generated), int(slot))
+                    if keep and len(generated) == finished.completion_tokens:
+                        kept = KeptSlot(self, list(tokens), tuple(generated))
                         finished = replace(finished, kept=kept)
                     yield finished
                     return

@@ -39,13 +39,10 @@ class KeptSlot:
 
     tops: tuple[int, ...] = TOPS
 
-    def __init__(
-        self, server: _Server, prompt: list[int], tokens: tuple[int, ...], slot: int
-    ) -> None:
+    def __init__(self, server: _Server, prompt: list[int], tokens: tuple[int, ...]) -> None:
         self._server = server
         self._prompt = prompt
         self.tokens = tokens
-        self._slot = slot
 
     def piece(self, index: int) -> bytes:
         """The bytes of generated token `index` (`/detokenize`)."""
