@@ -8,7 +8,7 @@ from __future__ import annotations
 from edgejudge.core.formats import JudgeFormat, Message, Verdict, get_format
 from edgejudge.core.inputs import EvalInput, check_input, coerce_input
 from edgejudge.core.metrics import Metric, RubricItem, metric_from_dict
-from edgejudge.core.presets import PRESETS
+from edgejudge.core.presets import PAIRWISE_PRESETS, PRESETS
 from edgejudge.errors import MetricError
 
 
@@ -17,7 +17,7 @@ def get_preset(name: str) -> Metric:
     try:
         return PRESETS[name]
     except KeyError:
-        known = ", ".join(PRESETS)
+        known = ", ".join([*PRESETS, *PAIRWISE_PRESETS])
         raise MetricError(f"unknown metric {name!r}; presets are: {known}") from None
 
 

@@ -8,7 +8,7 @@ with unique integer scores, and input/output names are usable as prompt tags.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -144,4 +144,71 @@ def describe(metric: Metric) -> str:
     lines.append("rubric:")
     for item in sorted(metric.rubric, key=lambda i: i.score):
         lines.append(f"  {item.score}: {item.description}")
+    return "\n".join(lines)
+
+
+# The two answers a pairwise metric compares, under these names in every input.
+RESPONSE_A = "response_a"
+RESPONSE_B = "response_b"
+PAIR_OUTPUTS = (RESPONSE_A, RESPONSE_B)
+
+
+class PairwiseMetric(BaseModel):
+    """A pairwise metric: which of two responses better meets its criteria.
+
+    The families trained on pairs take only the criteria (Prometheus 2's bracketed criteria
+    line, Selene's rubric objective), so a pairwise metric has no score rows. Its inputs are
+    what both responses answer (`query`, and optionally `context` or `reference_answer`);
+    the responses are always `response_a` and `response_b`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    title: str | None = None
+    kind: Literal["pairwise"] = "pairwise"
+    criteria: str = Field(min_length=1)
+    required_inputs: tuple[str, ...] = ("query",)
+
+    @field_validator("required_inputs")
+    @classmethod
+    def _check_inputs(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            _check_name(name)
+        tags = [tag_name(n) for n in names]
+        if len(set(tags)) != len(tags):
+            raise ValueError(f"input names must be distinct as tags: {list(names)}")
+        taken = sorted(set(tags) & set(PAIR_OUTPUTS))
+        if taken:
+            raise ValueError(f"{', '.join(taken)} names a response, not an input")
+        return names
+
+    @property
+    def scale(self) -> str:
+        """What the verdict is: `A/B` (a tie when the two orders disagree)."""
+        return "A/B"
+
+
+AnyMetric = Metric | PairwiseMetric
+
+
+def any_metric_from_dict(data: dict[str, Any], *, source: str) -> AnyMetric:
+    """A `Metric`, or a `PairwiseMetric` where `kind = "pairwise"`; errors name `source`."""
+    if data.get("kind") != "pairwise":
+        return metric_from_dict(data, source=source)
+    try:
+        return PairwiseMetric.model_validate(data)
+    except ValidationError as exc:
+        raise MetricError(f"{source}: {first_problem(exc)}") from None
+
+
+def describe_pairwise(metric: PairwiseMetric) -> str:
+    """A human-readable summary of a pairwise metric, for `edgejudge metrics show`."""
+    lines = [f"{metric.name}" + (f" — {metric.title}" if metric.title else "")]
+    lines.append(f"inputs: {', '.join(metric.required_inputs) or '(none)'}")
+    lines.append(f"compares: {RESPONSE_A}, {RESPONSE_B}")
+    lines.append("verdict: A, B, or tie (the two orders disagree)")
+    lines.append("")
+    lines.append("criteria:")
+    lines.append(f"  {metric.criteria}")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """The preset metrics: the nine of Flow-Judge, worded exactly as the reference `flow-judge`
-0.1.2, and `hallucination-detection`, edgejudge's own, for Root Judge's one published task.
+0.1.2, and `hallucination-detection`, edgejudge's own, for Root Judge's one published task;
+and the pairwise metrics (`PAIRWISE_PRESETS`), edgejudge's own criteria lines.
 
 The Flow-Judge criteria and rubric texts are the ones Flow-Judge-v0.1 was trained and
 evaluated with; changing a character changes the judge, so tests compare them against the
@@ -8,7 +9,7 @@ reference package (`FLOW_JUDGE_PRESETS`).
 
 from __future__ import annotations
 
-from edgejudge.core.metrics import Metric, RubricItem
+from edgejudge.core.metrics import Metric, PairwiseMetric, RubricItem
 
 
 def _metric(
@@ -306,3 +307,38 @@ PRESETS["hallucination-detection"] = _metric(
         ),
     },
 )
+
+# Pairwise metrics, edgejudge's own: each a criteria line, which Prometheus 2 puts in brackets
+# as its rubric and Selene as its rubric objective (neither family takes score rows for pairs).
+PAIRWISE_PRESETS: dict[str, PairwiseMetric] = {
+    metric.name: metric
+    for metric in (
+        PairwiseMetric(
+            name="pairwise-helpfulness",
+            title="Which response is more helpful (pairwise)",
+            criteria=(
+                "Does the response help the user with their query: does it answer it "
+                "accurately, completely and clearly, without content the query did not ask for?"
+            ),
+            required_inputs=("query",),
+        ),
+        PairwiseMetric(
+            name="pairwise-faithfulness",
+            title="Which response is more faithful to the context (pairwise)",
+            criteria=(
+                "Is the response faithful to the provided context: does every claim in it "
+                "follow from the context, with nothing contradicted, made up or assumed?"
+            ),
+            required_inputs=("query", "context"),
+        ),
+        PairwiseMetric(
+            name="pairwise-correctness",
+            title="Which response is more correct against the reference (pairwise)",
+            criteria=(
+                "Does the response accurately match the reference answer for the given query, "
+                "without inaccurate information, missing key details or unrelated additions?"
+            ),
+            required_inputs=("query", "reference_answer"),
+        ),
+    )
+}

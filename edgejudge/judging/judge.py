@@ -8,6 +8,12 @@ from edgejudge import Judge
 with Judge(model="demo", metric="response-faithfulness-5point") as judge:
     result = judge.evaluate({"query": "…", "context": "…", "response": "…"})
     print(result.score, result.feedback)
+
+With a pairwise metric a judge compares two responses, in both orders (pairs.py):
+
+with Judge(model="demo-instruct", metric="pairwise-helpfulness", family="prometheus") as judge:
+    pair = judge.compare({"query": "…", "response_a": "…", "response_b": "…"})
+    print(pair.verdict, pair.probability_a)
 """
 
 from __future__ import annotations
@@ -20,8 +26,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
-from edgejudge.core.formats import DEFAULT_FAMILY, verdict_grammar
-from edgejudge.errors import EdgeJudgeError, ParseError
+from edgejudge.core.formats import (
+    DEFAULT_FAMILY,
+    PairwiseFormat,
+    get_pairwise_format,
+    pair_grammar,
+    verdict_grammar,
+)
+from edgejudge.core.formats.base import Answer, BoundFormat
+from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
+from edgejudge.core.pairs import PairInput, coerce_pair
+from edgejudge.errors import EdgeJudgeError, MetricError, ParseError
+from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.pipeline import Pipeline, shared_head
 from edgejudge.judging.result import JudgeResult
 from edgejudge.judging.runtime_choice import (
@@ -31,7 +47,7 @@ from edgejudge.judging.runtime_choice import (
     open_runtime,
 )
 from edgejudge.judging.scheduler import as_completed
-from edgejudge.metric_files import resolve_metric
+from edgejudge.metric_files import resolve_any_metric
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Runtime, Sampling
 
@@ -90,7 +106,7 @@ class Judge:
     def __init__(
         self,
         model: str | os.PathLike[str] | None,
-        metric: Metric | str | os.PathLike[str],
+        metric: AnyMetric | str | os.PathLike[str],
         *,
         runtime: Runtime | RuntimeName | None = None,
         family: str | None = None,
@@ -128,6 +144,11 @@ class Judge:
         the family's published settings (`sampling_note` says which, or that the family
         publishes none and greedy is used).
 
+        A pairwise metric (`pairwise-helpfulness`, or one of your own with `kind =
+        "pairwise"`) makes a judge that compares two responses (`compare`, `compare_many`)
+        with its family's pairwise prompt (Prometheus 2, Selene); other families have none,
+        and `FamilyError` names those that do.
+
         `probabilities`: measure the judge's own probability for every value its decision
         could take (`result.probabilities`, `expected_score`, `confidence`), on runtimes
         that report them (in-process and llama.cpp servers); it costs a few token
@@ -137,11 +158,11 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
-        self.metric = resolve_metric(metric)
         self._owns_runtime = runtime is None or isinstance(runtime, str)
         # The format is checked before the (slow) model load.
         self.format = format_for(model if self._owns_runtime else None, family)
-        self.format.check(self.metric)
+        self.max_tokens = max_tokens
+        self._bind(resolve_any_metric(metric))
         if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
             options = RuntimeOptions(
                 runtime=runtime,
@@ -156,30 +177,43 @@ class Judge:
             )
             runtime = open_runtime(model, options, download=download)
         self.runtime = runtime
-        self.max_tokens = max_tokens
         self.sampling, self.sampling_note = _sampling(
             self.format, sampling, temperature=temperature, seed=seed
         )
         self.use_grammar = grammar
         self.probabilities = probabilities
-        self._grammar = verdict_grammar(self.format, self.metric, max_tokens)
         self._head: list[int] | None = None
         self._gate = _Gate(self.slots)
+
+    def _bind(self, metric: AnyMetric) -> None:
+        """Apply `metric`: check the family can express it, and build its grammar."""
+        self.pair_format: PairwiseFormat | None = None
+        if isinstance(metric, PairwiseMetric):
+            self.pair_format = get_pairwise_format(self.format.family)
+            self.pair_format.check(metric)
+            self._grammar = pair_grammar(self.pair_format, self.max_tokens)
+        else:
+            self.format.check(metric)
+            self._grammar = verdict_grammar(self.format, metric, self.max_tokens)
+        self.metric: AnyMetric = metric
+
+    @property
+    def pairwise(self) -> bool:
+        """Whether this judge compares two responses (its metric is pairwise)."""
+        return self.pair_format is not None
 
     @property
     def slots(self) -> int:
         """How many judgments the runtime takes at once (a server's parallel slots)."""
         return max(1, int(self.runtime.slots))
 
-    def with_metric(self, metric: Metric | str | os.PathLike[str]) -> Judge:
+    def with_metric(self, metric: AnyMetric | str | os.PathLike[str]) -> Judge:
         """A judge applying `metric` on this judge's loaded model, without reloading it.
 
         It shares the model, its lock and `cancel`; closing it leaves the model open.
         """
         other = copy.copy(self)
-        other.metric = resolve_metric(metric)
-        self.format.check(other.metric)
-        other._grammar = verdict_grammar(self.format, other.metric, self.max_tokens)
+        other._bind(resolve_any_metric(metric))
         other._head = None
         other._owns_runtime = False
         return other
@@ -196,14 +230,39 @@ class Judge:
 
     # -- what would be sent -------------------------------------------------------------
 
-    def prompt(self, item: EvalInput | dict[str, Any]) -> str:
-        """The exact user message the judge is given for `item`."""
-        return self.format.render_prompt(self.metric, coerce_input(item, self.metric))
+    def prompt(self, item: EvalInput | PairInput | dict[str, Any]) -> str:
+        """The exact user message the judge is given for `item` (a pair: in the order given)."""
+        if self.pair_format is not None:
+            pairwise = self._pair_metric()
+            return self.pair_format.render_prompt(pairwise, coerce_pair(item, pairwise))
+        single = self._single_metric()
+        return self.format.render_prompt(single, coerce_input(item, single))
 
-    def messages(self, item: EvalInput | dict[str, Any]) -> list[Message]:
+    def messages(self, item: EvalInput | PairInput | dict[str, Any]) -> list[Message]:
         """Every message the judge is given for `item`: a system prompt where the family
-        has one, then the user message; the runtime applies the model's chat template."""
-        return self.format.messages(self.metric, coerce_input(item, self.metric))
+        has one, then the user message; the runtime applies the model's chat template. A
+        pair's messages show its responses in the order given."""
+        if self.pair_format is not None:
+            pairwise = self._pair_metric()
+            return self.pair_format.messages(pairwise, coerce_pair(item, pairwise))
+        single = self._single_metric()
+        return self.format.messages(single, coerce_input(item, single))
+
+    def _single_metric(self) -> Metric:
+        if isinstance(self.metric, PairwiseMetric):
+            raise MetricError(
+                f"metric {self.metric.name!r} compares two responses: use compare() or "
+                "compare_many()"
+            )
+        return self.metric
+
+    def _pair_metric(self) -> PairwiseMetric:
+        if not isinstance(self.metric, PairwiseMetric):
+            raise MetricError(
+                f"metric {self.metric.name!r} scores one response: use evaluate(), or a "
+                "pairwise metric (edgejudge metrics list shows them)"
+            )
+        return self.metric
 
     @property
     def grammar(self) -> str:
@@ -214,7 +273,11 @@ class Judge:
 
     def stream(self, item: EvalInput | dict[str, Any]) -> Iterator[str | JudgeResult]:
         """Yield the feedback text as it is generated, then the `JudgeResult`."""
-        messages = self.messages(item)
+        self._single_metric()
+        yield from self._run(self.messages(item))
+
+    def _run(self, messages: list[Message]) -> Iterator[str | JudgeResult]:
+        """One judgment of `messages` in one of the runtime's slots."""
         with self._judging():
             if self.runtime.shares_prefix:
                 if self._head is None:
@@ -225,10 +288,15 @@ class Judge:
     @property
     def pipeline(self) -> Pipeline:
         """What one judgment runs through (judging/pipeline.py), with this judge's settings."""
+        answer: Answer = (
+            self.pair_format
+            if self.pair_format is not None
+            else BoundFormat(self.format, self._single_metric())
+        )
         return Pipeline(
             runtime=self.runtime,
-            format=self.format,
-            metric=self.metric,
+            answer=answer,
+            metric=self.metric.name,
             grammar=self._grammar if self.use_grammar else None,
             max_tokens=self.max_tokens,
             sampling=self.sampling,
@@ -238,7 +306,10 @@ class Judge:
     def _probe(self, marker: str) -> list[Message]:
         """The messages for an input whose every field is `marker` (for the shared head)."""
         fields = dict.fromkeys(self.metric.required_inputs, marker)
-        fields[self.metric.required_output] = marker
+        if isinstance(self.metric, PairwiseMetric):
+            fields.update(dict.fromkeys(PAIR_OUTPUTS, marker))
+        else:
+            fields[self.metric.required_output] = marker
         return self.messages(fields)
 
     @contextmanager
@@ -301,6 +372,120 @@ class Judge:
         yield from as_completed(
             items, self._attempt, slots=self.slots, runtime=self.runtime, cancel=self.cancel
         )
+
+    # -- pairwise -----------------------------------------------------------------------
+
+    def compare(self, pair: PairInput | dict[str, Any], *, swap: bool = True) -> PairResult:
+        """Judge which of a pair's two responses is better: in both orders (the two side by
+        side where the runtime has the slots), or as given alone with `swap=False`."""
+        for _, outcome in self.compare_as_completed([pair], swap=swap):
+            if isinstance(outcome, EdgeJudgeError):
+                raise outcome
+            return outcome
+        raise ParseError("the judge produced no result", "")  # pragma: no cover
+
+    def compare_many(
+        self,
+        pairs: Iterable[PairInput | dict[str, Any]],
+        *,
+        swap: bool = True,
+        return_exceptions: bool = False,
+    ) -> Iterator[PairResult | EdgeJudgeError]:
+        """Judge pairs and yield their verdicts in input order (as `evaluate_many`)."""
+        waiting: dict[int, PairResult | EdgeJudgeError] = {}
+        following = 0
+        outcomes = self.compare_as_completed(pairs, swap=swap)
+        try:
+            for index, outcome in outcomes:
+                waiting[index] = outcome
+                while following in waiting:
+                    ready = waiting.pop(following)
+                    following += 1
+                    if isinstance(ready, EdgeJudgeError) and not return_exceptions:
+                        raise ready
+                    yield ready
+        finally:
+            outcomes.close()
+
+    def compare_as_completed(
+        self,
+        pairs: Iterable[PairInput | dict[str, Any] | EdgeJudgeError],
+        *,
+        swap: bool = True,
+    ) -> Generator[tuple[int, PairResult | EdgeJudgeError], None, None]:
+        """Judge pairs, each order a judgment of its own, up to `slots` in flight; yield
+        `(index, verdict or error)` as each pair's orders are all in. A pair that does not
+        fit the metric, or an order that fails, makes the pair's outcome that error. Server
+        restarts and `Cancelled` behave as in `evaluate_as_completed`."""
+        metric = self._pair_metric()
+        jobs: list[tuple[int, int]] = []  # (pair index, order) of each judgment started
+        expected: dict[int, int] = {}
+
+        def orders() -> Iterator[PairInput | EdgeJudgeError]:
+            for index, item in enumerate(pairs):
+                try:
+                    if isinstance(item, EdgeJudgeError):
+                        raise item
+                    pair = coerce_pair(item, metric)
+                except EdgeJudgeError as exc:
+                    expected[index] = 1
+                    jobs.append((index, 0))
+                    yield exc
+                    continue
+                shown = [pair, pair.swapped()] if swap else [pair]
+                expected[index] = len(shown)
+                for order, given in enumerate(shown):
+                    jobs.append((index, order))
+                    yield given
+
+        arrived: dict[int, dict[int, JudgeResult | EdgeJudgeError]] = {}
+        outcomes = as_completed(
+            orders(),
+            self._attempt_order,
+            slots=self.slots,
+            runtime=self.runtime,
+            cancel=self.cancel,
+        )
+        try:
+            for job, outcome in outcomes:
+                index, order = jobs[job]
+                got = arrived.setdefault(index, {})
+                got[order] = outcome
+                if len(got) < expected[index]:
+                    continue
+                del arrived[index]
+                yield index, self._pair_outcome(got)
+        finally:
+            outcomes.close()
+
+    def _pair_outcome(self, got: dict[int, JudgeResult | EdgeJudgeError]) -> Any:
+        """A pair's verdict from its orders' judgments, or the first order's error."""
+        results: list[JudgeResult] = []
+        for order in sorted(got):
+            outcome = got[order]
+            if isinstance(outcome, EdgeJudgeError):
+                return outcome
+            results.append(outcome)
+        return PairResult(
+            first=results[0],
+            second=results[1] if len(results) > 1 else None,
+            model=results[0].model,
+            metric=self.metric.name,
+        )
+
+    def _attempt_order(self, item: PairInput | EdgeJudgeError) -> Any:
+        """One order of a pair, judged; its error in its place."""
+        if isinstance(item, EdgeJudgeError):
+            return item
+        try:
+            metric = self._pair_metric()
+            assert self.pair_format is not None
+            for piece in self._run(self.pair_format.messages(metric, item)):
+                if isinstance(piece, JudgeResult):
+                    return piece
+            raise ParseError("the judge produced no result", "")  # pragma: no cover
+        except EdgeJudgeError as exc:
+            return exc
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
         if isinstance(item, EdgeJudgeError):

@@ -5,9 +5,10 @@
     out and only its decision generated -> the format's strict parser -> the probability of
     every value the decision could take, on the generation kept for it -> JudgeResult
 
-Every step asks the format (`JudgeFormat`) or the runtime (`Runtime`) through their
-protocols, so a new family or a new runtime changes nothing here. The shared prompt head,
-which a runtime that can share one keeps decoded between judgments, is worked out here too.
+Every step asks the answer (`Answer`: a format bound to its metric, or a pairwise format)
+or the runtime (`Runtime`) through their protocols, so a new family or a new runtime
+changes nothing here. The shared prompt head, which a runtime that can share one keeps
+decoded between judgments, is worked out here too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from edgejudge.core import JudgeFormat, Message, Metric, Verdict
+from edgejudge.core import Message, Verdict
+from edgejudge.core.formats.base import Answer
 from edgejudge.errors import Cancelled, ContextOverflowError
 from edgejudge.judging.probabilities import decision_distribution
 from edgejudge.judging.result import JudgeResult
@@ -29,7 +31,8 @@ HEAD_BACKOFF = 2
 
 @dataclass(frozen=True)
 class Pipeline:
-    """How one judge turns messages into a verdict: its runtime, format, metric and budget.
+    """How one judge turns messages into a verdict: its runtime, the answer it parses (a
+    format bound to a metric), the metric's name, and its budget.
 
     `grammar` is the verdict grammar, or None to generate unconstrained (the close-out then
     does not apply: there is no guarantee the answer has the shape to close).
@@ -38,8 +41,8 @@ class Pipeline:
     """
 
     runtime: Runtime
-    format: JudgeFormat
-    metric: Metric
+    answer: Answer
+    metric: str
     grammar: str | None
     max_tokens: int
     sampling: Sampling
@@ -54,10 +57,10 @@ class Pipeline:
         """
         started = time.perf_counter()
         tokens = self.runtime.chat_tokens(messages)
-        needed = self.max_tokens + self.format.close_out_reserve
+        needed = self.max_tokens + self.answer.close_out_reserve
         if len(tokens) + needed > self.runtime.context_length:
             raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
-        feedback = self.format.feedback_stream()
+        feedback = self.answer.feedback_stream()
         keep = self.probabilities and self.runtime.reports_probabilities
         raw, count, reason = "", 0, "eos"
         kept: Kept | None = None
@@ -81,7 +84,7 @@ class Pipeline:
                     yield text
             truncated = False
             if reason == "length" and self.grammar is not None:
-                closed = self.format.close_out(raw)
+                closed = self.answer.close_out(raw)
                 if closed is not None:
                     answer, truncated = closed
                     feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
@@ -89,7 +92,7 @@ class Pipeline:
                         kept.close()
                     tail, extra, kept = self._decide(tokens, answer, keep)
                     raw, count, written = answer + tail, count + extra, len(answer)
-            verdict = self.format.parse(raw, self.metric)
+            verdict = self.answer.parse(raw)
             if kept is not None:
                 verdict = self._measured(verdict, raw, written, kept)
         finally:
@@ -102,7 +105,7 @@ class Pipeline:
             completion_tokens=count,
             seconds=time.perf_counter() - started,
             model=self.runtime.model_name,
-            metric=self.metric.name,
+            metric=self.metric,
             truncated=truncated,
         )
 
@@ -113,8 +116,8 @@ class Pipeline:
         text, count, kept = "", 0, None
         for chunk in self.runtime.generate(
             tokens,
-            grammar=self.format.tail_grammar(self.metric, written),
-            max_tokens=self.format.close_out_reserve,
+            grammar=self.answer.tail_grammar(written),
+            max_tokens=self.answer.close_out_reserve,
             sampling=self.sampling,
             keep=keep,
         ):
@@ -127,7 +130,7 @@ class Pipeline:
     def _measured(self, verdict: Verdict, raw: str, written: int, kept: Kept) -> Verdict:
         """The verdict with the judge's distribution over its decision's values."""
         try:
-            distribution = decision_distribution(self.format, self.metric, raw, written, kept)
+            distribution = decision_distribution(self.answer, raw, written, kept)
         except ValueError:  # the runtime reported no probability for any value
             distribution = None
         return replace(verdict, distribution=distribution)

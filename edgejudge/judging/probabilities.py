@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edgejudge.core import JudgeFormat, Metric
+from edgejudge.core.formats.base import Answer
 from edgejudge.core.probabilities import Distribution, NextTokens, ValueSearch
 from edgejudge.runtime.base import Kept
 
@@ -36,12 +36,12 @@ class _At:
 
 
 def decision_distribution(
-    judge_format: JudgeFormat, metric: Metric, raw: str, written: int, kept: Kept
+    answer: Answer, raw: str, written: int, kept: Kept
 ) -> Distribution | None:
     """The judge's probability for each value its decision could take in `raw`, whose text
     from character `written` on is what `kept` generated. None when the decision does not
     stand in that generation (it cannot be placed on its tokens)."""
-    site = judge_format.decision_site(raw, metric)
+    site = answer.decision_site(raw)
     if site.start < written:
         return None
     suffix = raw[site.start :].encode("utf-8")

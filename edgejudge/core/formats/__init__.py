@@ -11,9 +11,10 @@ from __future__ import annotations
 from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat, FlowJudgeHarnessFormat
 from edgejudge.core.formats.glider import GliderFormat
-from edgejudge.core.formats.prometheus import PrometheusFormat
+from edgejudge.core.formats.pairwise import PairwiseFormat
+from edgejudge.core.formats.prometheus import PrometheusFormat, PrometheusRelativeFormat
 from edgejudge.core.formats.root_judge import RootJudgeFormat
-from edgejudge.core.formats.selene import SeleneFormat
+from edgejudge.core.formats.selene import SeleneFormat, SelenePairwiseFormat
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import FamilyError
 
@@ -29,6 +30,15 @@ FORMATS: dict[str, JudgeFormat] = {
         RootJudgeFormat(),
     )
 }
+# The families trained to compare two responses, by the same names.
+PAIRWISE_FORMATS: dict[str, PairwiseFormat] = {
+    pair_format.family: pair_format
+    for pair_format in (
+        PrometheusRelativeFormat("training"),
+        PrometheusRelativeFormat("library"),
+        SelenePairwiseFormat(),
+    )
+}
 # The format a model speaks when neither the caller nor the catalog names one.
 DEFAULT_FAMILY = FLOW_JUDGE.family
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
@@ -41,6 +51,25 @@ KNOWN_FAMILIES: tuple[str, ...] = tuple(FORMATS)
 def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
     """The grammar for `metric`'s verdicts, its feedback bound sized to the token budget."""
     return judge_format.grammar(metric, max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
+
+
+def pair_grammar(pair_format: PairwiseFormat, max_tokens: int) -> str:
+    """The grammar for a pairwise format's answers, sized to the token budget."""
+    return pair_format.grammar(max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
+
+
+def get_pairwise_format(family: str) -> PairwiseFormat:
+    """The pairwise format for a family; `FamilyError` naming those that have one if it has
+    none (Flow-Judge, Glider and Root Judge publish no pairwise prompt)."""
+    get_format(family)  # an unknown family is said so first
+    try:
+        return PAIRWISE_FORMATS[family]
+    except KeyError:
+        able = ", ".join(PAIRWISE_FORMATS)
+        raise FamilyError(
+            f"{family} publishes no pairwise prompt: compare two responses with a family "
+            f"trained on pairs ({able}), e.g. --family prometheus"
+        ) from None
 
 
 def get_format(family: str) -> JudgeFormat:
@@ -61,7 +90,11 @@ __all__ = [
     "FlowJudgeFormat",
     "JudgeFormat",
     "Message",
+    "PAIRWISE_FORMATS",
+    "PairwiseFormat",
     "Verdict",
     "get_format",
+    "get_pairwise_format",
+    "pair_grammar",
     "verdict_grammar",
 ]

@@ -181,3 +181,67 @@ class JudgeFormat(Protocol):
     def feedback_stream(self) -> FeedbackStream:
         """A fresh filter that extracts streamed feedback text."""
         ...
+
+
+class Answer(Protocol):
+    """What turns one judgment's generated text into a verdict: a format bound to what it
+    judges (a metric, or a pairwise format, whose answer no metric changes). The pipeline
+    asks only this."""
+
+    @property
+    def close_out_reserve(self) -> int:
+        """Tokens kept free for finishing an answer the budget cut (see `JudgeFormat`)."""
+        ...
+
+    def feedback_stream(self) -> FeedbackStream:
+        """A fresh filter that extracts streamed feedback text."""
+        ...
+
+    def close_out(self, partial: str) -> tuple[str, bool] | None:
+        """See `JudgeFormat.close_out`."""
+        ...
+
+    def tail_grammar(self, closed: str = "") -> str:
+        """See `JudgeFormat.tail_grammar`."""
+        ...
+
+    def parse(self, raw: str) -> Verdict:
+        """See `JudgeFormat.parse`."""
+        ...
+
+    def decision_site(self, raw: str) -> DecisionSite:
+        """See `JudgeFormat.decision_site`."""
+        ...
+
+
+@dataclass(frozen=True)
+class BoundFormat:
+    """A `JudgeFormat` bound to one metric: the `Answer` a single-answer judgment parses."""
+
+    format: JudgeFormat
+    metric: Metric
+
+    @property
+    def close_out_reserve(self) -> int:
+        """The format's close-out reserve."""
+        return self.format.close_out_reserve
+
+    def feedback_stream(self) -> FeedbackStream:
+        """The format's feedback filter."""
+        return self.format.feedback_stream()
+
+    def close_out(self, partial: str) -> tuple[str, bool] | None:
+        """The format's close-out."""
+        return self.format.close_out(partial)
+
+    def tail_grammar(self, closed: str = "") -> str:
+        """The format's tail grammar for the metric."""
+        return self.format.tail_grammar(self.metric, closed)
+
+    def parse(self, raw: str) -> Verdict:
+        """The format's parser for the metric."""
+        return self.format.parse(raw, self.metric)
+
+    def decision_site(self, raw: str) -> DecisionSite:
+        """The format's decision site for the metric."""
+        return self.format.decision_site(raw, self.metric)

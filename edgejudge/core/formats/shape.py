@@ -139,7 +139,7 @@ class AnswerShape:
 
     # -- grammar ------------------------------------------------------------------------
 
-    def grammar(self, metric: Metric, *, max_text_chars: int) -> str:
+    def grammar(self, metric: Metric | None, *, max_text_chars: int) -> str:
         """GBNF for a whole answer, each free text 1..`max_text_chars` characters long."""
         if max_text_chars < 1:
             raise ValueError("max_text_chars must be at least 1")
@@ -151,7 +151,7 @@ class AnswerShape:
             )
         return "\n".join(rules) + "\n" + self._tail_rules(metric)
 
-    def tail_grammar(self, metric: Metric, closed: str = "") -> str:
+    def tail_grammar(self, metric: Metric | None, closed: str = "") -> str:
         """GBNF for what follows the answer `close_out` closed: the decision and the fixed
         text after it, with any free text before the decision that `closed` does not hold
         yet (each up to TAIL_TEXT_CHARS)."""
@@ -166,13 +166,13 @@ class AnswerShape:
                 rules += _text_rules(section, TAIL_TEXT_CHARS, prefix=section.name)
         return "\n".join(rules) + "\n" + self._tail_rules(metric)
 
-    def decision_values(self, metric: Metric) -> tuple[int | str, ...]:
+    def decision_values(self, metric: Metric | None) -> tuple[int | str, ...]:
         """The values the decision can take: the rubric's scores, or the label's words."""
         if isinstance(self.decision, Score):
-            return tuple(metric.scores)
+            return tuple(_scored(metric).scores)
         return self.decision.values
 
-    def decision_site(self, raw: str, metric: Metric) -> DecisionSite:
+    def decision_site(self, raw: str, metric: Metric | None) -> DecisionSite:
         """Where the decision of `raw` stands: its first character, its possible values,
         and the fixed text after it. `ParseError` if `raw` does not parse."""
         self.parse(raw, metric)
@@ -188,18 +188,19 @@ class AnswerShape:
             after += section.text
         return DecisionSite(start, self.decision_values(metric), after)
 
-    def _tail_rules(self, metric: Metric) -> str:
+    def _tail_rules(self, metric: Metric | None) -> str:
         rules = ["tail ::= " + " ".join(_terms(self.sections[self._tail :]))]
         for section in self.sections[self._tail :]:
             if isinstance(section, Score):
-                rules.append(f"{section.name} ::= " + choices(str(s) for s in metric.scores))
+                scores = _scored(metric).scores
+                rules.append(f"{section.name} ::= " + choices(str(s) for s in scores))
             elif isinstance(section, Label):
                 rules.append(f"{section.name} ::= " + choices(section.values))
         return "\n".join(rules) + "\n"
 
     # -- parsing ------------------------------------------------------------------------
 
-    def parse(self, raw: str, metric: Metric) -> dict[str, Value]:
+    def parse(self, raw: str, metric: Metric | None) -> dict[str, Value]:
         """The answer's values by section name, strictly; `ParseError` with `raw` otherwise."""
         match = self._regex.match(raw)
         if match is None:
@@ -212,7 +213,8 @@ class AnswerShape:
                     raise ParseError(f"the {section.name} is empty", raw)
                 values[section.name] = text
             elif isinstance(section, Score):
-                values[section.name] = _score(match.group(section.name).strip(), metric, raw)
+                scored = _scored(metric)
+                values[section.name] = _score(match.group(section.name).strip(), scored, raw)
             elif isinstance(section, Label):
                 word = match.group(section.name).strip()
                 if word not in section.values:
@@ -221,7 +223,7 @@ class AnswerShape:
                 values[section.name] = word
         return values
 
-    def verdict(self, raw: str, metric: Metric) -> Verdict:
+    def verdict(self, raw: str, metric: Metric | None) -> Verdict:
         """Parse `raw` strictly into a `Verdict`: the feedback, the decision as its kind
         (score, label or choice), and every other section as a named extra."""
         values = self.parse(raw, metric)
@@ -498,3 +500,10 @@ def _score(text: str, metric: Metric, raw: str) -> int:
         allowed = ", ".join(str(s) for s in metric.scores)
         raise ParseError(f"the score {score} is not on the rubric (allowed: {allowed})", raw)
     return score
+
+
+def _scored(metric: Metric | None) -> Metric:
+    """The metric whose rubric a score comes from: a shape with a score needs one."""
+    if metric is None:
+        raise ValueError("a shape with a score needs the metric whose rubric it scores")
+    return metric

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edgejudge.core.inputs import EvalInput
-from edgejudge.core.metrics import Metric
+from edgejudge.core.metrics import AnyMetric, PairwiseMetric
+from edgejudge.core.pairs import PairInput
 from edgejudge.errors import FamilyError
 
 QUERY_NAMES = ("query", "question", "instruction", "input", "user_input", "prompt")
@@ -31,7 +32,7 @@ class Slots:
     others: tuple[tuple[str, str], ...] = field(default=())
 
 
-def slot_names(metric: Metric) -> Slots:
+def slot_names(metric: AnyMetric) -> Slots:
     """Which of `metric`'s inputs fills which slot (the first of each kind)."""
     return _sort([(name, name) for name in metric.required_inputs])
 
@@ -39,6 +40,11 @@ def slot_names(metric: Metric) -> Slots:
 def slot_values(eval_input: EvalInput) -> Slots:
     """An input's values sorted into the slots."""
     return _sort(eval_input.pairs())
+
+
+def pair_slots(pair: PairInput) -> Slots:
+    """A pair's inputs (not its responses) sorted into the slots."""
+    return _sort(list(pair.inputs))
 
 
 def _sort(pairs: list[tuple[str, str]]) -> Slots:
@@ -82,10 +88,11 @@ def instruction_of(slots: Slots) -> str:
     return "\n\n".join(parts)
 
 
-def require_instruction(family: str, metric: Metric) -> None:
+def require_instruction(family: str, metric: AnyMetric) -> None:
     """`FamilyError` unless `metric` has an input for the instruction slot to hold."""
     if not metric.required_inputs:
+        other = "" if isinstance(metric, PairwiseMetric) else ", or use flow-judge"
         raise FamilyError(
             f"{family} needs the instruction the response answers, and metric "
-            f"{metric.name!r} has no inputs: give it a `query` input, or use flow-judge"
+            f"{metric.name!r} has no inputs: give it a `query` input{other}"
         )
