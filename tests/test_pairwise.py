@@ -243,3 +243,64 @@ def test_compare_many_keeps_order_and_makes_a_bad_pair_its_error() -> None:
     assert isinstance(got[0], PairResult) and got[0].verdict == "A"
     assert isinstance(got[1], InputError)
     assert isinstance(got[2], PairResult) and got[2].verdict == "B"
+
+
+# -- batches of pairs -----------------------------------------------------------------------
+
+
+def test_the_tally_gives_a_wilson_interval_and_the_consistency_rate() -> None:
+    from edgejudge.judging.pair_stats import PairTally
+
+    rows = (
+        [{"verdict": "A", "consistent": True}] * 12
+        + [{"verdict": "B", "consistent": True}] * 5
+        + [{"verdict": "tie", "consistent": False}] * 3
+        + [{"error": "bad"}]
+    )
+    tally = PairTally.of(rows)
+    assert (tally.wins, tally.losses, tally.ties, tally.consistent, tally.swapped) == (
+        12, 5, 3, 17, 20
+    )  # fmt: skip
+    assert tally.win_rate == pytest.approx(12 / 17)
+    low, high = tally.interval()  # type: ignore[misc]
+    # The Wilson score interval by its formula: (p + z²/2n ± z·√(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    z, n, p = 1.959963984540054, 17, 12 / 17
+    centre, spread = p + z * z / (2 * n), z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    assert (low, high) == pytest.approx(
+        ((centre - spread) / (1 + z * z / n), (centre + spread) / (1 + z * z / n))
+    )
+    text = tally.describe(("new", "old"))
+    assert text.startswith("new 12 wins · old 5 wins · 3 ties; win rate of new 0.71 (95% CI")
+    assert text.endswith("consistency 0.85 (17 of 20 pairs)")
+    one_order = PairTally.of([{"verdict": "A"}])
+    assert one_order.consistency is None and "not measured" in one_order.describe()
+    assert "no win rate" in PairTally.of([{"verdict": "tie", "consistent": False}]).describe()
+
+
+def test_two_files_of_answers_join_by_id(tmp_path: Path) -> None:
+    from edgejudge.judging.batch import joined_pairs
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    lines_a = [
+        {"id": 1, "query": "q1", "context": "c1", "response": "a1"},
+        {"id": 2, "query": "q2", "context": "c2", "response": "a2"},
+        {"id": 3, "query": "q3", "context": "c3", "response": "a3"},
+        {"id": 5, "query": "q5", "context": "c5"},
+    ]
+    lines_b = [
+        {"id": 2, "response": "b2", "query": "other"},
+        {"id": 1, "response": "b1", "context": "c1"},
+        {"id": 4, "response": "b4"},
+        {"id": 5, "response": "b5"},
+    ]
+    a.write_text("".join(json.dumps(line) + "\n" for line in lines_a))
+    b.write_text("".join(json.dumps(line) + "\n" for line in lines_b))
+    rows = joined_pairs(a, b, FAITHFUL.required_inputs)
+    assert [row.id for row in rows] == [1, 2, 3, 5, 4]
+    assert rows[0].data == {
+        "id": 1, "query": "q1", "context": "c1", "response_a": "a1", "response_b": "b1"
+    }  # fmt: skip
+    assert rows[1].problem == "the two files give different 'query' for this id"
+    assert rows[2].problem == f"id 3 has no answer in {b}"
+    assert rows[3].problem == f"{a} line 4 has no 'response' key"
+    assert rows[4].problem == f"id 4 has no answer in {a}"

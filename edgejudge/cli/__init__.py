@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from edgejudge import __version__
-from edgejudge.cli import args, judging, metrics, models, server, show
+from edgejudge.cli import args, compare, judging, metrics, models, server, show
 from edgejudge.cli.report import report
 from edgejudge.paths import DEBUG_ENV
 
@@ -30,6 +30,9 @@ examples:
   edgejudge batch cases.jsonl -o verdicts.jsonl --model demo -m response-faithfulness-5point \\
       --runtime server --slots 4   # llama-server with 4 judgments in flight
   edgejudge judge --server-url http://gpu-box:8080 -m response-faithfulness-5point -i case.json
+  edgejudge compare --model prometheus-7b-v2.0 -m pairwise-helpfulness -i pair.json
+  edgejudge batch --a new.jsonl --b old.jsonl --a-name new --b-name old -o vs.jsonl \
+      --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
   edgejudge prompt --metric response-relevance-binary --input case.json
   edgejudge metrics list
   edgejudge models list            # judge models: pull, path, rm, verify, import
@@ -37,7 +40,8 @@ examples:
   edgejudge server build           # build llama-server for --runtime server (once)
 
 input JSON: {"query": "...", "context": "...", "response": "..."} (keys as the metric names
-them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}}.
+them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}};
+a pair: {"query": "...", "response_a": "...", "response_b": "..."}.
 """
 
 
@@ -90,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     judging.add_commands(commands)
+    compare.add_command(commands)
     show.add_commands(commands)
     metrics.add_commands(commands)
     models.add_commands(commands)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
-from edgejudge.core.metrics import Metric
+from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS
 from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
-from edgejudge.metric_files import resolve_metric
+from edgejudge.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 
 
@@ -66,6 +66,15 @@ def metric_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--metric-file", metavar="FILE.toml", type=Path, help="a custom metric in TOML (see README)"
+    )
+
+
+def swap_option(parser: Any) -> None:
+    """--no-swap, for pairwise judging (a parser or an argument group)."""
+    parser.add_argument(
+        "--no-swap",
+        action="store_true",
+        help="judge each pair in the order given only (half the work; the order bias stays)",
     )
 
 
@@ -199,6 +208,11 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
 
 def metric(args: argparse.Namespace) -> Metric:
     return resolve_metric(args.metric_file or args.metric)
+
+
+def any_metric(args: argparse.Namespace) -> AnyMetric:
+    """The metric named, single-answer or pairwise."""
+    return resolve_any_metric(args.metric_file or args.metric)
 
 
 def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:

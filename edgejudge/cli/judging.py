@@ -13,9 +13,10 @@ from typing import Any
 from edgejudge.cli import args
 from edgejudge.cli.progress import batch_bar
 from edgejudge.cli.report import report
-from edgejudge.core.metrics import Metric
+from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
 from edgejudge.errors import InputError
 from edgejudge.judging.judge import Judge
+from edgejudge.judging.pair_stats import PairTally
 from edgejudge.judging.result import JudgeResult
 
 
@@ -44,9 +45,12 @@ def add_commands(commands: Any) -> None:
         "OUT valid. Rerun the same command to resume: ids already in OUT are skipped. "
         'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
         'Rows are identified by their "id" key (a string or an integer), or by line number. '
-        "OUT.lock beside OUT keeps a second run off the same file while this one runs.",
+        "OUT.lock beside OUT keeps a second run off the same file while this one runs. "
+        "With a pairwise metric each line is a pair (the metric's inputs, response_a, "
+        "response_b), or --a/--b give two files of answers joined by id; it ends with wins, "
+        "ties, the win rate with its 95%% confidence interval and the consistency rate.",
     )
-    batch.add_argument("input", metavar="IN.jsonl", type=Path)
+    batch.add_argument("input", metavar="IN.jsonl", type=Path, nargs="?")
     batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
     batch.add_argument(
         "--retry-errors",
@@ -54,12 +58,24 @@ def add_commands(commands: Any) -> None:
         help="judge again the rows that OUT records as errors",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pairs = batch.add_argument_group(
+        "pairwise",
+        "With a pairwise metric: two systems' answers, one JSONL file each, joined by id "
+        '(each line {"id": ..., the metric\'s inputs, "response": ...}; the inputs may be in '
+        "either file and must agree where both give them), in place of IN.jsonl.",
+    )
+    pairs.add_argument("--a", metavar="A.jsonl", type=Path, help="system A's answers")
+    pairs.add_argument("--b", metavar="B.jsonl", type=Path, help="system B's answers")
+    pairs.add_argument("--a-name", metavar="NAME", help="system A's name in rows and summary")
+    pairs.add_argument("--b-name", metavar="NAME", help="system B's name in rows and summary")
+    args.swap_option(pairs)
     args.metric_options(batch)
     args.model_options(batch)
     batch.set_defaults(func=_cmd_batch)
 
 
-def _open_judge(parsed: argparse.Namespace, metric: Metric) -> Judge:
+def open_judge(parsed: argparse.Namespace, metric: AnyMetric) -> Judge:
+    """The `Judge` the model options describe (the model loads here)."""
     if not parsed.model and not parsed.server_url:
         raise InputError("name a model with --model (or use a server with --server-url)")
     options = replace(
@@ -116,7 +132,7 @@ def _cmd_judge(parsed: argparse.Namespace) -> int:
     from edgejudge.core import coerce_input
 
     item = coerce_input(data, metric)  # bad input fails before the model loads
-    with _open_judge(parsed, metric) as judge:
+    with open_judge(parsed, metric) as judge:
         if parsed.json:
             print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False))
             return 0
@@ -142,8 +158,10 @@ def _cmd_judge(parsed: argparse.Namespace) -> int:
 def _cmd_batch(parsed: argparse.Namespace) -> int:
     from edgejudge.judging import batch
 
-    metric = args.metric(parsed)  # a bad metric fails before anything else
-    rows = batch.read_rows(parsed.input)
+    metric = args.any_metric(parsed)  # a bad metric fails before anything else
+    rows = _batch_rows(parsed, metric)
+    names = (parsed.a_name or "A", parsed.b_name or "B")
+    named = names if parsed.a_name or parsed.b_name else None
     # The lock, the repair of a torn line and a writable output all come before the model.
     with batch.BatchOutput(parsed.output, retry_errors=parsed.retry_errors) as output:
         todo = output.pending(rows)
@@ -165,11 +183,13 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
 
         try:
             with (
-                _open_judge(parsed, metric) as judge,
+                open_judge(parsed, metric) as judge,
                 batch_bar(not parsed.no_progress, len(todo), skipped) as step,
                 # Closed first on any stop: the judgments in flight end before the model is
                 # freed and before the error is reported.
-                closing(batch.run_batch(judge, todo, output)) as records,
+                closing(
+                    batch.run_batch(judge, todo, output, swap=not parsed.no_swap, names=named)
+                ) as records,
             ):
                 for record in records:
                     failed += batch.ERROR_KEY in record
@@ -182,10 +202,32 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
         written = output.written
     # One line, whatever the outcome: a run with failed rows exits 1, and a failure is one
     # line on stderr.
-    means = batch.summary(batch.read_results(parsed.output).values())
+    found = batch.read_results(parsed.output).values()
+    if isinstance(metric, PairwiseMetric):
+        means: str | None = PairTally.of(found).describe(names)
+    else:
+        means = batch.summary(found)
     print(
         f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}"
         + (f"; {means}" if means else ""),
         file=sys.stderr,
     )
     return 1 if failed else 0
+
+
+def _batch_rows(parsed: argparse.Namespace, metric: AnyMetric) -> list[Any]:
+    """The rows to judge: IN.jsonl, or with a pairwise metric --a and --b joined by id."""
+    from edgejudge.judging import batch
+
+    joined = parsed.a is not None or parsed.b is not None
+    if joined and not isinstance(metric, PairwiseMetric):
+        raise InputError(f"--a and --b compare two systems: metric {metric.name!r} is not pairwise")
+    if joined and parsed.input is not None:
+        raise InputError("give IN.jsonl, or --a and --b, not both")
+    if joined:
+        if parsed.a is None or parsed.b is None:
+            raise InputError("--a and --b go together: one JSONL file of answers each")
+        return batch.joined_pairs(parsed.a, parsed.b, metric.required_inputs)
+    if parsed.input is None:
+        raise InputError("name the input: IN.jsonl (or, with a pairwise metric, --a and --b)")
+    return batch.read_rows(parsed.input)

@@ -26,6 +26,7 @@ from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
 from edgejudge.files import JsonlAppender, decode_utf8, open_input, output_lock
 from edgejudge.judging.judge import Judge
+from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.result import JudgeResult
 
 ERROR_KEY = "error"
@@ -107,6 +108,53 @@ def _parse_line(number: int, raw: bytes) -> Row | None:
     return Row(number, row_id, data=data)
 
 
+ANSWER_KEY = "response"
+
+
+def joined_pairs(a_path: Path, b_path: Path, inputs: tuple[str, ...]) -> list[Row]:
+    """Pairs from two JSONL files of answers, one per system, joined by id: each row's
+    `response` is its system's answer, and the metric's `inputs` come from either file (both
+    must agree where both give one). An id in one file only, or a row that is not a usable
+    object, becomes a row with a `problem` (an error row when judged); A's order is kept,
+    then B's ids that A lacks."""
+    sides = [{row.key: row for row in read_rows(path)} for path in (a_path, b_path)]
+    keys = list(sides[0]) + [key for key in sides[1] if key not in sides[0]]
+    rows = []
+    for number, key in enumerate(keys, start=1):
+        found = [side.get(key) for side in sides]
+        row_id = next(row.id for row in found if row is not None)
+        rows.append(_joined(number, row_id, found, (a_path, b_path), inputs))
+    return rows
+
+
+def _joined(
+    number: int,
+    row_id: Any,
+    found: list[Row | None],
+    paths: tuple[Path, Path],
+    inputs: tuple[str, ...],
+) -> Row:
+    """One pair from its id's row in each file, or a row saying what is wrong."""
+    pair: dict[str, Any] = {ID_KEY: row_id}
+    for side, row, path in zip(("a", "b"), found, paths, strict=True):
+        if row is None:
+            return Row(number, row_id, problem=f"id {row_id!r} has no answer in {path}")
+        if row.problem is not None:
+            return Row(number, row_id, problem=f"{path}: {row.problem}")
+        if not isinstance(row.data, dict) or ANSWER_KEY not in row.data:
+            return Row(number, row_id, problem=f"{path} line {row.line} has no {ANSWER_KEY!r} key")
+        pair[f"response_{side}"] = row.data[ANSWER_KEY]
+        for name in inputs:
+            if name not in row.data:
+                continue
+            if name in pair and pair[name] != row.data[name]:
+                return Row(
+                    number, row_id, problem=f"the two files give different {name!r} for this id"
+                )
+            pair[name] = row.data[name]
+    return Row(number, row_id, data=pair)
+
+
 def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
     """Ids already in the output; repairs a torn last line and drops error rows if asked."""
     if not path.exists():
@@ -171,8 +219,16 @@ def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
     return {ID_KEY: row_id, **result.to_dict()}
 
 
+def pair_row(row_id: Any, result: PairResult, names: tuple[str, str] | None) -> dict[str, Any]:
+    """The output line for a pairwise verdict (`winner` names a system, given `names`)."""
+    return {ID_KEY: row_id, **result.to_dict(names)}
+
+
 def row_decision(record: dict[str, Any]) -> int | str | None:
-    """A result row's decision: its `score`, `label` or `choice`; None for an error row."""
+    """A result row's decision: its `score`, `label` or `choice`, or a pair's `verdict`;
+    None for an error row."""
+    if isinstance(record.get("verdict"), str):
+        return str(record["verdict"])
     for kind in DECISION_KINDS:
         if kind in record:
             value = record[kind]
@@ -248,7 +304,12 @@ class BatchOutput:
 
 
 def run_batch(
-    judge: Judge, todo: list[Row], output: BatchOutput
+    judge: Judge,
+    todo: list[Row],
+    output: BatchOutput,
+    *,
+    swap: bool = True,
+    names: tuple[str, str] | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """Judge `todo`, appending each outcome to `output` as it finishes; yields each row.
 
@@ -258,14 +319,23 @@ def run_batch(
     their threads joined before the error goes on: nothing is still generating (or writing
     to the terminal) while the caller reports it, and the model can be freed safely. Callers
     that may leave the loop early close this generator (`contextlib.closing`) for the same.
+
+    A pairwise judge compares each row's pair, in both orders unless `swap` is False;
+    `names` are the systems A and B stand for, written as each row's `winner`.
     """
     inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
-    outcomes = judge.evaluate_as_completed(inputs)
+    outcomes: Generator[tuple[int, Any], None, None] = (
+        judge.compare_as_completed(inputs, swap=swap)
+        if judge.pairwise
+        else judge.evaluate_as_completed(inputs)
+    )
     try:
         for index, outcome in outcomes:
             row = todo[index]
             if isinstance(outcome, JudgeResult):
                 record = result_row(row.id, outcome)
+            elif isinstance(outcome, PairResult):
+                record = pair_row(row.id, outcome, names)
             else:
                 record = error_row(row.id, outcome)
             output.append(record)

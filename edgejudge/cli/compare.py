@@ -1,0 +1,86 @@
+"""`edgejudge compare`: which of a pair's two responses is better, judged in both orders."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from edgejudge.cli import args
+from edgejudge.cli.judging import open_judge
+from edgejudge.core.metrics import PairwiseMetric
+from edgejudge.errors import MetricError
+from edgejudge.judging.pairs import ORDERS, TIE, PairResult
+
+
+def add_command(commands: Any) -> None:
+    """Add `compare` to the main parser's subcommands."""
+    compare = commands.add_parser(
+        "compare",
+        help="judge which of two responses is better, in both orders",
+        description="Judge a pair (a JSON object with the metric's inputs, response_a and "
+        "response_b) with a pairwise metric (see `edgejudge metrics list`), once as given and "
+        "once with the responses swapped, so the judge's taste for whichever comes first "
+        "cancels out: the verdict is the response both orders prefer, or a tie when they "
+        "disagree. Pairwise prompts exist for prometheus, prometheus@library and selene "
+        "(--family).",
+    )
+    args.input_option(compare)
+    compare.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (verdict, consistent, p_a_better, each order's result)",
+    )
+    args.swap_option(compare)
+    args.metric_options(compare)
+    args.model_options(compare)
+    compare.set_defaults(func=_cmd_compare)
+
+
+def pairwise_metric(parsed: argparse.Namespace) -> PairwiseMetric:
+    """The pairwise metric the options name; `MetricError` for a single-answer one."""
+    metric = args.any_metric(parsed)
+    if not isinstance(metric, PairwiseMetric):
+        raise MetricError(
+            f"metric {metric.name!r} scores one response: compare needs a pairwise metric "
+            "(edgejudge metrics list shows them), or use `edgejudge judge`"
+        )
+    return metric
+
+
+def pair_lines(result: PairResult) -> list[str]:
+    """The verdict as text: each order's feedback and choice, then the verdict."""
+    lines = []
+    for order, judged, preferred in zip(ORDERS, result.results, result.preferred, strict=False):
+        shown = "as given" if order == ORDERS[0] else "swapped"
+        lines.append(f"Order {order} ({shown}):")
+        lines.append(f"  Feedback: {judged.feedback}")
+        read = "" if order == ORDERS[0] else f" (response {preferred})"
+        odds = judged.probabilities
+        chance = f" · P(A) {float(odds['A']):.2f}" if odds and "A" in odds else ""
+        lines.append(f"  Choice: {judged.choice}{read}{chance}")
+    if result.verdict == TIE:
+        lines.append("Verdict: tie (the two orders disagree: the judge followed the position)")
+    elif result.second is None:
+        lines.append(f"Verdict: {result.verdict} (one order judged: --no-swap)")
+    else:
+        lines.append(f"Verdict: {result.verdict} (both orders prefer response {result.verdict})")
+    if result.probability_a is not None:
+        lines.append(f"P(A better): {result.probability_a:.2f} (averaged over the orders)")
+    return lines
+
+
+def _cmd_compare(parsed: argparse.Namespace) -> int:
+    from edgejudge.core.pairs import coerce_pair
+
+    metric = pairwise_metric(parsed)
+    pair = coerce_pair(args.read_input(parsed.input), metric)  # before the model loads
+    with open_judge(parsed, metric) as judge:
+        result = judge.compare(pair, swap=not parsed.no_swap)
+    if parsed.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print("\n".join(pair_lines(result)))
+        print(f"[{result.stats()}]", file=sys.stderr)
+    return 0
