@@ -32,10 +32,13 @@ def write_json(path: Path, data: object) -> Path:
 def test_metrics_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["metrics", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 10 and "response-relevance-binary" in out
+    assert out.count("\n") == 13 and "response-relevance-binary" in out
     assert "hallucination-detection" in out
+    assert "pairwise-faithfulness         A/B    inputs: query, context\n" in out
     assert main(["metrics", "show", METRIC]) == 0
     assert "- " not in capsys.readouterr().out.split("rubric:")[0]
+    assert main(["metrics", "show", "pairwise-correctness"]) == 0
+    assert "compares: response_a, response_b" in capsys.readouterr().out
 
 
 def test_prompt_prints_exactly_what_the_judge_gets(

@@ -6,8 +6,9 @@ import argparse
 from typing import Any
 
 from edgejudge.core import PRESETS
-from edgejudge.core.metrics import describe
-from edgejudge.metric_files import resolve_metric
+from edgejudge.core.metrics import PairwiseMetric, describe, describe_pairwise
+from edgejudge.core.presets import PAIRWISE_PRESETS
+from edgejudge.metric_files import resolve_any_metric
 
 
 def add_commands(commands: Any) -> None:
@@ -22,7 +23,9 @@ def add_commands(commands: Any) -> None:
         "list", help="list the preset metrics and yours (saved in CONFIG/metrics/)"
     )
     listing.set_defaults(func=_cmd_list)
-    show = metric_commands.add_parser("show", help="show a metric's criteria and rubric")
+    show = metric_commands.add_parser(
+        "show", help="show a metric's criteria and rubric (a pairwise metric: its criteria)"
+    )
     show.add_argument("name", help="a metric's name or a path to a metric .toml file")
     show.set_defaults(func=_cmd_show)
     metrics.set_defaults(func=_cmd_list)
@@ -32,8 +35,8 @@ def _cmd_list(_: argparse.Namespace) -> int:
     from edgejudge.metric_files import user_metrics, user_metrics_dir
 
     saved = user_metrics()
-    width = max(len(name) for name in [*PRESETS, *(m.name for m in saved)])
-    for name, metric in PRESETS.items():
+    width = max(len(name) for name in [*PRESETS, *PAIRWISE_PRESETS, *(m.name for m in saved)])
+    for name, metric in [*PRESETS.items(), *PAIRWISE_PRESETS.items()]:
         print(f"{name:<{width}}  {metric.scale:<5}  inputs: {', '.join(metric.required_inputs)}")
     if saved:
         print(f"\nyour metrics ({user_metrics_dir()}):")
@@ -47,5 +50,9 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    print(describe(resolve_metric(args.name)))
+    metric = resolve_any_metric(args.name)
+    if isinstance(metric, PairwiseMetric):
+        print(describe_pairwise(metric))
+    else:
+        print(describe(metric))
     return 0
