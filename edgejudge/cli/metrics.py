@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from edgejudge.core import PRESETS
-from edgejudge.core.metrics import PairwiseMetric, describe, describe_pairwise
+from edgejudge.core.metrics import AnyMetric, PairwiseMetric, describe, describe_pairwise
 from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.metric_files import resolve_any_metric
 
@@ -36,7 +36,8 @@ def _cmd_list(_: argparse.Namespace) -> int:
 
     saved = user_metrics()
     width = max(len(name) for name in [*PRESETS, *PAIRWISE_PRESETS, *(m.name for m in saved)])
-    for name, metric in [*PRESETS.items(), *PAIRWISE_PRESETS.items()]:
+    listed: list[tuple[str, AnyMetric]] = [*PRESETS.items(), *PAIRWISE_PRESETS.items()]
+    for name, metric in listed:
         print(f"{name:<{width}}  {metric.scale:<5}  inputs: {', '.join(metric.required_inputs)}")
     if saved:
         print(f"\nyour metrics ({user_metrics_dir()}):")
