@@ -432,3 +432,96 @@ def test_scale_position_and_histogram_lines() -> None:
     lines = histogram_lines(Counter({1: 2, 3: 4}), (1, 2, 3), width=14)
     assert lines == ["1 │████ 2", "2 │ 0", "3 │████████ 4"]
     assert max(len(line) for line in lines) <= 14
+
+
+def test_the_pair_bar_splits_wins_ties_and_losses() -> None:
+    from edgejudge.tui.histogram import pair_bar
+
+    assert pair_bar(2, 1, 1, width=8) == "████▒▒░░"
+    assert pair_bar(0, 0, 3, width=5) == "░░░░░"
+    assert pair_bar(1, 1, 1, width=10) == "███▒▒▒▒░░░"
+    assert pair_bar(0, 0, 0, width=5) == ""
+
+
+# -- pairwise, on demo-instruct speaking Prometheus 2's relative prompt ---------------------
+
+PAIR = {
+    "query": "Capital of France?",
+    "context": "Paris is the capital.",
+    "response_a": "Paris.",
+    "response_b": "Lyon.",
+}
+
+
+def as_prometheus() -> None:
+    """The user's models.toml gives `demo-instruct` Prometheus 2's prompts (family), as a
+    user would for a Prometheus build of their own."""
+    from edgejudge.paths import config_dir
+
+    builtin = (Path(__file__).resolve().parent.parent / "models.toml").read_text()
+    block = builtin.split("[models.demo-instruct]")[1].split("\n[")[0]
+    block = block.replace('family = "flow-judge"', 'family = "prometheus"')
+    config_dir().mkdir(parents=True, exist_ok=True)
+    (config_dir() / "models.toml").write_text("[models.demo-instruct]" + block + "\n")
+
+
+@pytest.mark.model
+def test_a_pairwise_metric_shows_two_answers_and_both_orders(
+    use_demo_cache: Path, instruct_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    as_prometheus()
+    monkeypatch.chdir(tmp_path)
+    pairs = [dict(PAIR, id="p1"), dict(PAIR, id="p2", response_a="Lyon.", response_b="Paris.")]
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        pane = app.judge_pane
+        app.query_one("#model", Select).value = "demo-instruct"
+        app.query_one("#metric", Select).value = "pairwise-faithfulness"
+        await pilot.pause()
+        areas = fields(app)
+        assert list(areas) == ["query", "context", "response_a", "response_b"]
+        side = [a.field_name for a in app.query("#pair-fields TextArea").results(TextArea)]  # type: ignore[attr-defined]
+        seen["side"] = side
+        seen["criteria"] = text_of(app, "#pair-criteria")
+        seen["editor"] = app.query_one("#metric-box").display
+        for name, text in PAIR.items():
+            await type_into(pilot, areas[name], text)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen["pair"] = pane.last_pair
+        seen["badge"] = str(app.query_one(ScoreBadge).render())
+        seen["feedback"] = text_of(app, "#feedback")
+        seen["bars"] = str(app.query_one("#probabilities", Static).render())
+        seen["error"] = text_of(app, "#judge-error")
+
+        await pilot.press("f2")
+        batch_pane = app.query_one(BatchPane)
+        await type_into(pilot, app.query_one("#batch-input", Input), "pairs.jsonl")
+        await pilot.press("enter")
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen["histogram"] = str(batch_pane.query_one("#histogram", Static).render())
+        seen["info"] = text_of(app, "#batch-info")
+
+    drive(scenario, size=(140, 40))
+    assert seen["side"] == ["response_a", "response_b"]
+    assert seen["editor"] is False and "which response is better" in seen["criteria"]
+    pair = seen["pair"]
+    assert pair is not None, seen["error"]
+    assert seen["badge"] == pair.verdict and pair.second is not None
+    assert "Order A,B (as given)" in seen["feedback"] and "Order B,A (swapped)" in seen["feedback"]
+    assert pair.first.feedback.splitlines()[0] in seen["feedback"]
+    bars = seen["bars"].splitlines()
+    assert [line.split()[0] for line in bars[:2]] == ["A", "B"]
+    assert bars[0].endswith(f"{pair.probability_a:.2f}")
+    rows = [
+        json.loads(line) for line in (tmp_path / "pairs.verdicts.jsonl").read_text().splitlines()
+    ]
+    assert sorted(r["id"] for r in rows) == ["p1", "p2"] and seen["info"].startswith("done")
+    agreed = sum(r["consistent"] for r in rows)
+    assert f"consistency {agreed / 2:.2f} ({agreed}/2)" in seen["histogram"]
+    assert any(
+        line.startswith("A ") and line.endswith(" B") for line in seen["histogram"].splitlines()
+    )

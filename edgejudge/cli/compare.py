@@ -11,7 +11,6 @@ from edgejudge.cli import args
 from edgejudge.cli.judging import open_judge
 from edgejudge.core.metrics import PairwiseMetric
 from edgejudge.errors import MetricError
-from edgejudge.judging.pairs import ORDERS, TIE, PairResult
 
 
 def add_command(commands: Any) -> None:
@@ -49,28 +48,6 @@ def pairwise_metric(parsed: argparse.Namespace) -> PairwiseMetric:
     return metric
 
 
-def pair_lines(result: PairResult) -> list[str]:
-    """The verdict as text: each order's feedback and choice, then the verdict."""
-    lines = []
-    for order, judged, preferred in zip(ORDERS, result.results, result.preferred, strict=False):
-        shown = "as given" if order == ORDERS[0] else "swapped"
-        lines.append(f"Order {order} ({shown}):")
-        lines.append(f"  Feedback: {judged.feedback}")
-        read = "" if order == ORDERS[0] else f" (response {preferred})"
-        odds = judged.probabilities
-        chance = f" · P(A) {float(odds['A']):.2f}" if odds and "A" in odds else ""
-        lines.append(f"  Choice: {judged.choice}{read}{chance}")
-    if result.verdict == TIE:
-        lines.append("Verdict: tie (the two orders disagree: the judge followed the position)")
-    elif result.second is None:
-        lines.append(f"Verdict: {result.verdict} (one order judged: --no-swap)")
-    else:
-        lines.append(f"Verdict: {result.verdict} (both orders prefer response {result.verdict})")
-    if result.probability_a is not None:
-        lines.append(f"P(A better): {result.probability_a:.2f} (averaged over the orders)")
-    return lines
-
-
 def _cmd_compare(parsed: argparse.Namespace) -> int:
     from edgejudge.core.pairs import coerce_pair
 
@@ -81,6 +58,6 @@ def _cmd_compare(parsed: argparse.Namespace) -> int:
     if parsed.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        print("\n".join(pair_lines(result)))
+        print("\n".join(result.lines()))
         print(f"[{result.stats()}]", file=sys.stderr)
     return 0

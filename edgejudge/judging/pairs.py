@@ -100,6 +100,28 @@ class PairResult:
         out["seconds"] = self.seconds
         return out
 
+    def lines(self) -> list[str]:
+        """The verdict as text (CLI and TUI): each order's feedback and choice, the verdict,
+        and P(A better)."""
+        lines = []
+        for order, judged, preferred in zip(ORDERS, self.results, self.preferred, strict=False):
+            shown = "as given" if order == ORDERS[0] else "swapped"
+            lines.append(f"Order {order} ({shown}):")
+            lines.append(f"  Feedback: {judged.feedback}")
+            read = "" if order == ORDERS[0] else f" (response {preferred})"
+            odds = judged.probabilities
+            chance = f" · P(A) {float(odds['A']):.2f}" if odds and "A" in odds else ""
+            lines.append(f"  Choice: {judged.choice}{read}{chance}")
+        if self.verdict == TIE:
+            lines.append("Verdict: tie (the two orders disagree: the judge followed the position)")
+        elif self.second is None:
+            lines.append(f"Verdict: {self.verdict} (one order judged: --no-swap)")
+        else:
+            lines.append(f"Verdict: {self.verdict} (both orders prefer response {self.verdict})")
+        if self.probability_a is not None:
+            lines.append(f"P(A better): {self.probability_a:.2f} (averaged over the orders)")
+        return lines
+
     def stats(self) -> str:
         """`demo · 2 orders · 312 + 298 prompt, 45 + 51 generated tokens · 3.2 s`."""
         count = len(self.results)

@@ -20,8 +20,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
-from edgejudge.core import Metric
 from edgejudge.core.formats.base import DECISION_KINDS
+from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging import batch
 from edgejudge.tui.dialogs import PickFile, TextView
@@ -43,6 +43,8 @@ def first_line(record: dict[str, Any]) -> str:
     """The table's text for an output row: the feedback's first line, or the error."""
     if batch.ERROR_KEY in record:
         text = f"error: {record[batch.ERROR_KEY]}"
+    elif isinstance(record.get("orders"), list) and record["orders"]:  # a pair: order A,B's
+        text = str(record["orders"][0].get("feedback", "")).strip()
     else:
         text = str(record.get("feedback", "")).strip()
     line = text.splitlines()[0] if text else ""
@@ -175,7 +177,7 @@ class BatchPane(Vertical):
         for row in self.rows:
             if row.key in self.results:
                 record = self.results[row.key]
-                histogram.add(batch.row_decision(record), _expected(record))
+                histogram.add(batch.row_decision(record), _expected(record), _consistent(record))
 
     # -- running ------------------------------------------------------------------------
 
@@ -204,7 +206,7 @@ class BatchPane(Vertical):
         self.batch_worker(choice.model, choice.metric, self.rows, self.output_path)
 
     @work(thread=True, group="model")
-    def batch_worker(self, model: str, metric: Metric, rows: list[batch.Row], out: Path) -> None:
+    def batch_worker(self, model: str, metric: AnyMetric, rows: list[batch.Row], out: Path) -> None:
         """Judge the rows not yet in `out`, one flushed line per row, until done or stopped.
 
         The output is locked for the run, as `edgejudge batch` locks it: a batch of the same
@@ -254,7 +256,9 @@ class BatchPane(Vertical):
         table = self.query_one(DataTable)
         table.update_cell(key, "score", _decision_cell(record))
         table.update_cell(key, "feedback", first_line(record), update_width=True)
-        self.query_one(Histogram).add(batch.row_decision(record), _expected(record))
+        self.query_one(Histogram).add(
+            batch.row_decision(record), _expected(record), _consistent(record)
+        )
         self.query_one(ProgressBar).advance(1)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -267,6 +271,8 @@ class BatchPane(Vertical):
             verdict = "not judged yet"
         elif batch.ERROR_KEY in record:
             verdict = f"error ({record.get('error_type', '')}): {record[batch.ERROR_KEY]}"
+        elif isinstance(record.get("orders"), list):
+            verdict = pair_text(record)
         else:
             kind = next((k for k in DECISION_KINDS if k in record), "score")
             text = verdict_text(str(record.get("feedback", "")), record.get("extras") or {})
@@ -286,10 +292,29 @@ class BatchPane(Vertical):
         info.update(text)
 
 
+def pair_text(record: dict[str, Any]) -> str:
+    """A pairwise row in words: the verdict, then each order's choice and feedback."""
+    lines = [f"verdict {record.get('verdict')}"]
+    if "p_a_better" in record:
+        lines[0] += f" · P(A better) {float(record['p_a_better']):.2f}"
+    for order in record["orders"]:
+        lines.append(
+            f"\norder {order.get('order')}: choice {order.get('choice')} "
+            f"(response {order.get('preferred')})\n{order.get('feedback', '')}"
+        )
+    return "\n".join(lines)
+
+
 def _expected(record: dict[str, Any]) -> float | None:
     """A result row's expected score, where its probabilities were measured."""
     value = record.get("expected_score")
     return float(value) if isinstance(value, int | float) else None
+
+
+def _consistent(record: dict[str, Any]) -> bool | None:
+    """Whether a pairwise row's two orders agreed; None for other rows or one order."""
+    value = record.get("consistent")
+    return value if isinstance(value, bool) else None
 
 
 def _decision_cell(record: dict[str, Any]) -> str:

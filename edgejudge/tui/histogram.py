@@ -1,5 +1,6 @@
 """A histogram of the verdicts a batch has produced so far: one bar per score on the scale,
-or per label (PASS, FAIL) or choice (A, B)."""
+or per label (PASS, FAIL) or choice (A, B); for pairs, also one bar of wins, ties and
+losses and the rate at which the two orders agreed."""
 
 from __future__ import annotations
 
@@ -26,6 +27,20 @@ def histogram_lines(
     return lines
 
 
+PAIR_VALUES = ("A", "tie", "B")
+WIN, TIE_MARK, LOSS = "█", "▒", "░"
+
+
+def pair_bar(wins: int, ties: int, losses: int, width: int) -> str:
+    """One bar of `width` cells: A's wins (█), ties (▒), B's wins (░), in proportion."""
+    total = wins + ties + losses
+    if not total:
+        return ""
+    a = round(wins / total * width)
+    t = round((wins + ties) / total * width) - a
+    return WIN * a + TIE_MARK * t + LOSS * (width - a - t)
+
+
 def scale_with(scale: Sequence[int | str], found: Iterable[int | str]) -> tuple[int | str, ...]:
     """The histogram's rows: the values the judge can give, and any others the results
     hold (a file judged with another metric); scores in numeric order."""
@@ -46,21 +61,30 @@ class Histogram(Static):
         self.scores: tuple[int | str, ...] = ()
         self.errors = 0
         self.expected: list[float] = []  # the rows' expected scores, where measured
+        self.agreed: list[bool] = []  # for pairs judged in both orders: did they agree
 
     def reset(self, scores: Sequence[int | str]) -> None:
         """Start again for verdicts that take the values `scores`."""
         self.counts, self.scores, self.errors = Counter(), tuple(scores), 0
-        self.expected = []
+        self.expected, self.agreed = [], []
         self._draw()
 
-    def add(self, score: int | str | None, expected: float | None = None) -> None:
-        """Count one verdict (None: a row that failed), with its expected score if any."""
+    def add(
+        self,
+        score: int | str | None,
+        expected: float | None = None,
+        consistent: bool | None = None,
+    ) -> None:
+        """Count one verdict (None: a row that failed), with its expected score if any and,
+        for a pair judged in both orders, whether they agreed."""
         if score is None:
             self.errors += 1
         else:
             self.counts[score] += 1
         if expected is not None:
             self.expected.append(expected)
+        if consistent is not None:
+            self.agreed.append(consistent)
         self._draw()
 
     def on_resize(self) -> None:
@@ -75,6 +99,14 @@ class Histogram(Static):
             lines.append(f"mean {sum(s * n for s, n in scored) / total:.2f}")
         if self.expected:
             lines.append(f"expected {sum(self.expected) / len(self.expected):.2f}")
+        if set(self.scores) >= set(PAIR_VALUES) and self.counts.total():
+            wins, ties, losses = (self.counts[v] for v in PAIR_VALUES)
+            lines.append("A " + pair_bar(wins, ties, losses, max(width - 4, 1)) + " B")
+        if self.agreed:
+            agreed = sum(self.agreed)
+            lines.append(
+                f"consistency {agreed / len(self.agreed):.2f} ({agreed}/{len(self.agreed)})"
+            )
         if self.errors:
             lines.append(f"errors: {self.errors}")
         self.border_title = "scores" if all(isinstance(v, int) for v in self.scores) else "verdicts"

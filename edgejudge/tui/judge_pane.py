@@ -1,7 +1,9 @@
 """The Judge tab: pick a model and a metric, edit the rubric, fill the fields, run.
 
 The feedback streams in from `Judge.stream` in a worker thread; the pane only moves text
-between widgets and the core (which renders the prompt, forces and parses the verdict).
+between widgets and the core (which renders the prompt, forces and parses the verdict). A
+pairwise metric shows its inputs, then the two responses side by side, and runs
+`Judge.compare`: the verdict (A, B or tie) with both orders' feedback.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
 from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
-from edgejudge.core.formats import verdict_grammar
+from edgejudge.core.formats import get_pairwise_format, pair_grammar, verdict_grammar
+from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
+from edgejudge.core.pairs import PairInput, coerce_pair
+from edgejudge.core.presets import PAIRWISE_PRESETS
+from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
-from edgejudge.metric_files import resolve_metric, save_metric, user_metrics
+from edgejudge.judging.pairs import TIE, PairResult
+from edgejudge.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.probability_bars import ProbabilityBars
@@ -47,7 +54,7 @@ class JudgeChoice:
     values a verdict can take (the rubric's scores, or the format's labels)."""
 
     model: str | None
-    metric: Metric
+    metric: AnyMetric
     values: tuple[int | str, ...]
 
 
@@ -104,6 +111,8 @@ class JudgePane(Vertical):
         self.running = False
         self.feedback = ""
         self.last_result: JudgeResult | None = None
+        self.last_pair: PairResult | None = None
+        self.pairwise: PairwiseMetric | None = None  # the chosen metric, when pairwise
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="judge-pickers"):
@@ -123,6 +132,7 @@ class JudgePane(Vertical):
             with VerticalScroll(id="judge-form"):
                 with Collapsible(title="criteria and rubric", id="metric-box"):
                     yield RubricEditor(id="editor")
+                yield Static("", id="pair-criteria")
                 yield Vertical(id="fields")
             with Vertical(id="judge-result"):
                 with Horizontal(id="verdict-line"):
@@ -135,6 +145,7 @@ class JudgePane(Vertical):
 
     def on_mount(self) -> None:
         self.query_one("#judge-error").display = False
+        self.query_one("#pair-criteria").display = False
         self.query_one(ProbabilityBars).display = False
         self.refresh_runtime()
         self.refresh_metrics(self.settings.metric or DEFAULT_METRIC)
@@ -173,11 +184,12 @@ class JudgePane(Vertical):
     def refresh_metrics(self, select: str | None = None) -> None:
         """Fill the metric picker with the presets and the user's saved metrics."""
         options = [(name, name) for name in PRESETS]
+        options += [(f"{name}  (A/B)", name) for name in PAIRWISE_PRESETS]
         problems = []
         for found in user_metrics():
             if found.metric is None:
                 problems.append(found.problem or found.name)
-            elif found.name not in PRESETS:
+            elif found.name not in PRESETS and found.name not in PAIRWISE_PRESETS:
                 options.append((f"{found.name}  (yours)", found.name))
         picker = self.query_one("#metric", Select)
         current = select or (picker.value if isinstance(picker.value, str) else None)
@@ -203,7 +215,7 @@ class JudgePane(Vertical):
             self.settings.save()
         elif event.select.id == "metric":
             try:
-                metric = resolve_metric(event.value)
+                metric = resolve_any_metric(event.value)
             except EdgeJudgeError as exc:
                 self.show_error(exc)
                 return
@@ -211,16 +223,32 @@ class JudgePane(Vertical):
             self.settings.save()
             self.load_metric(metric)
 
-    def load_metric(self, metric: Metric) -> None:
-        """Show `metric` in the editor and one text area per field it reads."""
+    def load_metric(self, metric: AnyMetric) -> None:
+        """Show `metric` in the editor and one text area per field it reads; a pairwise
+        metric's criteria above its inputs, and the two responses side by side."""
         self._keep_texts()
-        self.query_one(RubricEditor).load(metric)
-        self.query_one(
-            "#metric-box", Collapsible
-        ).title = f"criteria and rubric · {metric.name} ({metric.scale})"
-        self.fields = (*metric.required_inputs, metric.required_output)
         box = self.query_one("#fields", Vertical)
         box.remove_children()
+        editor = self.query_one("#metric-box", Collapsible)
+        criteria = self.query_one("#pair-criteria", Static)
+        self.pairwise = metric if isinstance(metric, PairwiseMetric) else None
+        editor.display = self.pairwise is None
+        criteria.display = self.pairwise is not None
+        if isinstance(metric, PairwiseMetric):
+            criteria.update(f"{metric.name} · which response is better:\n{metric.criteria}")
+            self.fields = (*metric.required_inputs, *PAIR_OUTPUTS)
+            for name in metric.required_inputs:
+                box.mount(FieldArea(name, self.texts.get(name, "")))
+            box.mount(
+                Horizontal(
+                    *(FieldArea(name, self.texts.get(name, "")) for name in PAIR_OUTPUTS),
+                    id="pair-fields",
+                )
+            )
+            return
+        self.query_one(RubricEditor).load(metric)
+        editor.title = f"criteria and rubric · {metric.name} ({metric.scale})"
+        self.fields = (*metric.required_inputs, metric.required_output)
         for name in self.fields:
             box.mount(FieldArea(name, self.texts.get(name, "")))
 
@@ -239,8 +267,11 @@ class JudgePane(Vertical):
         value = self.query_one("#model", Select).value
         return value if isinstance(value, str) else None
 
-    def current_metric(self) -> Metric:
-        """The metric as edited now (`MetricError` if it is not valid)."""
+    def current_metric(self) -> AnyMetric:
+        """The metric as edited now (`MetricError` if it is not valid); a pairwise metric as
+        chosen."""
+        if self.pairwise is not None:
+            return self.pairwise
         return self.query_one(RubricEditor).metric()
 
     def choice(self) -> JudgeChoice:
@@ -248,13 +279,22 @@ class JudgePane(Vertical):
         (the Batch tab judges with these); `EdgeJudgeError` if the metric is not valid."""
         metric = self.current_metric()
         judge_format = format_for(self.model, catalog=self.catalog)
+        if isinstance(metric, PairwiseMetric):
+            return JudgeChoice(self.model, metric, ("A", TIE, "B"))
         return JudgeChoice(self.model, metric, judge_format.decision_values(metric))
+
+    def _typed(self) -> dict[str, str]:
+        """The typed fields; an empty field counts as missing."""
+        self._keep_texts()
+        return {name: self.texts[name] for name in self.fields if self.texts.get(name, "").strip()}
 
     def current_input(self, metric: Metric) -> EvalInput:
         """The typed fields as the core's input; an empty field counts as missing."""
-        self._keep_texts()
-        data = {name: self.texts[name] for name in self.fields if self.texts.get(name, "").strip()}
-        return coerce_input(data, metric)
+        return coerce_input(self._typed(), metric)
+
+    def current_pair(self, metric: PairwiseMetric) -> PairInput:
+        """The typed fields as a pair."""
+        return coerce_pair(self._typed(), metric)
 
     # -- actions ------------------------------------------------------------------------
 
@@ -274,13 +314,36 @@ class JudgePane(Vertical):
             if model is None:
                 raise EdgeJudgeError("choose a model first")
             metric = self.current_metric()
-            item = self.current_input(metric)  # bad input is reported before any loading
+            # Bad input is reported before any loading.
+            if isinstance(metric, PairwiseMetric):
+                get_pairwise_format(format_for(model, catalog=self.catalog).family)
+                pair = self.current_pair(metric)
+            else:
+                item = self.current_input(metric)
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return
         self.clear_result("loading the model…" if not self.session.is_loaded(model) else "")
         self.running = True
-        self.judge_worker(model, metric, item)
+        if isinstance(metric, PairwiseMetric):
+            self.pair_worker(model, metric, pair)
+        else:
+            self.judge_worker(model, metric, item)
+
+    @work(thread=True, group="model")
+    def pair_worker(self, model: str, metric: PairwiseMetric, pair: PairInput) -> None:
+        """Load (if needed) and judge the pair in both orders."""
+        call = self.app.call_from_thread
+        try:
+            judge = self.session.judge(model, metric)
+            call(self.set_status, "judging both orders…")
+            call(self.show_pair, judge.compare(pair))
+        except Cancelled:
+            call(self.set_status, "cancelled")
+        except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, and the app goes on
+            call(self.show_error, exc)
+        finally:
+            call(setattr, self, "running", False)
 
     @work(thread=True, group="model")
     def judge_worker(self, model: str, metric: Metric, item: EvalInput) -> None:
@@ -311,8 +374,13 @@ class JudgePane(Vertical):
         try:
             metric = self.current_metric()
             judge_format = format_for(self.model, catalog=self.catalog)
-            prompt = judge_format.render_prompt(metric, self.current_input(metric))
-            grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
+            if isinstance(metric, PairwiseMetric):
+                pair_format = get_pairwise_format(judge_format.family)
+                prompt = pair_format.render_prompt(metric, self.current_pair(metric))
+                grammar = pair_grammar(pair_format, DEFAULT_MAX_TOKENS)
+            else:
+                prompt = judge_format.render_prompt(metric, self.current_input(metric))
+                grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return
@@ -363,6 +431,18 @@ class JudgePane(Vertical):
         self.query_one("#stats", Static).update(result.stats())
         self.query_one("#feedback", Static).update(verdict_text(result.feedback, result.extras))
         self.last_result = result
+
+    def show_pair(self, result: PairResult) -> None:
+        """A pairwise verdict: A, B or tie on the badge, P(A better) and P(B better) as bars,
+        and both orders' feedback and choices."""
+        self.query_one(ScoreBadge).show(result.verdict, ("A", TIE, "B"))
+        odds = result.probabilities
+        values: dict[int | str, float] = {k: v for k, v in (odds or {}).items()}
+        shown = Distribution(values, complete=True) if values else None
+        self.query_one(ProbabilityBars).show(shown)
+        self.query_one("#stats", Static).update(result.stats())
+        self.query_one("#feedback", Static).update("\n".join(result.lines()))
+        self.last_pair = result
 
     def show_error(self, error: BaseException) -> None:
         """An error in words, in place of the verdict; everything stays usable."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from edgejudge.core import Metric
+from edgejudge.core.metrics import AnyMetric
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.runtime_choice import RuntimeOptions
 
@@ -79,7 +79,7 @@ class ModelSession:
                 self._close()
                 self.options = options
 
-    def judge(self, model: str, metric: Metric) -> Judge:
+    def judge(self, model: str, metric: AnyMetric) -> Judge:
         """A judge for `model` with `metric`, loading the model (and freeing another) if needed."""
         with self._lock:
             if self._judge is None or self._model != model:
