@@ -304,3 +304,51 @@ def test_two_files_of_answers_join_by_id(tmp_path: Path) -> None:
     assert rows[2].problem == f"id 3 has no answer in {b}"
     assert rows[3].problem == f"{a} line 4 has no 'response' key"
     assert rows[4].problem == f"id 4 has no answer in {a}"
+
+
+# -- the CLI, where no model is loaded ------------------------------------------------------
+
+
+def test_prompt_and_grammar_show_a_pair_in_either_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgejudge.cli import main
+
+    case = tmp_path / "pair.json"
+    case.write_text(json.dumps(faithful_pair().fields()))
+    common = ["-m", "pairwise-faithfulness", "-i", str(case), "--family", "selene"]
+    selene = get_pairwise_format("selene")
+    assert main(["prompt", *common]) == 0
+    assert capsys.readouterr().out == selene.render_prompt(FAITHFUL, faithful_pair()) + "\n"
+    assert main(["prompt", *common, "--swapped"]) == 0
+    swapped = selene.render_prompt(FAITHFUL, faithful_pair(BAD, GOOD))
+    assert capsys.readouterr().out == swapped + "\n"
+    assert main(["grammar", "-m", "pairwise-faithfulness", "--family", "prometheus"]) == 0
+    assert capsys.readouterr().out.endswith('choice ::= "A" | "B"\n')
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compare", "-m", "response-faithfulness-5point", "--family", "prometheus"],
+         "scores one response: compare needs a pairwise metric"),
+        (["compare", "-m", "pairwise-faithfulness", "--family", "glider"],
+         "glider publishes no pairwise prompt"),
+        (["judge", "-m", "pairwise-faithfulness"], "compares two responses: use `edgejudge"),
+        (["batch", "--a", "a.jsonl", "--b", "b.jsonl", "-o", "o.jsonl", "-m",
+          "response-faithfulness-5point"], "--a and --b compare two systems"),
+        (["batch", "--a", "a.jsonl", "-o", "o.jsonl", "-m", "pairwise-faithfulness"],
+         "--a and --b go together"),
+    ],
+)  # fmt: skip
+def test_pairwise_mistakes_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    from edgejudge.cli import main
+
+    case = tmp_path / "pair.json"
+    case.write_text(json.dumps(faithful_pair().fields()))
+    inputs = ["-i", str(case), "--model", "demo"] if argv[0] != "batch" else ["--model", "demo"]
+    assert main([*argv, *inputs]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err

@@ -8,7 +8,8 @@ import sys
 from typing import Any
 
 from edgejudge.cli import args
-from edgejudge.core.formats import verdict_grammar
+from edgejudge.core.formats import get_pairwise_format, pair_grammar, verdict_grammar
+from edgejudge.core.metrics import PairwiseMetric
 from edgejudge.judging.judge import format_for
 
 _SHOW_MODEL_HELP = (
@@ -23,9 +24,14 @@ def add_commands(commands: Any) -> None:
         help="print the exact prompt the judge is given",
         description="Print what the judge would be sent: the user message, or, for a family "
         "with a system prompt (root-judge), each message under a `--- ROLE message ---` line. "
-        "The model's chat template is applied to these when judging.",
+        "The model's chat template is applied to these when judging. With a pairwise metric "
+        "the input is a pair, shown in the order given (--swapped: the other order, the "
+        "judgment a swap adds).",
     )
     args.input_option(prompt)
+    prompt.add_argument(
+        "--swapped", action="store_true", help="a pair: show it with the responses swapped"
+    )
     args.metric_options(prompt)
     args.format_options(prompt, _SHOW_MODEL_HELP)
     prompt.set_defaults(func=_cmd_prompt)
@@ -33,7 +39,8 @@ def add_commands(commands: Any) -> None:
     grammar = commands.add_parser(
         "grammar",
         help="print the GBNF grammar for a metric",
-        description="Print the GBNF grammar that forces the verdict.",
+        description="Print the GBNF grammar that forces the verdict (with a pairwise metric, "
+        "the A/B choice of the family's pairwise format).",
     )
     args.metric_options(grammar)
     args.format_options(grammar, _SHOW_MODEL_HELP)
@@ -43,12 +50,19 @@ def add_commands(commands: Any) -> None:
 
 def _cmd_prompt(parsed: argparse.Namespace) -> int:
     from edgejudge.core import coerce_input
+    from edgejudge.core.pairs import coerce_pair
 
-    metric = args.metric(parsed)
+    metric = args.any_metric(parsed)
     judge_format = format_for(parsed.model, parsed.family)
-    judge_format.check(metric)
-    item = coerce_input(args.read_input(parsed.input), metric)
-    messages = judge_format.messages(metric, item)
+    if isinstance(metric, PairwiseMetric):
+        pair_format = get_pairwise_format(judge_format.family)
+        pair_format.check(metric)
+        pair = coerce_pair(args.read_input(parsed.input), metric)
+        messages = pair_format.messages(metric, pair.swapped() if parsed.swapped else pair)
+    else:
+        judge_format.check(metric)
+        item = coerce_input(args.read_input(parsed.input), metric)
+        messages = judge_format.messages(metric, item)
     if len(messages) == 1:
         sys.stdout.write(messages[0].content + "\n")
         return 0
@@ -59,9 +73,14 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
 
 
 def _cmd_grammar(parsed: argparse.Namespace) -> int:
-    metric = args.metric(parsed)
+    metric = args.any_metric(parsed)
     judge_format = format_for(parsed.model, parsed.family)
-    judge_format.check(metric)
-    grammar = verdict_grammar(judge_format, metric, parsed.max_tokens)
+    if isinstance(metric, PairwiseMetric):
+        pair_format = get_pairwise_format(judge_format.family)
+        pair_format.check(metric)
+        grammar = pair_grammar(pair_format, parsed.max_tokens)
+    else:
+        judge_format.check(metric)
+        grammar = verdict_grammar(judge_format, metric, parsed.max_tokens)
     sys.stdout.write(grammar)
     return 0
