@@ -191,3 +191,27 @@ def test_a_batch_of_pairs_interrupted_and_resumed_has_every_pair_once(
 
     again = run_cli(args, demo_cache)
     assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("family", ["prometheus", "selene"])
+def test_a_pair_through_a_server_is_the_pair_judged_in_process(
+    instruct_alone: LlamaCppRuntime, instruct_path: Path, llama_server: Path, family: str
+) -> None:
+    from edgejudge.runtime.server import ServerRuntime
+
+    pair = dict(GIVEN, response_a=WRONG, response_b=RIGHT)
+    server = ServerRuntime.launch(instruct_path, context_length=4096, binary=llama_server)
+    try:
+        results = []
+        for runtime in (instruct_alone, server):
+            with Judge(
+                None, "pairwise-faithfulness", runtime=runtime, family=family, max_tokens=24
+            ) as judge:
+                results.append(judge.compare(pair))
+    finally:
+        server.close()
+    local, remote = results
+    assert [r.raw for r in remote.results] == [r.raw for r in local.results]
+    assert (remote.verdict, remote.preferred) == (local.verdict, local.preferred)
+    assert remote.probability_a == pytest.approx(local.probability_a, abs=1e-3)

@@ -105,3 +105,38 @@ def test_tab_snapshot(
         await ready(pilot, tab)
 
     assert snap_compare(app_for(demo_path), terminal_size=size, run_before=before)
+
+
+PAIR_VERDICTS = [(1, "A", True), (2, "tie", False), (3, "B", True)]
+
+
+@pytest.fixture
+def pair_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """cases.jsonl holding 4 pairs, and cases.verdicts.jsonl with 3 of them judged."""
+    monkeypatch.chdir(tmp_path)
+    pair = {"query": "Capital of France?", "context": "Paris is.", "response_a": "Paris.",
+            "response_b": "Lyon."}  # fmt: skip
+    lines = [json.dumps({"id": i, **pair}) for i in range(1, 5)]
+    (tmp_path / "cases.jsonl").write_text("\n".join(lines) + "\n")
+    out = []
+    for row_id, verdict, consistent in PAIR_VERDICTS:
+        orders = [
+            {"order": "A,B", "preferred": "A", "choice": "A", "feedback": "A says Paris."},
+            {"order": "B,A", "preferred": verdict if consistent else "B", "choice": "B",
+             "feedback": "B says Paris."},
+        ]  # fmt: skip
+        out.append({"id": row_id, "verdict": verdict, "consistent": consistent, "orders": orders})
+    (tmp_path / "cases.verdicts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in out))
+
+
+@pytest.mark.parametrize("tab", ["judge", "batch"])
+def test_pairwise_snapshot(tab: str, snap_compare: Any, demo_path: Path, pair_files: None) -> None:
+    """A pairwise metric: the two answers side by side; the batch's win/tie/loss bar."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await ready(pilot, tab)
+
+    app = EdgeJudgeApp(
+        model="demo", metric="pairwise-faithfulness", examine=fixed_report(demo_path)
+    )
+    assert snap_compare(app, terminal_size=(120, 40), run_before=before)

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgejudge.cli import args
 from edgejudge.cli.judging import open_judge
+from edgejudge.cli.progress import working
 from edgejudge.core.metrics import PairwiseMetric
 from edgejudge.errors import MetricError
 
@@ -53,8 +54,11 @@ def _cmd_compare(parsed: argparse.Namespace) -> int:
 
     metric = pairwise_metric(parsed)
     pair = coerce_pair(args.read_input(parsed.input), metric)  # before the model loads
+    swap = not parsed.no_swap
     with open_judge(parsed, metric) as judge:
-        result = judge.compare(pair, swap=not parsed.no_swap)
+        what = f"judging both orders ({judge.slots} at a time)" if swap else "judging"
+        with working(not parsed.json, what):
+            result = judge.compare(pair, swap=swap)
     if parsed.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

@@ -57,6 +57,21 @@ def batch_bar(
 
 
 @contextmanager
+def working(enabled: bool, what: str) -> Iterator[None]:
+    """A transient spinner with the time elapsed, on a terminal, while `what` runs."""
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
+    progress = on_terminal(enabled, columns, transient=True)
+    if progress is None:
+        yield
+        return
+    with progress:
+        progress.add_task(what, total=None)
+        yield
+
+
+@contextmanager
 def download_bar(enabled: bool, check_label: str) -> Iterator[tuple[Any, HashProgress | None]]:
     """A tqdm-shaped class driving a rich bar (bytes, rate, time left) on stderr, and a
     callback that shows the sha256 check on the same display once it starts."""

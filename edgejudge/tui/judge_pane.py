@@ -234,6 +234,7 @@ class JudgePane(Vertical):
         self.pairwise = metric if isinstance(metric, PairwiseMetric) else None
         editor.display = self.pairwise is None
         criteria.display = self.pairwise is not None
+        self.query_one(ScoreBadge).clear("verdict –" if self.pairwise else "score –")
         if isinstance(metric, PairwiseMetric):
             criteria.update(f"{metric.name} · which response is better:\n{metric.criteria}")
             self.fields = (*metric.required_inputs, *PAIR_OUTPUTS)
@@ -408,7 +409,7 @@ class JudgePane(Vertical):
     def clear_result(self, status: str = "") -> None:
         """Empty the verdict area before a run."""
         self.query_one("#judge-error").display = False
-        self.query_one(ScoreBadge).clear()
+        self.query_one(ScoreBadge).clear("verdict –" if self.pairwise else "score –")
         self.query_one(ProbabilityBars).show(None)
         self.query_one("#stats", Static).update(status)
         self.feedback = ""
