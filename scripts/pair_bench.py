@@ -6,9 +6,9 @@ order after the other (one slot), on equal work, in one run.
 
 Both judges load the same model in-process; each pair is judged by both, the one that goes
 first alternating from pair to pair, so drift in the machine's speed falls on both alike. It
-prints pairs per minute for each and their ratio, and how many pairs got the same records
-(side by side, the floats of a batch can differ: README, Determinism). The pairs are
-examples/faithfulness-pairs.jsonl (scripts/pairs_figure.py).
+prints pairs per minute for each and their ratio, and how many pairs got the same records and
+the same choices (side by side, the floats of a batch can differ: README, Determinism). The
+pairs are examples/faithfulness-pairs.jsonl (scripts/pairs_figure.py).
 """
 
 from __future__ import annotations
@@ -64,7 +64,11 @@ def main() -> None:
     same = sum(
         [r.raw for r in x.results] == [r.raw for r in y.results] for x, y in zip(a, b, strict=True)
     )
-    print(f"  same records: {same} of {len(pairs)} pairs")
+    choices = sum(
+        [r.choice for r in x.results] == [r.choice for r in y.results]
+        for x, y in zip(a, b, strict=True)
+    )
+    print(f"  same records: {same} of {len(pairs)} pairs; same choices in both orders: {choices}")
 
 
 if __name__ == "__main__":
