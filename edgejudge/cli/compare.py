@@ -56,7 +56,8 @@ def _cmd_compare(parsed: argparse.Namespace) -> int:
     pair = coerce_pair(args.read_input(parsed.input), metric)  # before the model loads
     swap = not parsed.no_swap
     with open_judge(parsed, metric) as judge:
-        what = f"judging both orders ({judge.slots} at a time)" if swap else "judging"
+        together = "side by side" if judge.slots > 1 else "one after the other"
+        what = f"judging both orders, {together}" if swap else "judging the order given"
         with working(not parsed.json, what):
             result = judge.compare(pair, swap=swap)
     if parsed.json:
