@@ -186,6 +186,28 @@ def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> No
     assert "probabilities" not in plain and plain["raw"] == result["raw"]
 
 
+def interrupt_batch(args: list[str], cache: Path, out: Path, *, rows: int) -> str:
+    """Run `edgejudge batch` as a process and press Ctrl-C once `out` holds `rows` rows;
+    check it exits 130 and return its stderr."""
+    env = dict(os.environ, **{CACHE_ENV: str(cache)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "edgejudge", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text().count("\n") >= rows:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    return err
+
+
 @pytest.mark.model
 def test_batch_interrupted_then_resumed_has_every_row_once(
     tmp_path: Path, demo_cache: Path
@@ -209,22 +231,7 @@ def test_batch_interrupted_then_resumed_has_every_row_once(
         "--slots",
         "1",  # one at a time: the broken row is reached only after the Ctrl-C
     ]
-    env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edgejudge", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text().count("\n") >= 2:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    interrupt_batch(args, demo_cache, out, rows=2)
     first = [json.loads(line) for line in out.read_text().splitlines()]  # every line is valid
     assert 2 <= len(first) < len(rows)
 

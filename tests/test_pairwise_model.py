@@ -9,11 +9,6 @@ proves the prompts, grammars, both orders and the records end to end, not good j
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +18,8 @@ import pytest
 from edgejudge import Judge
 from edgejudge.core.formats import get_pairwise_format, pair_grammar
 from edgejudge.judging.pairs import OTHER, PairResult
-from edgejudge.paths import CACHE_ENV
 from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+from tests.test_cli import interrupt_batch, run_cli
 from tests.test_grammar import admits
 
 pytestmark = pytest.mark.model
@@ -122,14 +117,6 @@ def test_both_orders_side_by_side_in_two_slots(instruct: LlamaCppRuntime) -> Non
     assert "missing response_b" in str(got[1])
 
 
-def run_cli(args: list[str], cache: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **{CACHE_ENV: str(cache)})
-    return subprocess.run(
-        [sys.executable, "-m", "edgejudge", *args], env=env, text=True, capture_output=True,
-        timeout=600,
-    )  # fmt: skip
-
-
 def test_a_batch_of_pairs_interrupted_and_resumed_has_every_pair_once(
     tmp_path: Path, demo_cache: Path, instruct_path: Path
 ) -> None:
@@ -147,22 +134,7 @@ def test_a_batch_of_pairs_interrupted_and_resumed_has_every_pair_once(
         "prometheus", "--metric", "pairwise-faithfulness", "--max-tokens", "8", "--slots", "2",
         "--a-name", "right-first", "--b-name", "other",
     ]  # fmt: skip
-    env = dict(os.environ, **{CACHE_ENV: str(demo_cache)})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edgejudge", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text().count("\n") >= 1:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    err = interrupt_batch(args, demo_cache, out, rows=1)
     first = [json.loads(line) for line in out.read_text().splitlines()]  # every line is valid
     assert 1 <= len(first) < len(rows)
     assert err.strip().count("\n") == 0 and "run the same command to resume" in err

@@ -69,11 +69,7 @@ class Metric(BaseModel):
     @field_validator("required_inputs")
     @classmethod
     def _check_inputs(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for name in names:
-            _check_name(name)
-        tags = [tag_name(n) for n in names]
-        if len(set(tags)) != len(tags):
-            raise ValueError(f"input names must be distinct as tags: {list(names)}")
+        _check_input_names(names)
         return names
 
     @field_validator("required_output")
@@ -96,6 +92,16 @@ class Metric(BaseModel):
     def scale(self) -> str:
         """A short label for the scale, like `1-5` or `0-1`."""
         return f"{self.scores[0]}-{self.scores[-1]}"
+
+
+def _check_input_names(names: tuple[str, ...]) -> list[str]:
+    """Each name usable as a field, and all distinct as prompt tags; returns the tags."""
+    for name in names:
+        _check_name(name)
+    tags = [tag_name(n) for n in names]
+    if len(set(tags)) != len(tags):
+        raise ValueError(f"input names must be distinct as tags: {list(names)}")
+    return tags
 
 
 def _check_name(name: str) -> str:
@@ -173,11 +179,7 @@ class PairwiseMetric(BaseModel):
     @field_validator("required_inputs")
     @classmethod
     def _check_inputs(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for name in names:
-            _check_name(name)
-        tags = [tag_name(n) for n in names]
-        if len(set(tags)) != len(tags):
-            raise ValueError(f"input names must be distinct as tags: {list(names)}")
+        tags = _check_input_names(names)
         taken = sorted(set(tags) & set(PAIR_OUTPUTS))
         if taken:
             raise ValueError(f"{', '.join(taken)} names a response, not an input")

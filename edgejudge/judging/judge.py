@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
 from edgejudge.core.formats import (
@@ -88,6 +88,31 @@ def format_for(
     the TUI all ask here, so they agree on what a model is sent."""
     entry = None if family else catalog_entry(model, catalog)
     return get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+
+
+Outcome = TypeVar("Outcome")
+
+
+def in_order(
+    outcomes: Generator[tuple[int, Outcome | EdgeJudgeError], None, None],
+    return_exceptions: bool,
+) -> Iterator[Outcome | EdgeJudgeError]:
+    """Outcomes that arrive as `(index, outcome)` as they finish, in index order; the first
+    error is raised unless `return_exceptions`. However the caller stops, `outcomes` is
+    closed, so the judgments still in flight stop first."""
+    waiting: dict[int, Outcome | EdgeJudgeError] = {}
+    following = 0
+    try:
+        for index, outcome in outcomes:
+            waiting[index] = outcome
+            while following in waiting:
+                ready = waiting.pop(following)
+                following += 1
+                if isinstance(ready, EdgeJudgeError) and not return_exceptions:
+                    raise ready
+                yield ready
+    finally:
+        outcomes.close()
 
 
 class _Gate:
@@ -343,20 +368,7 @@ class Judge:
         `return_exceptions=True` a row that fails yields its `EdgeJudgeError` in its place
         and the rest go on; otherwise the first failure is raised.
         """
-        waiting: dict[int, JudgeResult | EdgeJudgeError] = {}
-        following = 0
-        outcomes = self.evaluate_as_completed(items)
-        try:
-            for index, outcome in outcomes:
-                waiting[index] = outcome
-                while following in waiting:
-                    ready = waiting.pop(following)
-                    following += 1
-                    if isinstance(ready, EdgeJudgeError) and not return_exceptions:
-                        raise ready
-                    yield ready
-        finally:
-            outcomes.close()  # the judgments still in flight stop first
+        yield from in_order(self.evaluate_as_completed(items), return_exceptions)
 
     def evaluate_as_completed(
         self, items: Iterable[EvalInput | dict[str, Any] | EdgeJudgeError]
@@ -392,20 +404,7 @@ class Judge:
         return_exceptions: bool = False,
     ) -> Iterator[PairResult | EdgeJudgeError]:
         """Judge pairs and yield their verdicts in input order (as `evaluate_many`)."""
-        waiting: dict[int, PairResult | EdgeJudgeError] = {}
-        following = 0
-        outcomes = self.compare_as_completed(pairs, swap=swap)
-        try:
-            for index, outcome in outcomes:
-                waiting[index] = outcome
-                while following in waiting:
-                    ready = waiting.pop(following)
-                    following += 1
-                    if isinstance(ready, EdgeJudgeError) and not return_exceptions:
-                        raise ready
-                    yield ready
-        finally:
-            outcomes.close()
+        yield from in_order(self.compare_as_completed(pairs, swap=swap), return_exceptions)
 
     def compare_as_completed(
         self,
