@@ -1,0 +1,230 @@
+"""How well a judge agrees with people: the statistics of meta-evaluation, each with a 95%
+bootstrap confidence interval.
+
+Numeric scales: Pearson, Spearman and Kendall's tau-b (scipy.stats), exact agreement,
+agreement within one point, and quadratic-weighted Cohen's kappa (scikit-learn). Two-way
+labels: accuracy, precision, recall and F1 for each class and their macro averages (the
+layout of the model cards), Cohen's kappa, and the confusion matrix (scikit-learn).
+
+Every interval is scipy.stats.bootstrap over the rows, paired (a row's verdict and label stay
+together), percentile method, `RESAMPLES` resamples from a fixed seed: the same rows always
+give the same interval. A statistic a resample cannot define (a correlation of a constant)
+leaves the interval undefined (None), never a made-up number.
+
+This is the first part of meta-evaluation (issue 18): the command, the baselines, the
+pairwise statistics and the report build on it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic over `n` rows and its 95% bootstrap interval; None where undefined."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+    def fields(self) -> dict[str, Any]:
+        """JSON-ready: `value`, `low`, `high`, `n`."""
+        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+
+
+def _finite(value: Any) -> float | None:
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def estimate(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    judge: Sequence[Any],
+    human: Sequence[Any],
+    *,
+    resamples: int = RESAMPLES,
+) -> Estimate:
+    """`statistic(judge, human)` over the rows, with its paired bootstrap interval."""
+    from scipy.stats import bootstrap
+
+    a, b = np.asarray(judge), np.asarray(human)
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} verdicts against {len(b)} labels")
+    n = len(a)
+    if n == 0:
+        return Estimate(None, None, None, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant inputs: the statistic is NaN, said as None
+        value = _finite(statistic(a, b))
+        if value is None or n < 2:
+            return Estimate(value, None, None, n)
+        result = bootstrap(
+            (a, b),
+            statistic,
+            paired=True,
+            vectorized=False,
+            n_resamples=resamples,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            rng=np.random.default_rng(SEED),
+        )
+    interval = result.confidence_interval
+    return Estimate(value, _finite(interval.low), _finite(interval.high), n)
+
+
+# -- numeric scales -------------------------------------------------------------------------
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import pearsonr
+
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(pearsonr(a, b).statistic)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def _kendall(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(a, b, variant="b").statistic)
+
+
+def _exact(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def _within_one(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b) <= 1))
+
+
+def _quadratic_kappa(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(a, b, weights="quadratic"))
+
+
+NUMERIC: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "pearson": _pearson,
+    "spearman": _spearman,
+    "kendall_tau_b": _kendall,
+    "exact_agreement": _exact,
+    "within_one": _within_one,
+    "quadratic_kappa": _quadratic_kappa,
+}
+# The correlations, for a continuous judge score (the expected score) against the labels.
+CORRELATIONS = ("pearson", "spearman", "kendall_tau_b")
+
+
+def numeric_agreement(
+    judge: Sequence[float], human: Sequence[float], *, resamples: int = RESAMPLES
+) -> dict[str, Estimate]:
+    """Every numeric statistic of the judge's scores against the human scores."""
+    return {name: estimate(f, judge, human, resamples=resamples) for name, f in NUMERIC.items()}
+
+
+def correlations(
+    judge: Sequence[float], human: Sequence[float], *, resamples: int = RESAMPLES
+) -> dict[str, Estimate]:
+    """The correlations alone: for a judge score that is not on the scale (expected score)."""
+    return {
+        name: estimate(NUMERIC[name], judge, human, resamples=resamples) for name in CORRELATIONS
+    }
+
+
+# -- two-way labels -------------------------------------------------------------------------
+
+
+def _per_class(
+    metric: Callable[..., Any], label: str, labels: tuple[str, str]
+) -> Callable[[np.ndarray, np.ndarray], float]:
+    def statistic(a: np.ndarray, b: np.ndarray) -> float:
+        return float(metric(b, a, labels=list(labels), pos_label=label, zero_division=np.nan))
+
+    return statistic
+
+
+def _macro(metric: Callable[..., Any], labels: tuple[str, str]) -> Callable[..., float]:
+    def statistic(a: np.ndarray, b: np.ndarray) -> float:
+        return float(metric(b, a, labels=list(labels), average="macro", zero_division=np.nan))
+
+    return statistic
+
+
+def _accuracy(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(b, a))
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(b, a))
+
+
+@dataclass(frozen=True)
+class BinaryAgreement:
+    """A two-way judge against two-way labels: the statistics and the confusion matrix
+    (rows: the human label, columns: the judge's, both in `labels` order)."""
+
+    labels: tuple[str, str]
+    statistics: dict[str, Estimate]
+    confusion: tuple[tuple[int, int], tuple[int, int]]
+
+    def fields(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "labels": list(self.labels),
+            "statistics": {name: e.fields() for name, e in self.statistics.items()},
+            "confusion": [list(row) for row in self.confusion],
+        }
+
+
+def binary_agreement(
+    judge: Sequence[str],
+    human: Sequence[str],
+    labels: tuple[str, str],
+    *,
+    resamples: int = RESAMPLES,
+) -> BinaryAgreement:
+    """Accuracy, each class's precision, recall and F1, their macro averages, Cohen's kappa
+    and the confusion matrix of the judge's labels against the human ones."""
+    from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+
+    found = sorted((set(judge) | set(human)) - set(labels))
+    if found:
+        raise ValueError(f"labels other than {' and '.join(labels)}: {', '.join(found)}")
+    statistics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"accuracy": _accuracy}
+    for label in labels:
+        statistics[f"precision_{label}"] = _per_class(precision_score, label, labels)
+        statistics[f"recall_{label}"] = _per_class(recall_score, label, labels)
+        statistics[f"f1_{label}"] = _per_class(f1_score, label, labels)
+    statistics["precision_macro"] = _macro(precision_score, labels)
+    statistics["recall_macro"] = _macro(recall_score, labels)
+    statistics["f1_macro"] = _macro(f1_score, labels)
+    statistics["cohen_kappa"] = _kappa
+    matrix = confusion_matrix(list(human), list(judge), labels=list(labels))
+    return BinaryAgreement(
+        labels=labels,
+        statistics={
+            name: estimate(f, judge, human, resamples=resamples) for name, f in statistics.items()
+        },
+        confusion=((int(matrix[0][0]), int(matrix[0][1])), (int(matrix[1][0]), int(matrix[1][1]))),
+    )
