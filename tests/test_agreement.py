@@ -75,3 +75,56 @@ def test_binary_statistics_follow_the_model_cards_layout() -> None:
     assert got.confusion == ((4, 1), (2, 3))  # rows: the human label; columns: the judge's
     with pytest.raises(ValueError, match="labels other than PASS and FAIL: maybe"):
         binary_agreement(["PASS"], ["maybe"], ("PASS", "FAIL"))
+
+
+def test_pairwise_agreement_tie_rate_and_consistency() -> None:
+    from edgejudge.core.agreement import pairwise_agreement
+
+    verdicts = ["A", "B", "tie", "A", "tie", "B"]
+    human = ["A", "A", "tie", "A", "B", "B"]
+    consistent = [True, True, False, True, False, None]
+    got = pairwise_agreement(verdicts, human, consistent, resamples=50)
+    assert got["agreement"].value == pytest.approx(4 / 6)
+    assert got["tie_rate"].value == pytest.approx(2 / 6)
+    assert (got["consistency"].value, got["consistency"].n) == (pytest.approx(3 / 5), 5)
+
+
+def test_labels_are_read_strictly_for_the_metrics_kind() -> None:
+    from edgejudge.core import get_preset
+    from edgejudge.core.labels import LabelError, read_label
+    from edgejudge.core.presets import PAIRWISE_PRESETS
+
+    five, binary = get_preset("response-faithfulness-5point"), get_preset("hallucination-detection")
+    assert [read_label(v, five) for v in (4, "4", 4.0, " 2 ")] == [4, 4, 4, 2]
+    assert [read_label(v, binary) for v in ("PASS", "no", True, 0, "1")] == [1, 0, 1, 0, 1]
+    assert read_label(" a ", PAIRWISE_PRESETS["pairwise-helpfulness"]) == "A"
+    for value, metric, message in [
+        (7, five, "label 7 is not a score on the rubric (1, 2, 3, 4, 5)"),
+        ("maybe", binary, "label 'maybe' is not a score on the rubric (0, 1 or pass/fail, yes/no)"),
+        (True, five, "label True is not a score on the rubric (1-5)"),
+        (3.5, five, "label 3.5 is not a score"),
+        ("C", PAIRWISE_PRESETS["pairwise-helpfulness"], "label 'C' is not A, B or tie"),
+    ]:
+        with pytest.raises(LabelError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            read_label(value, metric)
+
+
+def test_baselines_majority_mean_and_the_best_length_cut() -> None:
+    from edgejudge.core.baselines import best_length_cut, majority, mean_score
+
+    assert majority(["FAIL", "PASS", "FAIL"]) == "FAIL" and mean_score([1, 2, 6]) == 3.0
+    lengths = [10, 40, 12, 55, 60, 8, 45, 20]
+    hallucinated = [False, True, False, True, True, False, False, True]
+    cut = best_length_cut(lengths, hallucinated)
+    # By brute force over every cut and both directions.
+    best = max(
+        np.mean([(length >= t) == h for length, h in zip(lengths, hallucinated, strict=True)])
+        for t in [*lengths, max(lengths) + 1]
+    )
+    shorter = max(
+        np.mean([(length <= t) == h for length, h in zip(lengths, hallucinated, strict=True)])
+        for t in [*lengths, min(lengths) - 1]
+    )
+    assert cut.accuracy == pytest.approx(max(best, shorter)) and cut.longer
+    assert cut.accuracy == pytest.approx(7 / 8) and cut.threshold == 20
+    assert best_length_cut([5, 50], [False, False]).accuracy == 1.0

@@ -228,3 +228,33 @@ def binary_agreement(
         },
         confusion=((int(matrix[0][0]), int(matrix[0][1])), (int(matrix[1][0]), int(matrix[1][1]))),
     )
+
+
+# -- pairs ----------------------------------------------------------------------------------
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def _share_true(a: np.ndarray, _: np.ndarray) -> float:
+    return float(np.mean(a.astype(bool)))
+
+
+def pairwise_agreement(
+    verdicts: Sequence[str],
+    human: Sequence[str],
+    consistent: Sequence[bool | None],
+    *,
+    resamples: int = RESAMPLES,
+) -> dict[str, Estimate]:
+    """A pairwise judge against human preferences (A, B or tie): how often its verdict is the
+    human's, how often it is a tie, and how often its two orders agreed (over the pairs
+    judged in both orders)."""
+    ties = [verdict == "tie" for verdict in verdicts]
+    both = [value for value in consistent if value is not None]
+    return {
+        "agreement": estimate(_same, verdicts, human, resamples=resamples),
+        "tie_rate": estimate(_share_true, ties, ties, resamples=resamples),
+        "consistency": estimate(_share_true, both, both, resamples=resamples),
+    }
