@@ -128,3 +128,28 @@ def test_baselines_majority_mean_and_the_best_length_cut() -> None:
     assert cut.accuracy == pytest.approx(max(best, shorter)) and cut.longer
     assert cut.accuracy == pytest.approx(7 / 8) and cut.threshold == 20
     assert best_length_cut([5, 50], [False, False]).accuracy == 1.0
+
+
+def test_the_batched_binary_forms_equal_scikit_learn_on_every_resample() -> None:
+    from edgejudge.core.agreement import batched_binary
+
+    rng = np.random.default_rng(3)
+    labels = ["Yes", "No"]
+    judge, human = rng.choice(labels, size=40), rng.choice(labels, size=40)
+    rows = rng.integers(0, 40, size=(6, 40))  # six resamples at once
+    a, b = judge[rows], human[rows]
+    nan = {"zero_division": np.nan}
+    for index in range(6):
+        y, p = b[index], a[index]  # scikit-learn: truth first
+        expected = {
+            "accuracy": metrics.accuracy_score(y, p),
+            "cohen_kappa": metrics.cohen_kappa_score(y, p),
+            "precision_first": metrics.precision_score(y, p, pos_label="Yes", **nan),
+            "recall_second": metrics.recall_score(y, p, pos_label="No", **nan),
+            "f1_first": metrics.f1_score(y, p, pos_label="Yes", **nan),
+            "precision_macro": metrics.precision_score(y, p, average="macro", **nan),
+            "f1_macro": metrics.f1_score(y, p, labels=labels, average="macro", **nan),
+        }
+        for key, value in expected.items():
+            batched = batched_binary(key, a == "Yes", b == "Yes", axis=-1)
+            assert batched[index] == pytest.approx(value, nan_ok=True), key

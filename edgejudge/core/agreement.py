@@ -54,8 +54,13 @@ def estimate(
     human: Sequence[Any],
     *,
     resamples: int = RESAMPLES,
+    batched: Callable[..., Any] | None = None,
 ) -> Estimate:
-    """`statistic(judge, human)` over the rows, with its paired bootstrap interval."""
+    """`statistic(judge, human)` over the rows, with its paired bootstrap interval.
+
+    `batched(judge, human, axis=-1)`, where given, is the same statistic over a whole batch
+    of resamples at once (scipy's vectorized form), for a statistic whose library function
+    is too slow to call thousands of times; the point value is always `statistic`'s."""
     from scipy.stats import bootstrap
 
     a, b = np.asarray(judge), np.asarray(human)
@@ -71,9 +76,9 @@ def estimate(
             return Estimate(value, None, None, n)
         result = bootstrap(
             (a, b),
-            statistic,
+            statistic if batched is None else batched,
             paired=True,
-            vectorized=False,
+            vectorized=batched is not None,
             n_resamples=resamples,
             confidence_level=CONFIDENCE,
             method="percentile",
@@ -211,20 +216,30 @@ def binary_agreement(
     found = sorted((set(judge) | set(human)) - set(labels))
     if found:
         raise ValueError(f"labels other than {' and '.join(labels)}: {', '.join(found)}")
-    statistics: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"accuracy": _accuracy}
-    for label in labels:
-        statistics[f"precision_{label}"] = _per_class(precision_score, label, labels)
-        statistics[f"recall_{label}"] = _per_class(recall_score, label, labels)
-        statistics[f"f1_{label}"] = _per_class(f1_score, label, labels)
-    statistics["precision_macro"] = _macro(precision_score, labels)
-    statistics["recall_macro"] = _macro(recall_score, labels)
-    statistics["f1_macro"] = _macro(f1_score, labels)
-    statistics["cohen_kappa"] = _kappa
+    # name -> (scikit-learn's statistic, the key of its batched form)
+    statistics: dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], str]] = {
+        "accuracy": (_accuracy, "accuracy")
+    }
+    for label, key in zip(labels, ("first", "second"), strict=True):
+        statistics[f"precision_{label}"] = (
+            _per_class(precision_score, label, labels),
+            f"precision_{key}",
+        )
+        statistics[f"recall_{label}"] = (_per_class(recall_score, label, labels), f"recall_{key}")
+        statistics[f"f1_{label}"] = (_per_class(f1_score, label, labels), f"f1_{key}")
+    statistics["precision_macro"] = (_macro(precision_score, labels), "precision_macro")
+    statistics["recall_macro"] = (_macro(recall_score, labels), "recall_macro")
+    statistics["f1_macro"] = (_macro(f1_score, labels), "f1_macro")
+    statistics["cohen_kappa"] = (_kappa, "cohen_kappa")
     matrix = confusion_matrix(list(human), list(judge), labels=list(labels))
+    # The intervals come from the batched forms: scikit-learn's functions called 2,000 times
+    # per statistic take half a minute. Tests hold each batched form to scikit-learn's value.
+    positive = [label == labels[0] for label in judge], [label == labels[0] for label in human]
     return BinaryAgreement(
         labels=labels,
         statistics={
-            name: estimate(f, judge, human, resamples=resamples) for name, f in statistics.items()
+            name: _binary_estimate(f, key, judge, human, positive, resamples)
+            for name, (f, key) in statistics.items()
         },
         confusion=((int(matrix[0][0]), int(matrix[0][1])), (int(matrix[1][0]), int(matrix[1][1]))),
     )
@@ -258,3 +273,60 @@ def pairwise_agreement(
         "tie_rate": estimate(_share_true, ties, ties, resamples=resamples),
         "consistency": estimate(_share_true, both, both, resamples=resamples),
     }
+
+
+def _binary_estimate(
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    key: str,
+    judge: Sequence[str],
+    human: Sequence[str],
+    positive: tuple[list[bool], list[bool]],
+    resamples: int,
+) -> Estimate:
+    """A two-way statistic's value (scikit-learn's) and its interval (the batched form, on
+    whether each row's judge and human labels are the first label)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = _finite(statistic(np.asarray(judge), np.asarray(human)))
+    spread = estimate(
+        lambda a, b: float(batched_binary(key, a, b)),
+        positive[0],
+        positive[1],
+        resamples=resamples,
+        batched=lambda a, b, axis=-1: batched_binary(key, a, b, axis=axis),
+    )
+    return Estimate(value, spread.low, spread.high, spread.n)
+
+
+def batched_binary(name: str, judge: Any, human: Any, axis: int = -1) -> Any:
+    """A two-way statistic from booleans (is each row's label the first one), over `axis`:
+    counts of the confusion matrix, then the textbook definitions, for every resample at
+    once. `name` is a key of `binary_agreement`'s statistics with the classes `first` and
+    `second` in place of the labels."""
+    a, b = np.asarray(judge, dtype=bool), np.asarray(human, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if name == "accuracy":
+            return np.mean(a == b, axis=axis)
+        if name == "cohen_kappa":
+            agree = np.mean(a == b, axis=axis)
+            chance = np.mean(a, axis=axis) * np.mean(b, axis=axis) + np.mean(
+                ~a, axis=axis
+            ) * np.mean(~b, axis=axis)
+            return (agree - chance) / (1 - chance)
+        kind, _, which = name.partition("_")
+        if which == "macro":
+            both = [_class_score(kind, a, b, axis), _class_score(kind, ~a, ~b, axis)]
+            return np.nanmean(np.stack(both), axis=0)
+        first = which == "first"
+        return _class_score(kind, a if first else ~a, b if first else ~b, axis)
+
+
+def _class_score(kind: str, predicted: Any, true: Any, axis: int) -> Any:
+    tp = np.sum(predicted & true, axis=axis)
+    fp = np.sum(predicted & ~true, axis=axis)
+    fn = np.sum(~predicted & true, axis=axis)
+    if kind == "precision":
+        return tp / (tp + fp)
+    if kind == "recall":
+        return tp / (tp + fn)
+    return 2 * tp / (2 * tp + fp + fn)
