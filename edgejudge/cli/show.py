@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from edgejudge.cli import args
-from edgejudge.core.formats import get_pairwise_format, pair_grammar, verdict_grammar
+from edgejudge.core.formats import answer_grammar, checked_pairwise
 from edgejudge.core.metrics import PairwiseMetric
 from edgejudge.judging.judge import format_for
 
@@ -55,8 +55,7 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
     metric = args.any_metric(parsed)
     judge_format = format_for(parsed.model, parsed.family)
     if isinstance(metric, PairwiseMetric):
-        pair_format = get_pairwise_format(judge_format.family)
-        pair_format.check(metric)
+        pair_format = checked_pairwise(judge_format, metric)
         pair = coerce_pair(args.read_input(parsed.input), metric)
         messages = pair_format.messages(metric, pair.swapped() if parsed.swapped else pair)
     else:
@@ -75,12 +74,5 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
 def _cmd_grammar(parsed: argparse.Namespace) -> int:
     metric = args.any_metric(parsed)
     judge_format = format_for(parsed.model, parsed.family)
-    if isinstance(metric, PairwiseMetric):
-        pair_format = get_pairwise_format(judge_format.family)
-        pair_format.check(metric)
-        grammar = pair_grammar(pair_format, parsed.max_tokens)
-    else:
-        judge_format.check(metric)
-        grammar = verdict_grammar(judge_format, metric, parsed.max_tokens)
-    sys.stdout.write(grammar)
+    sys.stdout.write(answer_grammar(judge_format, metric, parsed.max_tokens))
     return 0

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input
 from edgejudge.core.formats import (
     DEFAULT_FAMILY,
     PairwiseFormat,
-    get_pairwise_format,
+    checked_pairwise,
     pair_grammar,
     verdict_grammar,
 )
@@ -113,6 +113,25 @@ def in_order(
                 yield ready
     finally:
         outcomes.close()
+
+
+def _final(pieces: Iterable[str | JudgeResult]) -> JudgeResult:
+    """The result a judgment's stream ends with (its feedback text passed over)."""
+    for piece in pieces:
+        if isinstance(piece, JudgeResult):
+            return piece
+    raise ParseError("the judge produced no result", "")  # pragma: no cover
+
+
+def _outcome(judge_one: Callable[[Any], JudgeResult], item: Any) -> JudgeResult | EdgeJudgeError:
+    """`judge_one(item)`, or the error in its place: an error given as the item, or one
+    raised judging it (the scheduler's attempts never raise)."""
+    if isinstance(item, EdgeJudgeError):
+        return item
+    try:
+        return judge_one(item)
+    except EdgeJudgeError as exc:
+        return exc
 
 
 class _Gate:
@@ -214,8 +233,7 @@ class Judge:
         """Apply `metric`: check the family can express it, and build its grammar."""
         self.pair_format: PairwiseFormat | None = None
         if isinstance(metric, PairwiseMetric):
-            self.pair_format = get_pairwise_format(self.format.family)
-            self.pair_format.check(metric)
+            self.pair_format = checked_pairwise(self.format, metric)
             self._grammar = pair_grammar(self.pair_format, self.max_tokens)
         else:
             self.format.check(metric)
@@ -354,10 +372,7 @@ class Judge:
 
     def evaluate(self, item: EvalInput | dict[str, Any]) -> JudgeResult:
         """Judge one input and return the verdict."""
-        for piece in self.stream(item):
-            if isinstance(piece, JudgeResult):
-                return piece
-        raise ParseError("the judge produced no result", "")  # pragma: no cover
+        return _final(self.stream(item))
 
     def evaluate_many(
         self, items: Iterable[EvalInput | dict[str, Any]], *, return_exceptions: bool = False
@@ -474,25 +489,12 @@ class Judge:
 
     def _attempt_order(self, item: PairInput | EdgeJudgeError) -> Any:
         """One order of a pair, judged; its error in its place."""
-        if isinstance(item, EdgeJudgeError):
-            return item
-        try:
-            metric = self._pair_metric()
-            assert self.pair_format is not None
-            for piece in self._run(self.pair_format.messages(metric, item)):
-                if isinstance(piece, JudgeResult):
-                    return piece
-            raise ParseError("the judge produced no result", "")  # pragma: no cover
-        except EdgeJudgeError as exc:
-            return exc
+        pair_format, metric = self.pair_format, self._pair_metric()
+        assert pair_format is not None
+        return _outcome(lambda order: _final(self._run(pair_format.messages(metric, order))), item)
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
-        if isinstance(item, EdgeJudgeError):
-            return item
-        try:
-            return self.evaluate(item)
-        except EdgeJudgeError as exc:
-            return exc
+        return _outcome(self.evaluate, item)
 
     # -- lifetime -----------------------------------------------------------------------
 

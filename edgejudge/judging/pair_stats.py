@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from edgejudge.judging.pairs import TIE, VERDICTS
+
 CONFIDENCE = 0.95
 
 
@@ -30,7 +32,7 @@ class PairTally:
     @classmethod
     def of(cls, records: Iterable[dict[str, Any]]) -> PairTally:
         """Count the rows that hold a pairwise `verdict`."""
-        counts = {"A": 0, "B": 0, "tie": 0}
+        counts = dict.fromkeys(VERDICTS, 0)
         swapped = consistent = 0
         for record in records:
             verdict = record.get("verdict")
@@ -40,7 +42,7 @@ class PairTally:
             if isinstance(record.get("consistent"), bool):
                 swapped += 1
                 consistent += record["consistent"]
-        return cls(counts["A"], counts["B"], counts["tie"], swapped, consistent)
+        return cls(counts["A"], counts["B"], counts[TIE], swapped, consistent)
 
     @property
     def pairs(self) -> int:

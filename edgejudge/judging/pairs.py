@@ -18,6 +18,8 @@ TIE = "tie"
 OTHER = {"A": "B", "B": "A"}
 # How each order showed the pair: as given, then swapped.
 ORDERS = ("A,B", "B,A")
+# Every verdict a pair can get, A's win first (the TUI's badge and histogram rows).
+VERDICTS = ("A", TIE, "B")
 
 
 @dataclass(frozen=True)
@@ -101,26 +103,8 @@ class PairResult:
         return out
 
     def lines(self) -> list[str]:
-        """The verdict as text (CLI and TUI): each order's feedback and choice, the verdict,
-        and P(A better)."""
-        lines = []
-        for order, judged, preferred in zip(ORDERS, self.results, self.preferred, strict=False):
-            shown = "as given" if order == ORDERS[0] else "swapped"
-            lines.append(f"Order {order} ({shown}):")
-            lines.append(f"  Feedback: {judged.feedback}")
-            read = "" if order == ORDERS[0] else f" (response {preferred})"
-            odds = judged.probabilities
-            chance = f" · P(A) {float(odds['A']):.2f}" if odds and "A" in odds else ""
-            lines.append(f"  Choice: {judged.choice}{read}{chance}")
-        if self.verdict == TIE:
-            lines.append("Verdict: tie (the two orders disagree: the judge followed the position)")
-        elif self.second is None:
-            lines.append(f"Verdict: {self.verdict} (one order judged: --no-swap)")
-        else:
-            lines.append(f"Verdict: {self.verdict} (both orders prefer response {self.verdict})")
-        if self.probability_a is not None:
-            lines.append(f"P(A better): {self.probability_a:.2f} (averaged over the orders)")
-        return lines
+        """The verdict as text (see `pair_lines`)."""
+        return pair_lines(self.to_dict())
 
     def stats(self) -> str:
         """`demo · 2 orders · 312 + 298 prompt, 45 + 51 generated tokens · 3.2 s`."""
@@ -138,3 +122,28 @@ def _choice(result: JudgeResult) -> str:
     if choice not in OTHER:
         raise ValueError(f"a pairwise judgment chose {choice!r}, not A or B")
     return choice
+
+
+def pair_lines(record: Mapping[str, Any]) -> list[str]:
+    """A pairwise verdict as text, from its JSON record (a `PairResult.to_dict()`, or a
+    batch row): each order's feedback and choice, the verdict, and P(A better). The CLI,
+    the TUI's verdict and its batch rows all show this."""
+    lines = []
+    for entry in record["orders"]:
+        given = entry.get("order") == ORDERS[0]
+        lines.append(f"Order {entry.get('order')} ({'as given' if given else 'swapped'}):")
+        lines.append(f"  Feedback: {entry.get('feedback', '')}")
+        read = "" if given else f" (response {entry.get('preferred')})"
+        odds = entry.get("probabilities") or {}
+        chance = f" · P(A) {float(odds['A']):.2f}" if "A" in odds else ""
+        lines.append(f"  Choice: {entry.get('choice')}{read}{chance}")
+    verdict = record.get("verdict")
+    if verdict == TIE:
+        lines.append("Verdict: tie (the two orders disagree: the judge followed the position)")
+    elif "consistent" not in record:
+        lines.append(f"Verdict: {verdict} (one order judged: --no-swap)")
+    else:
+        lines.append(f"Verdict: {verdict} (both orders prefer response {verdict})")
+    if "p_a_better" in record:
+        lines.append(f"P(A better): {float(record['p_a_better']):.2f} (averaged over the orders)")
+    return lines

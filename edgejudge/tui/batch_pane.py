@@ -24,6 +24,7 @@ from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging import batch
+from edgejudge.judging.pairs import pair_lines
 from edgejudge.tui.dialogs import PickFile, TextView
 from edgejudge.tui.histogram import Histogram, scale_with
 from edgejudge.tui.judge_pane import JudgeChoice, verdict_text
@@ -272,7 +273,7 @@ class BatchPane(Vertical):
         elif batch.ERROR_KEY in record:
             verdict = f"error ({record.get('error_type', '')}): {record[batch.ERROR_KEY]}"
         elif isinstance(record.get("orders"), list):
-            verdict = pair_text(record)
+            verdict = "\n".join(pair_lines(record))
         else:
             kind = next((k for k in DECISION_KINDS if k in record), "score")
             text = verdict_text(str(record.get("feedback", "")), record.get("extras") or {})
@@ -290,19 +291,6 @@ class BatchPane(Vertical):
         info = self.query_one("#batch-info", Static)
         info.set_class(error, "error")
         info.update(text)
-
-
-def pair_text(record: dict[str, Any]) -> str:
-    """A pairwise row in words: the verdict, then each order's choice and feedback."""
-    lines = [f"verdict {record.get('verdict')}"]
-    if "p_a_better" in record:
-        lines[0] += f" · P(A better) {float(record['p_a_better']):.2f}"
-    for order in record["orders"]:
-        lines.append(
-            f"\norder {order.get('order')}: choice {order.get('choice')} "
-            f"(response {order.get('preferred')})\n{order.get('feedback', '')}"
-        )
-    return "\n".join(lines)
 
 
 def _expected(record: dict[str, Any]) -> float | None:

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 
 from textual.widgets import Static
 
+from edgejudge.judging.pairs import VERDICTS
+
 BAR = "█"
 
 
@@ -27,7 +29,6 @@ def histogram_lines(
     return lines
 
 
-PAIR_VALUES = ("A", "tie", "B")
 WIN, TIE_MARK, LOSS = "█", "▒", "░"
 
 
@@ -99,8 +100,8 @@ class Histogram(Static):
             lines.append(f"mean {sum(s * n for s, n in scored) / total:.2f}")
         if self.expected:
             lines.append(f"expected {sum(self.expected) / len(self.expected):.2f}")
-        if set(self.scores) >= set(PAIR_VALUES) and self.counts.total():
-            wins, ties, losses = (self.counts[v] for v in PAIR_VALUES)
+        if set(self.scores) >= set(VERDICTS) and self.counts.total():
+            wins, ties, losses = (self.counts[v] for v in VERDICTS)
             lines.append("A " + pair_bar(wins, ties, losses, max(width - 4, 1)) + " B")
         if self.agreed:
             agreed = sum(self.agreed)

@@ -21,14 +21,14 @@ from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
 from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
-from edgejudge.core.formats import get_pairwise_format, pair_grammar, verdict_grammar
+from edgejudge.core.formats import answer_grammar, checked_pairwise
 from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
-from edgejudge.judging.pairs import TIE, PairResult
+from edgejudge.judging.pairs import VERDICTS, PairResult
 from edgejudge.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
@@ -234,7 +234,7 @@ class JudgePane(Vertical):
         self.pairwise = metric if isinstance(metric, PairwiseMetric) else None
         editor.display = self.pairwise is None
         criteria.display = self.pairwise is not None
-        self.query_one(ScoreBadge).clear("verdict –" if self.pairwise else "score –")
+        self._empty_badge()
         if isinstance(metric, PairwiseMetric):
             criteria.update(f"{metric.name} · which response is better:\n{metric.criteria}")
             self.fields = (*metric.required_inputs, *PAIR_OUTPUTS)
@@ -281,7 +281,7 @@ class JudgePane(Vertical):
         metric = self.current_metric()
         judge_format = format_for(self.model, catalog=self.catalog)
         if isinstance(metric, PairwiseMetric):
-            return JudgeChoice(self.model, metric, ("A", TIE, "B"))
+            return JudgeChoice(self.model, metric, VERDICTS)
         return JudgeChoice(self.model, metric, judge_format.decision_values(metric))
 
     def _typed(self) -> dict[str, str]:
@@ -316,9 +316,10 @@ class JudgePane(Vertical):
                 raise EdgeJudgeError("choose a model first")
             metric = self.current_metric()
             # Bad input is reported before any loading.
+            item: EvalInput | PairInput
             if isinstance(metric, PairwiseMetric):
-                get_pairwise_format(format_for(model, catalog=self.catalog).family)
-                pair = self.current_pair(metric)
+                checked_pairwise(format_for(model, catalog=self.catalog), metric)
+                item = self.current_pair(metric)
             else:
                 item = self.current_input(metric)
         except EdgeJudgeError as exc:
@@ -326,38 +327,25 @@ class JudgePane(Vertical):
             return
         self.clear_result("loading the model…" if not self.session.is_loaded(model) else "")
         self.running = True
-        if isinstance(metric, PairwiseMetric):
-            self.pair_worker(model, metric, pair)
-        else:
-            self.judge_worker(model, metric, item)
+        self.judge_worker(model, metric, item)
 
     @work(thread=True, group="model")
-    def pair_worker(self, model: str, metric: PairwiseMetric, pair: PairInput) -> None:
-        """Load (if needed) and judge the pair in both orders."""
+    def judge_worker(self, model: str, metric: AnyMetric, item: EvalInput | PairInput) -> None:
+        """Load (if needed) and judge, streaming the feedback into the pane; a pair in both
+        orders, shown when both are in."""
         call = self.app.call_from_thread
         try:
             judge = self.session.judge(model, metric)
-            call(self.set_status, "judging both orders…")
-            call(self.show_pair, judge.compare(pair))
-        except Cancelled:
-            call(self.set_status, "cancelled")
-        except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, and the app goes on
-            call(self.show_error, exc)
-        finally:
-            call(setattr, self, "running", False)
-
-    @work(thread=True, group="model")
-    def judge_worker(self, model: str, metric: Metric, item: EvalInput) -> None:
-        """Load (if needed) and judge, streaming the feedback into the pane."""
-        call = self.app.call_from_thread
-        try:
-            judge = self.session.judge(model, metric)
-            call(self.set_status, "judging…")
-            for piece in judge.stream(item):
-                if isinstance(piece, JudgeResult):
-                    call(self.show_result, piece, judge.format.decision_values(metric))
-                else:
-                    call(self.add_feedback, piece)
+            if isinstance(metric, PairwiseMetric) and isinstance(item, PairInput):
+                call(self.set_status, "judging both orders…")
+                call(self.show_pair, judge.compare(item))
+            elif isinstance(metric, Metric) and isinstance(item, EvalInput):
+                call(self.set_status, "judging…")
+                for piece in judge.stream(item):
+                    if isinstance(piece, JudgeResult):
+                        call(self.show_result, piece, judge.format.decision_values(metric))
+                    else:
+                        call(self.add_feedback, piece)
         except Cancelled:
             call(self.set_status, "cancelled")
         except Exception as exc:  # noqa: BLE001 - ours or llama.cpp's: shown, and the app goes on
@@ -375,13 +363,12 @@ class JudgePane(Vertical):
         try:
             metric = self.current_metric()
             judge_format = format_for(self.model, catalog=self.catalog)
+            grammar = answer_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
             if isinstance(metric, PairwiseMetric):
-                pair_format = get_pairwise_format(judge_format.family)
+                pair_format = checked_pairwise(judge_format, metric)
                 prompt = pair_format.render_prompt(metric, self.current_pair(metric))
-                grammar = pair_grammar(pair_format, DEFAULT_MAX_TOKENS)
             else:
                 prompt = judge_format.render_prompt(metric, self.current_input(metric))
-                grammar = verdict_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return
@@ -409,7 +396,7 @@ class JudgePane(Vertical):
     def clear_result(self, status: str = "") -> None:
         """Empty the verdict area before a run."""
         self.query_one("#judge-error").display = False
-        self.query_one(ScoreBadge).clear("verdict –" if self.pairwise else "score –")
+        self._empty_badge()
         self.query_one(ProbabilityBars).show(None)
         self.query_one("#stats", Static).update(status)
         self.feedback = ""
@@ -433,10 +420,14 @@ class JudgePane(Vertical):
         self.query_one("#feedback", Static).update(verdict_text(result.feedback, result.extras))
         self.last_result = result
 
+    def _empty_badge(self) -> None:
+        """The badge before a verdict: what the chosen metric's verdict will be."""
+        self.query_one(ScoreBadge).clear("verdict –" if self.pairwise else "score –")
+
     def show_pair(self, result: PairResult) -> None:
         """A pairwise verdict: A, B or tie on the badge, P(A better) and P(B better) as bars,
         and both orders' feedback and choices."""
-        self.query_one(ScoreBadge).show(result.verdict, ("A", TIE, "B"))
+        self.query_one(ScoreBadge).show(result.verdict, VERDICTS)
         odds = result.probabilities
         values: dict[int | str, float] = {k: v for k, v in (odds or {}).items()}
         shown = Distribution(values, complete=True) if values else None

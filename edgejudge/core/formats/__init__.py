@@ -15,7 +15,7 @@ from edgejudge.core.formats.pairwise import PairwiseFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat, PrometheusRelativeFormat
 from edgejudge.core.formats.root_judge import RootJudgeFormat
 from edgejudge.core.formats.selene import SeleneFormat, SelenePairwiseFormat
-from edgejudge.core.metrics import Metric
+from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
 from edgejudge.errors import FamilyError
 
 FORMATS: dict[str, JudgeFormat] = {
@@ -72,6 +72,23 @@ def get_pairwise_format(family: str) -> PairwiseFormat:
         ) from None
 
 
+def checked_pairwise(judge_format: JudgeFormat, metric: PairwiseMetric) -> PairwiseFormat:
+    """The pairwise format of `judge_format`'s family, checked against `metric`
+    (`FamilyError` in one line if the family has none or cannot express it)."""
+    pair_format = get_pairwise_format(judge_format.family)
+    pair_format.check(metric)
+    return pair_format
+
+
+def answer_grammar(judge_format: JudgeFormat, metric: AnyMetric, max_tokens: int) -> str:
+    """The grammar that forces `metric`'s answers in `judge_format`'s family (its pairwise
+    format's A/B grammar for a pairwise metric), once the family is checked against it."""
+    if isinstance(metric, PairwiseMetric):
+        return pair_grammar(checked_pairwise(judge_format, metric), max_tokens)
+    judge_format.check(metric)
+    return verdict_grammar(judge_format, metric, max_tokens)
+
+
 def get_format(family: str) -> JudgeFormat:
     """The format for a judge family name, e.g. `flow-judge`."""
     try:
@@ -93,6 +110,8 @@ __all__ = [
     "PAIRWISE_FORMATS",
     "PairwiseFormat",
     "Verdict",
+    "answer_grammar",
+    "checked_pairwise",
     "get_format",
     "get_pairwise_format",
     "pair_grammar",
