@@ -1,9 +1,9 @@
 """The `edgejudge` command: a thin shell over `edgejudge.judging` and the core.
 
 This module builds the parser and runs a command; each command group is a module that adds
-its own subcommands: `judging` (judge, batch), `show` (prompt, grammar), `metrics`, `models`
-(models, doctor), `server`. `args` holds the options they share, `progress` the bars, and
-`report` turns any error into one line and an exit code.
+its own subcommands: `judging` (judge, batch), `compare`, `meta_eval`, `show` (prompt,
+grammar), `metrics`, `models` (models, doctor), `server`. `args` holds the options they
+share, `progress` the bars, and `report` turns any error into one line and an exit code.
 
 Exit codes: 0 ok, 2 bad usage or input, 1 a failure at run time, 130 interrupted.
 Every error is one line on stderr; `--verbose` adds the traceback and llama.cpp's log.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from edgejudge import __version__
-from edgejudge.cli import args, compare, judging, metrics, models, server, show
+from edgejudge.cli import args, compare, judging, meta_eval, metrics, models, server, show
 from edgejudge.cli.report import report
 from edgejudge.paths import DEBUG_ENV
 
@@ -33,6 +33,8 @@ examples:
   edgejudge compare --model prometheus-7b-v2.0 -m pairwise-helpfulness -i pair.json
   edgejudge batch --a new.jsonl --b old.jsonl --a-name new --b-name old -o vs.jsonl \
       --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
+  edgejudge meta-eval labelled.jsonl --model demo --model demo-instruct \
+      -m response-faithfulness-5point --html report.html   # agreement with your labels
   edgejudge prompt --metric response-relevance-binary --input case.json
   edgejudge metrics list
   edgejudge models list            # judge models: pull, path, rm, verify, import
@@ -95,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
 
     judging.add_commands(commands)
     compare.add_command(commands)
+    meta_eval.add_command(commands)
     show.add_commands(commands)
     metrics.add_commands(commands)
     models.add_commands(commands)

@@ -88,23 +88,27 @@ def max_tokens_option(parser: argparse.ArgumentParser, meaning: str) -> None:
     )
 
 
-def format_options(parser: argparse.ArgumentParser, model_help: str) -> None:
-    """--model and --family: which judge format (prompt, grammar, parser) applies."""
-    parser.add_argument("--model", metavar="M", help=model_help)
+def format_options(parser: argparse.ArgumentParser, model_help: str, *, many: str = "") -> None:
+    """--model and --family: which judge format (prompt, grammar, parser) applies. With
+    `many` (what giving several means), each may be given several times (a list)."""
+    action = "append" if many else "store"
+    parser.add_argument("--model", metavar="M", action=action, help=model_help + many)
     parser.add_argument(
         "--family",
         choices=KNOWN_FAMILIES,
         metavar="F",
+        action=action,
         help=f"judge format: prompt, grammar, parser; one of {', '.join(KNOWN_FAMILIES)} "
-        f"(default: the catalog's for --model, else {DEFAULT_FAMILY})",
+        f"(default: the catalog's for --model, else {DEFAULT_FAMILY}){many}",
     )
 
 
-def model_options(parser: argparse.ArgumentParser) -> None:
+def model_options(parser: argparse.ArgumentParser, *, many: str = "") -> None:
     format_options(
         parser,
         "a catalog name (see `edgejudge models list`), or a path to a .gguf file or a "
         "llamafile; optional with --server-url",
+        many=many,
     )
     parser.add_argument(
         "--pull",

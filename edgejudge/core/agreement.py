@@ -99,6 +99,14 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(pearsonr(a, b).statistic)
 
 
+def batched_pearson(a: Any, b: Any, axis: int = -1) -> Any:
+    """Pearson over every resample at once (scipy's `axis`); NaN where one side is constant."""
+    from scipy.stats import pearsonr
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return pearsonr(a, b, axis=axis).statistic
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
@@ -119,38 +127,94 @@ def _within_one(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a - b) <= 1))
 
 
-def _quadratic_kappa(a: np.ndarray, b: np.ndarray) -> float:
-    from sklearn.metrics import cohen_kappa_score
+def _quadratic_kappa(scale: Sequence[int] | None) -> Callable[[np.ndarray, np.ndarray], float]:
+    """scikit-learn's quadratic-weighted kappa. Its weights are distances between positions
+    in the list of labels, so the rubric's whole scale is passed: without it a resample that
+    lacks a score would move the others closer together."""
 
-    return float(cohen_kappa_score(a, b, weights="quadratic"))
+    def statistic(a: np.ndarray, b: np.ndarray) -> float:
+        from sklearn.metrics import cohen_kappa_score
+
+        labels = None if scale is None else list(scale)
+        return float(cohen_kappa_score(a, b, weights="quadratic", labels=labels))
+
+    return statistic
 
 
-NUMERIC: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "pearson": _pearson,
-    "spearman": _spearman,
-    "kendall_tau_b": _kendall,
-    "exact_agreement": _exact,
-    "within_one": _within_one,
-    "quadratic_kappa": _quadratic_kappa,
-}
+def batched_quadratic_kappa(scale: Sequence[int] | None) -> Callable[..., Any]:
+    """The same kappa over every resample at once: with x and y each row's position on the
+    scale, 1 - n·Σ(x-y)² / Σᵢ Σⱼ (xᵢ-yⱼ)², the closed form of 1 - Σ w·O / Σ w·E for
+    quadratic weights. Tests hold it to scikit-learn's."""
+
+    def statistic(a: Any, b: Any, axis: int = -1) -> Any:
+        positions = np.asarray(
+            sorted(set(np.ravel(a)) | set(np.ravel(b))) if scale is None else scale
+        )
+        x = np.searchsorted(positions, a).astype(float)
+        y = np.searchsorted(positions, b).astype(float)
+        n = x.shape[axis]
+        observed = np.sum((x - y) ** 2, axis=axis)
+        chance = (
+            n * np.sum(x**2, axis=axis)
+            + n * np.sum(y**2, axis=axis)
+            - 2 * np.sum(x, axis=axis) * np.sum(y, axis=axis)
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 1 - n * observed / chance
+
+    return statistic
+
+
+NUMERIC = (
+    "pearson",
+    "spearman",
+    "kendall_tau_b",
+    "exact_agreement",
+    "within_one",
+    "quadratic_kappa",
+)
 # The correlations, for a continuous judge score (the expected score) against the labels.
 CORRELATIONS = ("pearson", "spearman", "kendall_tau_b")
 
 
+def _numeric_statistics(
+    scale: Sequence[int] | None,
+) -> dict[str, tuple[Callable[[np.ndarray, np.ndarray], float], Callable[..., Any] | None]]:
+    """Each numeric statistic, and its batched form where the library call is slow."""
+    return {
+        "pearson": (_pearson, batched_pearson),
+        "spearman": (_spearman, None),
+        "kendall_tau_b": (_kendall, None),
+        "exact_agreement": (_exact, None),
+        "within_one": (_within_one, None),
+        "quadratic_kappa": (_quadratic_kappa(scale), batched_quadratic_kappa(scale)),
+    }
+
+
 def numeric_agreement(
-    judge: Sequence[float], human: Sequence[float], *, resamples: int = RESAMPLES
+    judge: Sequence[Any],
+    human: Sequence[Any],
+    *,
+    scale: Sequence[int] | None = None,
+    names: Sequence[str] = NUMERIC,
+    resamples: int = RESAMPLES,
 ) -> dict[str, Estimate]:
-    """Every numeric statistic of the judge's scores against the human scores."""
-    return {name: estimate(f, judge, human, resamples=resamples) for name, f in NUMERIC.items()}
+    """The numeric statistics `names` of the judge's scores against the human scores;
+    `scale` is the rubric's scores, lowest first (the kappa's weights)."""
+    statistics = _numeric_statistics(scale)
+    return {
+        name: estimate(
+            statistics[name][0], judge, human, resamples=resamples, batched=statistics[name][1]
+        )
+        for name in names
+    }
 
 
 def correlations(
     judge: Sequence[float], human: Sequence[float], *, resamples: int = RESAMPLES
 ) -> dict[str, Estimate]:
     """The correlations alone: for a judge score that is not on the scale (expected score)."""
-    return {
-        name: estimate(NUMERIC[name], judge, human, resamples=resamples) for name in CORRELATIONS
-    }
+    return numeric_agreement(judge, human, names=CORRELATIONS, resamples=resamples)
 
 
 # -- two-way labels -------------------------------------------------------------------------

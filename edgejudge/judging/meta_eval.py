@@ -1,0 +1,159 @@
+"""Meta-evaluation from files: judge a labelled JSONL file (resumably, through the batch
+machinery) and compare each judge's verdicts with the labels (`edgejudge.core.meta_eval`).
+
+Each judge's verdicts go to a file beside the labels, `LABELS.<judge>.<metric>.verdicts.jsonl`,
+one line per row as it finishes: a rerun judges only the rows not yet there, and verdict
+files judged before (or by `edgejudge batch`) can be read back instead, joined by id.
+
+    from edgejudge import Judge
+    from edgejudge.judging.meta_eval import meta_evaluate
+
+    with Judge(model="demo", metric="response-faithfulness-5point") as judge:
+        report = meta_evaluate("labelled.jsonl", judge.metric, judges=[judge])
+    print(report.fields()["judges"][0]["statistics"]["spearman"])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from edgejudge.core.meta_eval import Labelled, MetaEvaluation, read_labels
+from edgejudge.core.meta_eval import meta_evaluate as compare_with_labels
+from edgejudge.core.metrics import AnyMetric
+from edgejudge.errors import InputError
+from edgejudge.judging import batch
+from edgejudge.judging.judge import Judge, format_for
+from edgejudge.metric_files import resolve_any_metric
+from edgejudge.models.resolve import looks_like_path
+
+LABEL_KEY = "label"
+
+
+def judge_name(judge: Judge) -> str:
+    """`demo · flow-judge`: the model and the judge format a column stands for."""
+    return f"{judge.runtime.model_name} · {judge.format.family}"
+
+
+def expected_name(model: str | os.PathLike[str], family: str | None) -> str:
+    """The `judge_name` a judge opened on `model` with `family` will have, before it loads:
+    a catalog name, or a file's name, and the family it gets."""
+    name = Path(model).name if looks_like_path(model) else os.fspath(model)
+    return f"{name} · {format_for(model, family).family}"
+
+
+def verdicts_path(labels: Path, name: str, metric: str, *, swap: bool = True) -> Path:
+    """Where a judge's verdicts on `labels` go: beside it, named for the judge and metric."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.replace(" · ", ".")).strip("-.")
+    once = ".one-order" if not swap else ""
+    return labels.with_name(f"{labels.stem}.{slug}.{metric}{once}.verdicts.jsonl")
+
+
+def read_labelled(
+    path: Path, metric: AnyMetric, label_key: str = LABEL_KEY
+) -> tuple[list[batch.Row], list[Labelled]]:
+    """The rows of a labelled JSONL file, and each one's label read for `metric`."""
+    rows = batch.read_rows(path)
+    return rows, read_labels(rows, metric, label_key)
+
+
+def read_verdicts(path: Path, metric: AnyMetric) -> dict[str, dict[str, Any]]:
+    """A verdict file's rows by id key; an InputError if it is missing or its verdicts
+    were given for another metric."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such verdicts file")
+    found = batch.read_results(path)
+    others = sorted(
+        {
+            str(r["metric"])
+            for r in found.values()
+            if r.get("metric") != metric.name and "metric" in r
+        }
+    )
+    if others:
+        raise InputError(f"{path} holds verdicts for metric {', '.join(others)}, not {metric.name}")
+    return found
+
+
+def to_judge(
+    rows: Sequence[batch.Row], labelled: Sequence[Labelled], label_key: str
+) -> list[batch.Row]:
+    """The rows whose label could be read, as the judge sees them: without the label."""
+    readable = {row.key for row in labelled if row.label is not None}
+    return [
+        replace(row, data={k: v for k, v in row.data.items() if k != label_key})
+        for row in rows
+        if row.key in readable
+    ]
+
+
+def judge_rows(
+    judge: Judge, todo: list[batch.Row], output: batch.BatchOutput, *, swap: bool = True
+) -> Generator[dict[str, Any], None, None]:
+    """Judge the rows of `todo` that `output` does not hold yet, appending each verdict to
+    it as it finishes (see `batch.run_batch`); yields each."""
+    yield from batch.run_batch(judge, output.pending(todo), output, swap=swap)
+
+
+def meta_evaluate(
+    labels: str | os.PathLike[str],
+    metric: AnyMetric | str | os.PathLike[str],
+    *,
+    judges: Sequence[Judge] = (),
+    verdicts: Sequence[str | os.PathLike[str]] = (),
+    label_key: str = LABEL_KEY,
+    swap: bool = True,
+    resamples: int | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> MetaEvaluation:
+    """Every judge in `judges` on the labelled rows of `labels` (resuming its verdict file
+    beside them), and every verdict file in `verdicts`, against the labels; the baselines
+    beside them. `fields()` of the result is JSON-ready; `progress` is called with each row
+    as it is judged."""
+    metric = resolve_any_metric(metric)
+    path = Path(labels)
+    rows, labelled = read_labelled(path, metric, label_key)
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    sources: dict[str, str] = {}
+    for judge in judges:
+        name = judge_name(judge)
+        target = verdicts_path(path, name, metric.name, swap=swap)
+        todo = to_judge(rows, labelled, label_key)
+        with (
+            batch.BatchOutput(target) as output,
+            closing(judge_rows(judge, todo, output, swap=swap)) as records,
+        ):
+            for record in records:
+                if progress is not None:
+                    progress(record)
+        found[unique(name, found)] = read_verdicts(target, metric)
+        sources[unique(name, sources)] = str(target)
+    for given in verdicts:
+        source = Path(given)
+        read = read_verdicts(source, metric)
+        name = unique(verdicts_name(source, read), found)
+        found[name], sources[name] = read, str(source)
+    options = {} if resamples is None else {"resamples": resamples}
+    return compare_with_labels(
+        labelled, found, metric, label_key=label_key, sources=sources, **options
+    )
+
+
+def verdicts_name(path: Path, records: dict[str, dict[str, Any]]) -> str:
+    """A verdict file's column: the model its rows name, else the file's name."""
+    models = {str(r["model"]) for r in records.values() if "model" in r}
+    return models.pop() if len(models) == 1 else path.name
+
+
+def unique(name: str, taken: dict[str, Any]) -> str:
+    """`name`, or `name (2)`, `name (3)`... when a column has it already."""
+    candidate, count = name, 1
+    while candidate in taken:
+        count += 1
+        candidate = f"{name} ({count})"
+    return candidate
