@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
+from edgejudge.core.meta_eval import MetaEvaluation
 from edgejudge.errors import (
     ContextOverflowError,
     EdgeJudgeError,
@@ -16,6 +17,7 @@ from edgejudge.errors import (
     ParseError,
 )
 from edgejudge.judging.judge import Judge
+from edgejudge.judging.meta_eval import meta_evaluate
 from edgejudge.judging.result import JudgeResult
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ __all__ = [
     "InputError",
     "Judge",
     "JudgeResult",
+    "MetaEvaluation",
     "Metric",
     "MetricError",
     "ModelFileError",
@@ -37,4 +40,5 @@ __all__ = [
     "ParseError",
     "RubricItem",
     "Verdict",
+    "meta_evaluate",
 ]

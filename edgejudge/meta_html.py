@@ -37,7 +37,9 @@ table.stats th, table.stats td { padding: .3em .7em; border-bottom: 1px solid #e
        text-align: right; white-space: nowrap; }
 table.stats th:first-child, table.stats td:first-child { text-align: left; }
 table.stats .baseline { color: #7b8394; }
-.ci { color: #7b8394; font-size: .85em; }
+.ci { color: #7b8394; font-size: .85em; display: block; }
+.wide { overflow-x: auto; }
+table.stats thead th { white-space: normal; max-width: 10em; vertical-align: bottom; }
 body.no-ci .ci { display: none; }
 .charts { display: flex; flex-wrap: wrap; gap: 1.5em; }
 figure.chart { margin: 0; max-width: 340px; }
@@ -125,11 +127,11 @@ def _table(evaluation: MetaEvaluation) -> str:
             cells.append(f'<td class="baseline">{_cell(baseline.statistics.get(name))}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        '<table class="stats"><thead><tr>'
+        '<div class="wide"><table class="stats"><thead><tr>'
         + "".join(head)
         + "</tr></thead><tbody>"
         + "".join(rows)
-        + "</tbody></table>"
+        + "</tbody></table></div>"
     )
 
 

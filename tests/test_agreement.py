@@ -53,6 +53,30 @@ def test_the_interval_is_scipys_paired_percentile_bootstrap_and_repeatable() -> 
     assert (got.low, got.high) == pytest.approx((reference.low, reference.high))
 
 
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
+@pytest.mark.filterwarnings("ignore::scipy.stats.DegenerateDataWarning")
+def test_resamples_that_cannot_define_a_statistic_are_left_out_of_the_interval() -> None:
+    # 20 rows, three of them not 1: about 4% of resamples hold only 1s (no correlation).
+    judge = [1] * 17 + [2, 2, 3]
+    human = [5, 1, 3, 2, 5, 1, 4, 5, 2, 3, 5, 1, 5, 3, 2, 5, 4, 1, 5, 3]
+    got = correlations(judge, human, resamples=500)["pearson"]
+    spread = stats.bootstrap(
+        (np.array(judge), np.array(human)),
+        lambda a, b, axis=-1: stats.pearsonr(a, b, axis=axis).statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=500,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    ).bootstrap_distribution
+    defined = spread[np.isfinite(spread)]
+    assert 0.9 * 500 <= len(defined) < 500
+    assert (got.low, got.high) == pytest.approx(tuple(np.percentile(defined, [2.5, 97.5])))
+    # One row not 1 in 20: most resamples are constant, and there is no interval.
+    rare = correlations([1] * 19 + [2], human, resamples=200)["pearson"]
+    assert rare.value is not None and rare.low is None and rare.high is None
+
+
 def test_an_undefined_statistic_is_none_not_a_number() -> None:
     constant = correlations([3, 3, 3, 3], [1, 2, 3, 4], resamples=50)
     assert constant["pearson"].value is None and constant["pearson"].low is None

@@ -134,6 +134,12 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
     if not specs and not parsed.verdicts:
         raise InputError("name a judge with --model (or give verdicts with --verdicts FILE)")
     rows, labelled = meta_eval.read_labelled(parsed.labels, metric, parsed.label_key)
+    unreadable = [row for row in labelled if row.label is None]
+    if len(unreadable) == len(labelled):
+        raise InputError(
+            f"{parsed.labels}: no row has a label that can be read ({len(rows)} rows; "
+            f"the first: {unreadable[0].problem})"
+        )
     for path in parsed.verdicts:  # a bad verdicts file fails before any model loads
         meta_eval.read_verdicts(path, metric)
     found: dict[str, dict[str, dict[str, Any]]] = {}
@@ -159,11 +165,6 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
             label_key=parsed.label_key,
             sources=sources,
             resamples=parsed.resamples,
-        )
-    if not evaluation.labelled:
-        raise InputError(
-            f"{parsed.labels}: no row has a label that can be read ({len(rows)} rows; "
-            f"the first: {evaluation.unreadable[0].problem})"
         )
     if parsed.html:
         from edgejudge.meta_html import write_report
@@ -279,9 +280,7 @@ def _confusion_table(judge: Any) -> Any:
     from rich.table import Table
 
     matrix = judge.confusion
-    table = Table(
-        title=f"{judge.name}: confusion (rows: human label, columns: judge)", title_justify="left"
-    )
+    table = Table(title=f"{judge.name} · confusion", title_justify="left")
     table.add_column("human ↓ judge →")
     for value in matrix.judge:
         table.add_column(str(value), justify="right")

@@ -9,10 +9,10 @@ layout of the model cards), Cohen's kappa, and the confusion matrix (scikit-lear
 Every interval is scipy.stats.bootstrap over the rows, paired (a row's verdict and label stay
 together), percentile method, `RESAMPLES` resamples from a fixed seed: the same rows always
 give the same interval. A statistic a resample cannot define (a correlation of a constant)
-leaves the interval undefined (None), never a made-up number.
+is left out of the percentiles; where more than a tenth of the resamples cannot define it,
+the interval is undefined (None), never a made-up number.
 
-This is the first part of meta-evaluation (issue 18): the command, the baselines, the
-pairwise statistics and the report build on it.
+`edgejudge.core.meta_eval` puts them together into a report, beside the baselines.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import numpy as np
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 SEED = 0
+# The least share of resamples on which a statistic must be defined to have an interval.
+DEFINED = 0.9
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,16 @@ def estimate(
             method="percentile",
             rng=np.random.default_rng(SEED),
         )
-    interval = result.confidence_interval
-    return Estimate(value, _finite(interval.low), _finite(interval.high), n)
+    # The percentile interval over the resamples where the statistic is defined (a
+    # correlation is not, on a resample where one side is constant), provided nearly all are:
+    # scipy's own interval is NaN as soon as one is not.
+    spread = np.asarray(result.bootstrap_distribution, dtype=float)
+    defined = spread[np.isfinite(spread)]
+    if len(defined) < DEFINED * len(spread):
+        return Estimate(value, None, None, n)
+    alpha = (1 - CONFIDENCE) / 2
+    low, high = np.percentile(defined, [100 * alpha, 100 * (1 - alpha)])
+    return Estimate(value, _finite(low), _finite(high), n)
 
 
 # -- numeric scales -------------------------------------------------------------------------

@@ -68,6 +68,10 @@ def read_verdicts(path: Path, metric: AnyMetric) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         raise InputError(f"{path}: no such verdicts file")
     found = batch.read_results(path)
+    if not found:
+        raise InputError(
+            f"{path} holds no verdicts: give a file `edgejudge batch` or `meta-eval` wrote"
+        )
     others = sorted(
         {
             str(r["metric"])
