@@ -431,3 +431,45 @@ def test_label_key_chooses_the_column(tmp_path: Path) -> None:
     rows = read_rows(labels)
     assert [r.label for r in read_labels(rows, FIVE, "gold")] == [1, 2, 3]
     assert all(r.problem == "no 'label' key" for r in read_labels(rows, FIVE, "label"))
+
+
+def test_a_pairwise_judge_through_the_api_with_both_orders_and_resume(tmp_path: Path) -> None:
+    """The judging path of meta-eval on pairs, with a scripted runtime (a judge that sees
+    through the order): the label is not sent, both orders are judged, a rerun judges
+    nothing, and one order goes to a file of its own."""
+    from tests.test_pairwise import BAD, GOOD, faithful_pair, judge, prefers_good
+
+    fields = faithful_pair().fields()
+    rows = []
+    for i in range(6):
+        good_first = i % 2 == 0
+        a, b = (GOOD, BAD) if good_first else (BAD, GOOD)
+        human = "A" if good_first else "B"
+        if i == 5:
+            human = "A"  # a person who disagrees with the judge once
+        rows.append({**fields, "id": f"p{i}", "response_a": a, "response_b": b, "label": human})
+    labels = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    with judge(prefers_good) as pairwise:
+        seen: list[dict[str, Any]] = []
+        report = meta_evaluate_files(
+            labels, PAIRS, judges=[pairwise], resamples=RESAMPLES, progress=seen.append
+        ).fields()
+        assert len(seen) == 6
+        again = meta_evaluate_files(
+            labels, PAIRS, judges=[pairwise], resamples=RESAMPLES, progress=seen.append
+        ).fields()
+        assert len(seen) == 6 and again == report  # every row was in the verdicts file
+        once = meta_evaluate_files(labels, PAIRS, judges=[pairwise], swap=False, resamples=50)
+    (result,) = report["judges"]
+    assert result["name"].endswith(" · prometheus")
+    # Every pair judged (a row sent with its label would be an error row: unexpected key).
+    assert result["n"] == 6 and result["not_judged"] == []
+    assert values(result["statistics"]) == pytest.approx(
+        {"agreement": 5 / 6, "tie_rate": 0.0, "consistency": 1.0}
+    )
+    written = Path(result["source"])
+    assert written.parent == tmp_path and written.name.endswith(".verdicts.jsonl")
+    assert all(len(json.loads(line)["orders"]) == 2 for line in written.read_text().splitlines())
+    one = Path(once.judges[0].source)
+    assert one != written and ".one-order." in one.name
+    assert once.judges[0].statistics["consistency"].n == 0  # one order: nothing to compare
