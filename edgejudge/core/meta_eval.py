@@ -23,7 +23,7 @@ listed with its id and why; no row is dropped silently.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -343,7 +343,6 @@ class MetaEvaluation:
     baselines: tuple[Baseline, ...]
     label_key: str = "label"
     resamples: int = RESAMPLES
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def labelled(self) -> int:
@@ -370,7 +369,6 @@ class MetaEvaluation:
             "resamples": self.resamples,
             "judges": [judge.fields() for judge in self.judges],
             "baselines": [baseline.fields() for baseline in self.baselines],
-            **self.extra,
         }
 
 
