@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
+from edgejudge.core.pairs import VERDICTS
 
 HIGH_WORDS = ("pass", "yes", "true")
 LOW_WORDS = ("fail", "no", "false")
-CHOICES = ("A", "B", "tie")
 
 
 class LabelError(ValueError):
@@ -36,7 +36,7 @@ def read_label(value: Any, metric: AnyMetric) -> int | str:
 
 def _choice(value: Any) -> str:
     text = value.strip() if isinstance(value, str) else None
-    for choice in CHOICES:
+    for choice in VERDICTS:
         if text is not None and text.lower() == choice.lower():
             return choice
     raise LabelError(f"label {value!r} is not A, B or tie")

@@ -40,9 +40,9 @@ from edgejudge.core.agreement import (
 from edgejudge.core.baselines import best_length_cut, majority, mean_score
 from edgejudge.core.labels import LabelError, read_label
 from edgejudge.core.metrics import RESPONSE_A, RESPONSE_B, AnyMetric, PairwiseMetric
+from edgejudge.core.pairs import OTHER, VERDICTS
 
 KINDS = ("numeric", "binary", "pairwise")
-PAIR_VALUES = ("A", "tie", "B")
 CALIBRATION_BINS = 10
 
 # What each statistic is called in the table and the report, in the order they are shown.
@@ -109,7 +109,7 @@ def kind_of(metric: AnyMetric) -> str:
 
 def values_of(metric: AnyMetric) -> tuple[int | str, ...]:
     """The values a label or a verdict can take, in the order tables show them."""
-    return PAIR_VALUES if isinstance(metric, PairwiseMetric) else metric.scores
+    return VERDICTS if isinstance(metric, PairwiseMetric) else metric.scores
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def read_verdict(record: Mapping[str, Any], metric: AnyMetric) -> Judged:
         raise ValueError(f"error row: {record['error']}")
     if isinstance(metric, PairwiseMetric):
         verdict = record.get("verdict")
-        if verdict not in PAIR_VALUES:
+        if verdict not in VERDICTS:
             raise ValueError(f"no pairwise verdict (A, B or tie): {verdict!r}")
         p = record.get("p_a_better")
         consistent = record.get("consistent")
@@ -563,7 +563,7 @@ def baselines(
     if isinstance(metric, PairwiseMetric):
         consistent: list[bool | None] = [None] * n
         chosen = [_longer(row.lengths) for row in readable]
-        shorter = [_flip(c) for c in chosen]
+        shorter = [OTHER.get(c, c) for c in chosen]
         agree = sum(c == h for c, h in zip(chosen, human, strict=True))
         better_short = sum(c == h for c, h in zip(shorter, human, strict=True)) > agree
         direction = "shorter" if better_short else "longer"
@@ -637,7 +637,3 @@ def baselines(
 def _longer(lengths: tuple[int, ...]) -> str:
     a, b = lengths
     return "A" if a > b else "B" if b > a else "tie"
-
-
-def _flip(choice: str) -> str:
-    return {"A": "B", "B": "A"}.get(choice, choice)

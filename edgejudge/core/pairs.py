@@ -15,6 +15,13 @@ from edgejudge.core.inputs import ID_KEY
 from edgejudge.core.metrics import PAIR_OUTPUTS, PairwiseMetric
 from edgejudge.errors import InputError
 
+TIE = "tie"
+# Each response's letter, and the other's.
+OTHER = {"A": "B", "B": "A"}
+# Every verdict a pair can get, A's win first: the two letters, or a tie when the judge's two
+# orders disagree (the TUI's badge and histogram rows, meta-evaluation's human preferences).
+VERDICTS = ("A", TIE, "B")
+
 
 class PairInput(BaseModel):
     """The named inputs both responses answer, in the metric's order, and the two responses."""

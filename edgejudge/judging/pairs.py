@@ -12,14 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgejudge.core.pairs import OTHER, TIE, VERDICTS
 from edgejudge.judging.result import JudgeResult
 
-TIE = "tie"
-OTHER = {"A": "B", "B": "A"}
+__all__ = ["OTHER", "ORDERS", "TIE", "VERDICTS", "PairResult", "pair_lines"]
+
 # How each order showed the pair: as given, then swapped.
 ORDERS = ("A,B", "B,A")
-# Every verdict a pair can get, A's win first (the TUI's badge and histogram rows).
-VERDICTS = ("A", TIE, "B")
 
 
 @dataclass(frozen=True)
