@@ -140,30 +140,25 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
             f"{parsed.labels}: no row has a label that can be read ({len(rows)} rows; "
             f"the first: {unreadable[0].problem})"
         )
-    for path in parsed.verdicts:  # a bad verdicts file fails before any model loads
-        meta_eval.read_verdicts(path, metric)
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-    sources: dict[str, str] = {}
+    given = meta_eval.read_given(parsed.verdicts, metric)  # bad files fail before any load
+    columns = meta_eval.Columns()
     for model, family in specs:
         outcome = _judge_one(parsed, metric, model, family, rows, labelled)
         if isinstance(outcome, int):
             return outcome
         name, path = outcome
-        key = meta_eval.unique(name, found)
-        found[key], sources[key] = meta_eval.read_verdicts(path, metric), str(path)
-    for path in parsed.verdicts:
-        records = meta_eval.read_verdicts(path, metric)
-        key = meta_eval.unique(meta_eval.verdicts_name(path, records), found)
-        found[key], sources[key] = records, str(path)
+        columns.add(name, path, meta_eval.read_verdicts(path, metric))
+    for path, records in given:
+        columns.add_file(path, records)
     from edgejudge.core.meta_eval import meta_evaluate
 
     with working(not parsed.no_progress, "computing statistics and bootstrap intervals"):
         evaluation = meta_evaluate(
             labelled,
-            found,
+            columns.verdicts,
             metric,
             label_key=parsed.label_key,
-            sources=sources,
+            sources=columns.sources,
             resamples=parsed.resamples,
         )
     if parsed.html:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -96,12 +96,29 @@ def to_judge(
     ]
 
 
-def judge_rows(
-    judge: Judge, todo: list[batch.Row], output: batch.BatchOutput, *, swap: bool = True
-) -> Generator[dict[str, Any], None, None]:
-    """Judge the rows of `todo` that `output` does not hold yet, appending each verdict to
-    it as it finishes (see `batch.run_batch`); yields each."""
-    yield from batch.run_batch(judge, output.pending(todo), output, swap=swap)
+class Columns:
+    """The verdicts of each judge the report compares, by column name, and the file each
+    came from. A name already taken gets ` (2)`, ` (3)`... (see `unique`)."""
+
+    def __init__(self) -> None:
+        self.verdicts: dict[str, dict[str, dict[str, Any]]] = {}
+        self.sources: dict[str, str] = {}
+
+    def add(self, name: str, path: Path, records: dict[str, dict[str, Any]]) -> None:
+        """A column of `records`, read from `path`."""
+        key = unique(name, self.verdicts)
+        self.verdicts[key], self.sources[key] = records, str(path)
+
+    def add_file(self, path: Path, records: dict[str, dict[str, Any]]) -> None:
+        """A verdicts file given as it is: its column is named for its model (`verdicts_name`)."""
+        self.add(verdicts_name(path, records), path, records)
+
+
+def read_given(
+    paths: Sequence[str | os.PathLike[str]], metric: AnyMetric
+) -> list[tuple[Path, dict[str, dict[str, Any]]]]:
+    """Each verdicts file given, with its rows read and checked (`read_verdicts`)."""
+    return [(Path(path), read_verdicts(Path(path), metric)) for path in paths]
 
 
 def meta_evaluate(
@@ -122,29 +139,29 @@ def meta_evaluate(
     metric = resolve_any_metric(metric)
     path = Path(labels)
     rows, labelled = read_labelled(path, metric, label_key)
-    found: dict[str, dict[str, dict[str, Any]]] = {}
-    sources: dict[str, str] = {}
+    given = read_given(verdicts, metric)
+    columns = Columns()
+    todo = to_judge(rows, labelled, label_key)
     for judge in judges:
         name = judge_name(judge)
         target = verdicts_path(path, name, metric.name, swap=swap)
-        todo = to_judge(rows, labelled, label_key)
-        with (
-            batch.BatchOutput(target) as output,
-            closing(judge_rows(judge, todo, output, swap=swap)) as records,
-        ):
-            for record in records:
-                if progress is not None:
-                    progress(record)
-        found[unique(name, found)] = read_verdicts(target, metric)
-        sources[unique(name, sources)] = str(target)
-    for given in verdicts:
-        source = Path(given)
-        read = read_verdicts(source, metric)
-        name = unique(verdicts_name(source, read), found)
-        found[name], sources[name] = read, str(source)
+        with batch.BatchOutput(target) as output:
+            pending = output.pending(todo)
+            with closing(batch.run_batch(judge, pending, output, swap=swap)) as judged:
+                for record in judged:
+                    if progress is not None:
+                        progress(record)
+        columns.add(name, target, read_verdicts(target, metric))
+    for source, records in given:
+        columns.add_file(source, records)
     options = {} if resamples is None else {"resamples": resamples}
     return compare_with_labels(
-        labelled, found, metric, label_key=label_key, sources=sources, **options
+        labelled,
+        columns.verdicts,
+        metric,
+        label_key=label_key,
+        sources=columns.sources,
+        **options,
     )
 
 
