@@ -3,6 +3,8 @@ tiny labelled sets written for the tests (issue 18, first part)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -37,19 +39,26 @@ def test_numeric_statistics_are_scipys_and_sklearns() -> None:
             assert estimate_.low <= estimate_.value <= estimate_.high
 
 
+def scipy_bootstrap(
+    statistic: Any, judge: list[int], human: list[int], resamples: int, *, vectorized: bool = False
+) -> Any:
+    """scipy's paired percentile bootstrap, called here as edgejudge is meant to call it."""
+    return stats.bootstrap(
+        (np.array(judge), np.array(human)),
+        statistic,
+        paired=True,
+        vectorized=vectorized,
+        n_resamples=resamples,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
+
+
 def test_the_interval_is_scipys_paired_percentile_bootstrap_and_repeatable() -> None:
     got = estimate(lambda a, b: float(np.mean(a == b)), JUDGE, HUMAN, resamples=300)
     again = estimate(lambda a, b: float(np.mean(a == b)), JUDGE, HUMAN, resamples=300)
     assert got == again
-    reference = stats.bootstrap(
-        (np.array(JUDGE), np.array(HUMAN)),
-        lambda a, b: np.mean(a == b),
-        paired=True,
-        vectorized=False,
-        n_resamples=300,
-        method="percentile",
-        rng=np.random.default_rng(0),
-    ).confidence_interval
+    reference = scipy_bootstrap(lambda a, b: np.mean(a == b), JUDGE, HUMAN, 300).confidence_interval
     assert (got.low, got.high) == pytest.approx((reference.low, reference.high))
 
 
@@ -60,14 +69,12 @@ def test_resamples_that_cannot_define_a_statistic_are_left_out_of_the_interval()
     judge = [1] * 17 + [2, 2, 3]
     human = [5, 1, 3, 2, 5, 1, 4, 5, 2, 3, 5, 1, 5, 3, 2, 5, 4, 1, 5, 3]
     got = correlations(judge, human, resamples=500)["pearson"]
-    spread = stats.bootstrap(
-        (np.array(judge), np.array(human)),
+    spread = scipy_bootstrap(
         lambda a, b, axis=-1: stats.pearsonr(a, b, axis=axis).statistic,
-        paired=True,
+        judge,
+        human,
+        500,
         vectorized=True,
-        n_resamples=500,
-        method="percentile",
-        rng=np.random.default_rng(0),
     ).bootstrap_distribution
     defined = spread[np.isfinite(spread)]
     assert 0.9 * 500 <= len(defined) < 500
