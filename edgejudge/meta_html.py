@@ -21,8 +21,10 @@ from edgejudge.atomic import write_text_atomic
 from edgejudge.core.meta_eval import (
     Calibration,
     Confusion,
+    Estimate,
     JudgeAgreement,
     MetaEvaluation,
+    Skipped,
     cell,
     title,
 )
@@ -113,19 +115,18 @@ def _table(evaluation: MetaEvaluation) -> str:
     head = ["<th>statistic</th>"]
     head += [f"<th>{e(judge.name)}</th>" for judge in evaluation.judges]
     head += [f'<th class="baseline">baseline: {e(b.name)}</th>' for b in evaluation.baselines]
-    rows = [
-        "<tr><td>rows</td>"
-        + "".join(f"<td>{judge.n}</td>" for judge in evaluation.judges)
-        + "".join(f'<td class="baseline">{evaluation.labelled}</td>' for _ in evaluation.baselines)
-        + "</tr>"
-    ]
-    for name in evaluation.statistic_names:
-        cells = [f"<td>{e(title(name))}</td>"]
-        for part in evaluation.judges:
-            cells.append(f"<td>{_cell(part.statistics.get(name))}</td>")
-        for baseline in evaluation.baselines:
-            cells.append(f'<td class="baseline">{_cell(baseline.statistics.get(name))}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    judges = len(evaluation.judges)
+
+    def row(first: str, cells: list[str]) -> str:
+        tds = "".join(
+            f'<td class="baseline">{text}</td>' if i >= judges else f"<td>{text}</td>"
+            for i, text in enumerate(cells)
+        )
+        return f"<tr><td>{first}</td>{tds}</tr>"
+
+    rows = [row("rows", [str(count) for count in evaluation.counts])]
+    for name, estimates in evaluation.table():
+        rows.append(row(e(title(name)), [_cell(x) for x in estimates]))
     return (
         '<div class="wide"><table class="stats"><thead><tr>'
         + "".join(head)
@@ -135,10 +136,10 @@ def _table(evaluation: MetaEvaluation) -> str:
     )
 
 
-def _cell(estimate: object) -> str:
+def _cell(estimate: Estimate | None) -> str:
     if estimate is None:
         return ""
-    text = cell(estimate)  # type: ignore[arg-type]
+    text = cell(estimate)
     value, _, interval = text.partition(" ")
     return html.escape(value) + (
         f' <span class="ci">{html.escape(interval)}</span>' if interval else ""
@@ -153,12 +154,11 @@ def _baselines(evaluation: MetaEvaluation) -> str:
     return f'<ul class="about">{items}</ul>' if items else ""
 
 
-def _left_out(what: str, entries: Sequence[object]) -> str:
+def _left_out(what: str, entries: Sequence[Skipped]) -> str:
     if not entries:
         return ""
     items = "".join(
-        f"<li>id <code>{html.escape(repr(getattr(x, 'id', '')))}</code>: "
-        f"{html.escape(str(getattr(x, 'problem', '')))}</li>"
+        f"<li>id <code>{html.escape(repr(x.id))}</code>: {html.escape(x.problem)}</li>"
         for x in entries
     )
     return f'<p>{html.escape(what)}: {len(entries)}</p><ul class="left-out">{items}</ul>'

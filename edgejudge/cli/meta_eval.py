@@ -249,18 +249,9 @@ def print_table(evaluation: MetaEvaluation) -> None:
         table.add_column(judge.name, justify="right")
     for baseline in evaluation.baselines:
         table.add_column(f"baseline: {baseline.name}", justify="right", style="dim")
-    table.add_row(
-        "rows",
-        *(str(judge.n) for judge in evaluation.judges),
-        *(str(evaluation.labelled) for _ in evaluation.baselines),
-    )
-    for name in evaluation.statistic_names:
-        cells = [
-            cell(part[name]) if name in part else ""
-            for part in [judge.statistics for judge in evaluation.judges]
-            + [baseline.statistics for baseline in evaluation.baselines]
-        ]
-        table.add_row(title(name), *cells)
+    table.add_row("rows", *(str(count) for count in evaluation.counts))
+    for name, estimates in evaluation.table():
+        table.add_row(title(name), *(cell(e) if e is not None else "" for e in estimates))
     console.print(table)
     for baseline in evaluation.baselines:
         console.print(f"  baseline {baseline.name}: {baseline.about}", style="dim")

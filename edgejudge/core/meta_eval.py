@@ -350,11 +350,18 @@ class MetaEvaluation:
         return self.rows - len(self.unreadable)
 
     @property
-    def statistic_names(self) -> list[str]:
-        """Every statistic some judge or baseline has, in the order they first give them."""
+    def counts(self) -> list[int]:
+        """The rows each column of the table stands on: each judge's, then the labelled rows
+        for each baseline."""
+        return [judge.n for judge in self.judges] + [self.labelled for _ in self.baselines]
+
+    def table(self) -> list[tuple[str, list[Estimate | None]]]:
+        """The statistics table the terminal and the HTML page show: a row for every
+        statistic some column has, in the order they first give them, and in it each
+        column's estimate (None where it has none), the judges then the baselines."""
         parts: list[JudgeAgreement | Baseline] = [*self.judges, *self.baselines]
-        names = [name for part in parts for name in part.statistics]
-        return list(dict.fromkeys(names))
+        names = dict.fromkeys(name for part in parts for name in part.statistics)
+        return [(name, [part.statistics.get(name) for part in parts]) for name in names]
 
     def fields(self) -> dict[str, Any]:
         return {
