@@ -142,8 +142,9 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
         )
     given = meta_eval.read_given(parsed.verdicts, metric)  # bad files fail before any load
     columns = meta_eval.Columns()
+    readable = meta_eval.to_judge(rows, labelled, parsed.label_key)
     for model, family in specs:
-        outcome = _judge_one(parsed, metric, model, family, rows, labelled)
+        outcome = _judge_one(parsed, metric, model, family, readable)
         if isinstance(outcome, int):
             return outcome
         name, path = outcome
@@ -178,11 +179,11 @@ def _judge_one(
     metric: AnyMetric,
     model: str | None,
     family: str | None,
-    rows: list[Any],
-    labelled: list[Any],
+    readable: list[Any],
 ) -> tuple[str, Path] | int:
-    """Judge the labelled rows with one judge into its verdicts file, resuming it: the file's
-    judge name and path, or an exit code if it stopped."""
+    """Judge the rows whose label could be read (`readable`, as the judge sees them) with
+    one judge into its verdicts file, resuming it: the file's judge name and path, or an
+    exit code if it stopped."""
     from edgejudge.judging import batch, meta_eval
 
     options = copy.copy(parsed)
@@ -199,7 +200,6 @@ def _judge_one(
             name = meta_eval.expected_name(model, family)
         path = meta_eval.verdicts_path(parsed.labels, name, metric.name, swap=swap)
         output = stack.enter_context(batch.BatchOutput(path, retry_errors=parsed.retry_errors))
-        readable = meta_eval.to_judge(rows, labelled, parsed.label_key)
         todo = output.pending(readable)
         if not todo:
             print(f"{name}: all {len(readable)} labelled rows are in {path}", file=sys.stderr)

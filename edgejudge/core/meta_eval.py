@@ -510,7 +510,8 @@ def _by_label(
 def _calibration(kept: Sequence[tuple[Labelled, Judged]], metric: AnyMetric) -> Calibration | None:
     """Numeric scales: the top probability against whether the decision was the human's;
     two rows: P(the higher row) against the human's row; pairs: P(A better) against the
-    human preferring A (over pairs the human did not call a tie)."""
+    human preferring A (over pairs the human did not call a tie). None where fewer than half
+    the judged rows carry probabilities (verdicts judged with --no-probabilities)."""
     kind = kind_of(metric)
     probability: list[float] = []
     truth: list[bool] = []
