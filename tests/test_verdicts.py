@@ -42,6 +42,7 @@ FLOW_KEYS = [
     "model",
     "metric",
     "truncated",
+    "enforced",
 ]
 LABEL_SHAPE = AnswerShape(
     Lit("<reasoning>"),

@@ -22,7 +22,7 @@ from edgejudge.core.formats.base import Answer
 from edgejudge.errors import Cancelled, ContextOverflowError
 from edgejudge.judging.probabilities import decision_distribution
 from edgejudge.judging.result import JudgeResult
-from edgejudge.runtime.base import Finished, Kept, Runtime, Sampling
+from edgejudge.runtime.base import Finished, Kept, Prompt, Runtime, Sampling, token_ids
 
 # The shared prompt head is cut back this many tokens from where two probe prompts first
 # differ: the token before an input's text can merge with it.
@@ -56,10 +56,11 @@ class Pipeline:
         `cancelled` is asked after every chunk; when it says so, `Cancelled` is raised.
         """
         started = time.perf_counter()
-        tokens = self.runtime.chat_tokens(messages)
+        prompt = self.runtime.prompt(messages)
         needed = self.max_tokens + self.answer.close_out_reserve
-        if len(tokens) + needed > self.runtime.context_length:
-            raise ContextOverflowError(len(tokens), needed, self.runtime.context_length)
+        size = prompt.size
+        if size is not None and size + needed > self.runtime.context_length:
+            raise ContextOverflowError(size, needed, self.runtime.context_length)
         feedback = self.answer.feedback_stream()
         keep = self.probabilities and self.runtime.reports_probabilities
         raw, count, reason = "", 0, "eos"
@@ -67,7 +68,7 @@ class Pipeline:
         written = 0  # where the text of the kept generation starts in `raw`
         try:
             for chunk in self.runtime.generate(
-                tokens,
+                prompt,
                 grammar=self.grammar,
                 max_tokens=self.max_tokens,
                 sampling=self.sampling,
@@ -83,14 +84,16 @@ class Pipeline:
                 if text:
                     yield text
             truncated = False
-            if reason == "length" and self.grammar is not None:
+            enforced = self.grammar is not None and self.runtime.enforces_grammar
+            if reason == "length" and enforced:
                 closed = self.answer.close_out(raw)
-                if closed is not None:
+                going_on = self.runtime.continued(prompt, closed[0]) if closed else None
+                if closed is not None and going_on is not None:
                     answer, truncated = closed
                     feedback.feed(answer[len(raw) :] if answer.startswith(raw) else "")
                     if kept is not None:
                         kept.close()
-                    tail, extra, kept = self._decide(tokens, answer, keep)
+                    tail, extra, kept = self._decide(going_on, answer, keep)
                     raw, count, written = answer + tail, count + extra, len(answer)
             verdict = self.answer.parse(raw)
             if kept is not None:
@@ -101,21 +104,21 @@ class Pipeline:
         yield JudgeResult(
             verdict=verdict,
             raw=raw,
-            prompt_tokens=len(tokens),
+            prompt_tokens=size if size is not None else 0,
             completion_tokens=count,
             seconds=time.perf_counter() - started,
             model=self.runtime.model_name,
             metric=self.metric,
             truncated=truncated,
+            enforced=enforced,
         )
 
-    def _decide(self, prompt: list[int], written: str, keep: bool) -> tuple[str, int, Kept | None]:
-        """Generate only the decision after an answer closed early; returns text, tokens and
-        the generation kept (with `keep`)."""
-        tokens = prompt + self.runtime.text_tokens(written)
+    def _decide(self, prompt: Prompt, written: str, keep: bool) -> tuple[str, int, Kept | None]:
+        """Generate only the decision after an answer closed early (`prompt` goes on from
+        `written`); returns text, tokens and the generation kept (with `keep`)."""
         text, count, kept = "", 0, None
         for chunk in self.runtime.generate(
-            tokens,
+            prompt,
             grammar=self.answer.tail_grammar(written),
             max_tokens=self.answer.close_out_reserve,
             sampling=self.sampling,
@@ -143,10 +146,10 @@ def shared_head(runtime: Runtime, messages_for: Callable[[str], list[Message]]) 
     give two prompts, and the head is what they share, cut back by `HEAD_BACKOFF`. It
     depends on the metric alone: every input gets the same head, and so the same verdict.
     """
-    probes = [runtime.chat_tokens(messages_for(marker)) for marker in ("A", "Z")]
+    probes = [token_ids(runtime.prompt(messages_for(marker))) for marker in ("A", "Z")]
     common = 0
     for a, b in zip(*probes, strict=False):
         if a != b:
             break
         common += 1
-    return probes[0][: max(0, common - HEAD_BACKOFF)]
+    return list(probes[0][: max(0, common - HEAD_BACKOFF)])

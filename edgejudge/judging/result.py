@@ -22,6 +22,9 @@ class JudgeResult:
     model: str
     metric: str
     truncated: bool = False  # the feedback hit the token budget and was closed early
+    # The verdict grammar bound the answer; False: generated unconstrained (no grammar
+    # asked for, or an engine with no grammar field) and only parsed.
+    enforced: bool = True
 
     @property
     def feedback(self) -> str:

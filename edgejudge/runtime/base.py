@@ -8,7 +8,7 @@ metrics or verdicts; `edgejudge.judging` does that on top of any runtime.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from edgejudge.core.formats.base import Message
@@ -25,6 +25,62 @@ class Sampling:
     seed: int = 0
     top_p: float = TOP_P
     repeat_penalty: float = REPEAT_PENALTY  # 1.0: none; over the last REPEAT_LAST_N tokens
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a runtime generates after: the judge's messages, and any answer text already
+    written that the generation continues (the close-out of an answer cut by its budget).
+
+    A runtime that builds prompts itself (llama.cpp, in-process or a server's native API)
+    puts the prompt's `tokens` here, through the model's chat template; a serving engine
+    that applies the template on its side leaves them None, and `size` says how many
+    tokens the engine counted, where it can say before generating.
+    """
+
+    messages: tuple[Message, ...]
+    written: str = ""
+    tokens: tuple[int, ...] | None = None
+    counted: int | None = None
+
+    @property
+    def size(self) -> int | None:
+        """The prompt's length in tokens, where known before generating."""
+        return len(self.tokens) if self.tokens is not None else self.counted
+
+
+def token_ids(prompt: Prompt | Sequence[int]) -> Sequence[int]:
+    """The tokens of a prompt a token runtime built (or plain token ids, as tests pass)."""
+    if isinstance(prompt, Prompt):
+        if prompt.tokens is None:
+            raise ValueError("this prompt has no tokens: another runtime built it")
+        return prompt.tokens
+    return prompt
+
+
+class TokenPrompts:
+    """`prompt` and `continued` for a runtime that makes tokens itself (`chat_tokens`,
+    `text_tokens`): both llama.cpp runtimes."""
+
+    def chat_tokens(self, messages: Sequence[Message] | str) -> list[int]:
+        """The prompt tokens for `messages`, through the model's chat template."""
+        raise NotImplementedError
+
+    def text_tokens(self, text: str) -> list[int]:
+        """Tokens for plain text appended to a prompt (special-token text stays text)."""
+        raise NotImplementedError
+
+    def prompt(self, messages: Sequence[Message]) -> Prompt:
+        """The prompt for `messages`, as tokens."""
+        return Prompt(tuple(messages), tokens=tuple(self.chat_tokens(messages)))
+
+    def continued(self, prompt: Prompt, text: str) -> Prompt:
+        """`prompt` followed by answer text already written."""
+        return replace(
+            prompt,
+            written=prompt.written + text,
+            tokens=(*token_ids(prompt), *self.text_tokens(text)),
+        )
 
 
 class Kept(Protocol):
@@ -83,9 +139,11 @@ class Runtime(Protocol):
     many generations it takes at once), `shares_prefix` (whether `share_prefix` evaluates a
     common prompt head once) and `can_restart` (whether `restart` can bring back a server
     that died) and `reports_probabilities` (whether `generate(keep=True)` keeps the
-    generation for scoring what else it could have written). A runtime without a capability
-    still has the method, which does nothing (`share_prefix`) or raises (`restart`), or the
-    argument, which it ignores (`keep`).
+    generation for scoring what else it could have written), `enforces_grammar` (whether
+    the grammar given to `generate` binds the answer: False for an engine with no grammar
+    field, whose answers are then only parsed). A runtime without a capability still has
+    the method, which does nothing (`share_prefix`) or raises (`restart`), or the argument,
+    which it ignores (`keep`, `grammar`).
     """
 
     model_name: str
@@ -111,6 +169,11 @@ class Runtime(Protocol):
         """Whether `generate(keep=True)` ends with a `Finished` whose `kept` scores tokens."""
         ...
 
+    @property
+    def enforces_grammar(self) -> bool:
+        """Whether the grammar `generate` is given binds what it writes."""
+        ...
+
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Evaluate `tokens`, which every prompt to come starts with, once for them all."""
         ...
@@ -119,19 +182,20 @@ class Runtime(Protocol):
         """Start again after dying mid-generation (only where `can_restart`)."""
         ...
 
-    def chat_tokens(self, messages: Sequence[Message] | str) -> list[int]:
-        """The prompt tokens for `messages` (a system prompt, the user turn; a string is one
-        user message), through the model's chat template: its markup as special tokens,
-        every content as plain text."""
+    def prompt(self, messages: Sequence[Message]) -> Prompt:
+        """The prompt for `messages` (a system prompt, the user turn) through the model's
+        chat template: its markup as special tokens, every content as plain text (where the
+        runtime builds the tokens; an engine applies the template on its side)."""
         ...
 
-    def text_tokens(self, text: str) -> list[int]:
-        """Tokens for plain text appended to a prompt (special-token text stays text)."""
+    def continued(self, prompt: Prompt, text: str) -> Prompt | None:
+        """`prompt` with answer text already written after it, for the generation to go on
+        from; None where the runtime cannot continue an answer."""
         ...
 
     def generate(
         self,
-        tokens: Sequence[int],
+        prompt: Prompt,
         *,
         grammar: str | None,
         max_tokens: int,

@@ -21,7 +21,7 @@ from typing import Any
 
 from edgejudge.errors import GenerationError, ModelLoadError
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
-from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
@@ -159,7 +159,7 @@ def build_info() -> dict[str, Any]:
     }
 
 
-class LlamaCppRuntime:
+class LlamaCppRuntime(TokenPrompts):
     """Generates text from a GGUF model in this process through llama-cpp-python."""
 
     def __init__(
@@ -247,7 +247,7 @@ class LlamaCppRuntime:
 
     def generate(
         self,
-        tokens: Sequence[int],
+        prompt: Prompt | Sequence[int],
         *,
         grammar: str | None,
         max_tokens: int,
@@ -260,7 +260,7 @@ class LlamaCppRuntime:
             self._check_once(grammar)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         for piece in self._engine.generate(
-            tokens, grammar=grammar, max_tokens=max_tokens, sampling=sampling, keep=keep
+            token_ids(prompt), grammar=grammar, max_tokens=max_tokens, sampling=sampling, keep=keep
         ):
             if isinstance(piece, Finished):
                 rest = decoder.decode(b"", final=True)
@@ -275,6 +275,7 @@ class LlamaCppRuntime:
     shares_prefix = True
     can_restart = False
     reports_probabilities = True
+    enforces_grammar = True
 
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Evaluate `tokens` once for all the prompts that start with them."""

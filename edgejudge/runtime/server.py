@@ -21,7 +21,7 @@ from typing import Any
 
 from edgejudge.errors import GenerationError, ServerError, ServerGoneError
 from edgejudge.paths import API_KEY_ENV
-from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
@@ -40,7 +40,7 @@ PROBE_GRAMMAR = 'root ::= "yes"'
 _UNSET: Any = object()
 
 
-class ServerRuntime:
+class ServerRuntime(TokenPrompts):
     """Generates text through a llama.cpp server's HTTP API.
 
     Build one with `ServerRuntime.launch` (a server edgejudge starts and stops) or
@@ -276,7 +276,7 @@ class ServerRuntime:
 
     def generate(
         self,
-        tokens: Sequence[int],
+        prompt: Prompt | Sequence[int],
         *,
         grammar: str | None,
         max_tokens: int,
@@ -285,6 +285,7 @@ class ServerRuntime:
     ) -> Iterator[Chunk]:
         """Yield text pieces as the server streams them, then one `Finished` (with `keep`,
         carrying the generation's tokens, which its slot's cache holds, as `kept`)."""
+        tokens = token_ids(prompt)
         body: dict[str, Any] = {
             "prompt": list(tokens),
             "n_predict": max_tokens,
@@ -376,6 +377,7 @@ class ServerRuntime:
 
     shares_prefix = False  # the server's own prompt cache does this, by its rules
     reports_probabilities = True  # where its answers carry token ids (llama.cpp 2025 on)
+    enforces_grammar = True  # checked on connect
 
     def share_prefix(self, tokens: Sequence[int]) -> None:
         """Nothing to do: see `shares_prefix`."""

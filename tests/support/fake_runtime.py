@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from edgejudge.core import Message
 from edgejudge.core.probabilities import END, Candidate, NextTokens
 from edgejudge.errors import ServerError, ServerGoneError
-from edgejudge.runtime.base import Chunk, Finished, Sampling
+from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 
 # What the "model" answers: (the whole prompt as text, the grammar or None) -> the answer.
 Answer = Callable[[str, str | None], str]
@@ -69,10 +69,11 @@ class FakeKept:
         self.closed = True
 
 
-class FakeRuntime:
+class FakeRuntime(TokenPrompts):
     """A runtime whose answers come from `answer`; it can die and be restarted on cue."""
 
     model_name = "fake"
+    enforces_grammar = True
 
     def __init__(
         self,
@@ -120,7 +121,7 @@ class FakeRuntime:
 
     def generate(
         self,
-        tokens: Sequence[int],
+        tokens: Prompt | Sequence[int],
         *,
         grammar: str | None,
         max_tokens: int,
@@ -128,7 +129,7 @@ class FakeRuntime:
         keep: bool = False,
     ) -> Iterator[Chunk]:
         """The scripted answer one character per token, cut at `max_tokens`."""
-        prompt = "".join(chr(t) for t in tokens)
+        prompt = "".join(chr(t) for t in token_ids(tokens))
         with self._lock:
             self.prompts.append(prompt)
             if len(self.prompts) in self.die_on_calls:
