@@ -19,6 +19,8 @@ from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS
 from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
 from edgejudge.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
+from edgejudge.runtime.engines import ENGINE_NAMES
+from edgejudge.runtime.remote import DEFAULT_CONCURRENCY
 
 
 def positive_int(text: str) -> int:
@@ -171,9 +173,10 @@ def model_options(parser: argparse.ArgumentParser, *, many: str = "") -> None:
 def runtime_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "runtime",
-        "Where llama.cpp runs: in this process (llama-cpp-python), or as a llama.cpp "
+        "Where the model runs: in this process (llama-cpp-python), or as a llama.cpp "
         "server that edgejudge starts on 127.0.0.1 and stops (llama-server for a .gguf, the "
-        "file itself for a llamafile), or one someone else runs (--server-url).",
+        "file itself for a llamafile), or on servers someone else runs (--server-url): "
+        "llama-server, vLLM, SGLang, TGI, Ollama, with the verdict grammar checked on connect.",
     )
     group.add_argument(
         "--runtime",
@@ -191,13 +194,45 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--server-url",
         metavar="URL",
-        help="use the llama.cpp server at URL (e.g. http://gpu-box:8080); its own slots set "
-        "how many judgments run at once",
+        action="append",
+        help="judge through the server at URL (e.g. http://gpu-box:8080): a llama.cpp server "
+        "or a serving engine (see --engine). Repeat it for several servers serving the same "
+        "model: one batch is spread over all of them",
+    )
+    group.add_argument(
+        "--engine",
+        choices=("auto", *ENGINE_NAMES),
+        default="auto",
+        help="what serves --server-url (default: auto, detected from the endpoints it "
+        "answers). llama-server speaks llama.cpp's native API; llama-server-chat its "
+        "OpenAI chat endpoint; openai any other OpenAI-compatible server (no grammar field "
+        "known: needs --allow-unconstrained)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=positive_int,
+        metavar="N",
+        help="requests in flight per --server-url (default: the slots the server reports; "
+        f"{DEFAULT_CONCURRENCY} for engines that report none)",
+    )
+    group.add_argument(
+        "--served-model",
+        metavar="NAME",
+        help="the engine's name for the model (the `model` field of its API; default: the "
+        "one model it serves)",
+    )
+    group.add_argument(
+        "--allow-unconstrained",
+        action="store_true",
+        help="judge through an engine that does not apply the verdict grammar (Ollama, an "
+        "unknown OpenAI-compatible server, one whose probe failed); answers are still parsed "
+        "strictly, and every result says enforced: false",
     )
     group.add_argument(
         "--api-key",
         metavar="KEY",
-        help=f"bearer token for --server-url (default: ${API_KEY_ENV})",
+        help=f"bearer token for --server-url, sent to those URLs only and never written "
+        f"anywhere (default: ${API_KEY_ENV})",
     )
     group.add_argument(
         "--llama-server",
@@ -223,10 +258,14 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
     """What `runtime_options` parsed."""
     return RuntimeOptions(
         runtime=args.runtime,
-        server_url=args.server_url,
+        server_url=tuple(args.server_url) if args.server_url else None,
         api_key=args.api_key,
         slots=args.slots,
         llama_server=args.llama_server,
+        engine=None if args.engine == "auto" else args.engine,
+        concurrency=args.concurrency,
+        served_model=args.served_model,
+        allow_unconstrained=args.allow_unconstrained,
     )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -165,10 +165,14 @@ class Judge:
         probabilities: bool = True,
         verbose: bool = False,
         download: bool = False,
-        server_url: str | None = None,
+        server_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         slots: int | None = None,
         llama_server: str | os.PathLike[str] | None = None,
+        engine: str | None = None,
+        concurrency: int | None = None,
+        served_model: str | None = None,
+        allow_unconstrained: bool = False,
     ) -> None:
         """Open `model` (a catalog name or a file) to judge with `metric`.
 
@@ -176,9 +180,14 @@ class Judge:
         server edgejudge starts; `llama_server` names the binary), a `Runtime` object, or
         None: a llamafile runs as a server, a GGUF file in-process. `slots` is how many
         judgments `evaluate_many` runs at once: decoded together in one batch in-process
-        (default 4), parallel requests to a server (default 1). `server_url` uses a llama.cpp
-        server someone else runs (`model` may then be None; `api_key` is sent as a bearer
-        token).
+        (default 4), parallel requests to a server (default 1). `server_url` uses a server
+        someone else runs, or a list of them serving the same model, one batch spread over
+        all (`model` may then be None; `api_key` is sent as a bearer token to those URLs
+        only): a llama.cpp server, or a serving engine (`engine`: "vllm", "sglang", "tgi",
+        "ollama", "openai", "llama-server-chat"; None detects it) that applies the model's
+        chat template itself. `concurrency` is the requests in flight per URL (default: the
+        slots the server reports); `served_model` the engine's name for the model. An engine
+        that does not apply the verdict grammar is refused unless `allow_unconstrained`.
 
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
@@ -214,6 +223,10 @@ class Judge:
                 api_key=api_key,
                 slots=slots,
                 llama_server=llama_server,
+                engine=engine,
+                concurrency=concurrency,
+                served_model=served_model,
+                allow_unconstrained=allow_unconstrained,
                 context_length=context_length,
                 n_gpu_layers=n_gpu_layers,
                 n_threads=n_threads,

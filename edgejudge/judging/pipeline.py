@@ -76,6 +76,7 @@ class Pipeline:
             ):
                 if isinstance(chunk, Finished):
                     count, reason, kept = chunk.completion_tokens, chunk.stop_reason, chunk.kept
+                    size = size if size is not None else chunk.prompt_tokens
                     continue
                 if cancelled():
                     raise Cancelled("the judgment was cancelled")

@@ -11,6 +11,7 @@ The rules, the same for the API, the CLI and the TUI:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -30,9 +31,14 @@ class RuntimeOptions:
     """How to run a model; every field has a default that suits a laptop."""
 
     runtime: RuntimeName | None = None  # None: a llamafile runs as a server, the rest in-process
-    server_url: str | None = None
+    # A server someone else runs, or several serving the same model (one batch over all).
+    server_url: str | Sequence[str] | None = None
     api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
     slots: int | None = None  # judgments at once; None: 4 in-process, 1 for a server (-np)
+    engine: str | None = None  # what serves server_url (engines.ENGINE_NAMES); None: detect
+    concurrency: int | None = None  # requests in flight per server URL; None: its slots
+    served_model: str | None = None  # the engine's name for the model; None: the one it serves
+    allow_unconstrained: bool = False  # judge through an engine that ignores the grammar
     llama_server: str | os.PathLike[str] | None = None
     context_length: int | None = None
     n_gpu_layers: int | None = None
@@ -126,23 +132,77 @@ def open_runtime(
     return runtime
 
 
+def server_urls(options: RuntimeOptions) -> list[str]:
+    """The server URLs `options` name (one string, or several)."""
+    urls = options.server_url
+    if not urls:
+        return []
+    return [urls] if isinstance(urls, str) else list(urls)
+
+
 def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> Runtime:
+    from edgejudge.runtime.pool import Pool
+
+    urls = server_urls(options)
+    opened: list[tuple[Runtime, str]] = []
+    try:
+        for url in urls:
+            opened.append(_connect_one(model, options, url))
+    except BaseException:
+        for runtime, _ in opened:
+            runtime.close()
+        raise
+    if len(opened) == 1:
+        return opened[0][0]
+    return Pool([r for r, _ in opened], [served for _, served in opened])
+
+
+def _connect_one(
+    model: str | os.PathLike[str] | None, options: RuntimeOptions, url: str
+) -> tuple[Runtime, str]:
+    """The runtime for one server URL, and the name of the model it serves."""
+    from edgejudge.paths import API_KEY_ENV
+    from edgejudge.runtime.engines import ENGINE_NAMES
+    from edgejudge.runtime.remote import EngineRuntime, detect
     from edgejudge.runtime.server import ServerRuntime
 
-    assert options.server_url
+    if options.concurrency is not None and options.concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     name = None
     if model is not None:  # results carry the name asked for: a catalog name or a file name
         name = Path(model).name if looks_like_path(model) else os.fspath(model)
-    runtime = ServerRuntime.connect(options.server_url, api_key=options.api_key, model_name=name)
+    key = options.api_key if options.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    engine = options.engine or "auto"
+    if engine != "auto" and engine not in ENGINE_NAMES:
+        raise ServerError(f"unknown engine {engine!r} (known: auto, {', '.join(ENGINE_NAMES)})")
+    if engine == "auto":
+        if not url.startswith(("http://", "https://")):
+            raise ServerError(f"server URL must start with http:// or https://, not {url!r}")
+        engine = detect(url, api_key=key)
+    if engine != "llama-server":
+        runtime = EngineRuntime(
+            url,
+            engine,  # type: ignore[arg-type]  # checked against ENGINE_NAMES above
+            api_key=key,
+            served_model=options.served_model,
+            model_name=name,
+            concurrency=options.concurrency,
+            context_length=options.context_length,
+            allow_unconstrained=options.allow_unconstrained,
+        )
+        return runtime, runtime.served_model
+    server = ServerRuntime.connect(url, api_key=key, model_name=name)
+    if options.concurrency:
+        server.slots = options.concurrency
     expected = _expected_file(model)
-    served = Path(runtime.served_model).name
+    served = Path(server.served_model).name
     if expected and served != expected:
-        runtime.close()
+        server.close()
         raise ServerError(
-            f"the server at {options.server_url} serves {served!r}, not {expected!r} "
+            f"the server at {url} serves {served!r}, not {expected!r} "
             f"({model}); leave out --model to judge with whatever it serves"
         )
-    return runtime
+    return server, served
 
 
 def _expected_file(model: str | os.PathLike[str] | None) -> str | None:

@@ -127,6 +127,7 @@ class Finished:
     completion_tokens: int
     stop_reason: str  # "eos": the model (or grammar) ended it; "length": the budget ran out
     kept: Kept | None = None
+    prompt_tokens: int | None = None  # as an engine counted them, where the prompt had none
 
 
 Chunk = str | Finished

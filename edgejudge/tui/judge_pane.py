@@ -29,6 +29,7 @@ from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
 from edgejudge.judging.pairs import VERDICTS, PairResult
+from edgejudge.judging.runtime_choice import server_urls
 from edgejudge.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
@@ -173,7 +174,7 @@ class JudgePane(Vertical):
         options = self.session.options
         choices = list(RUNTIME_CHOICES)
         if options.server_url:
-            choices = [(f"URL: {options.server_url}", "url")]
+            choices = [(f"URL: {', '.join(server_urls(options))}", "url")]
         value = "url" if options.server_url else runtime_choice(options)
         if value not in {choice for _, choice in choices}:
             choices.append((f"server ×{options.slots}", value))

@@ -1,0 +1,132 @@
+"""HTTP to a serving engine: JSON in and out, the API key sent to that server alone, and
+patience with a server that is busy or restarting.
+
+- The key goes in an `Authorization: Bearer` header on requests to the one base URL it was
+  given for. Redirects are refused rather than followed (urllib would carry the header to
+  wherever the redirect points), and the key is never part of an error message.
+- HTTPS certificates are verified against the system's store (urllib's default).
+- 429, 502, 503 and 504, a refused or reset connection, and a connection dropped before
+  the answer came are tried again after a pause that doubles from `FIRST_PAUSE` up to
+  `LONGEST_PAUSE` (or the server's `Retry-After`), for up to `patience` seconds in all:
+  a server being restarted, or shedding load, is waited for, not given up on.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+from urllib.parse import urlparse
+
+from edgejudge.errors import ServerError, ServerGoneError
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+FIRST_PAUSE = 0.5  # seconds
+LONGEST_PAUSE = 8.0
+PATIENCE = 120.0  # seconds of retrying before a request is given up
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: Any, msg: Any, headers: Any, newurl: str):  # type: ignore[no-untyped-def]
+        raise ServerError(
+            f"{req.full_url} redirected to {newurl}; give that URL instead (edgejudge does not "
+            f"follow redirects, so the API key goes to no other server)"
+        )
+
+
+class Http:
+    """JSON requests to one server; see the module's docstring for keys and retries."""
+
+    def __init__(self, base: str, *, api_key: str | None, patience: float = PATIENCE) -> None:
+        if not base.startswith(("http://", "https://")):
+            raise ServerError(f"server URL must start with http:// or https://, not {base!r}")
+        self.base = base.rstrip("/")
+        self._api_key = api_key
+        self.patience = patience
+        handlers: list[Any] = [_NoRedirect()]
+        if (urlparse(self.base).hostname or "") in LOOPBACK:
+            handlers.append(urllib.request.ProxyHandler({}))  # never a proxy for this machine
+        self._opener = urllib.request.build_opener(*handlers)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        timeout: float,
+        retry: bool = True,
+    ) -> tuple[int, Any]:
+        """Send `body` (JSON) to `path`; return the status and the decoded answer. Retries
+        what the module's docstring says while `retry`; `ServerGoneError` when the server
+        cannot be reached (after the retries)."""
+        deadline = time.monotonic() + (self.patience if retry else 0.0)
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                status, answer, wait = self._once(method, path, body, timeout=timeout)
+            except ServerGoneError:
+                if time.monotonic() + pause > deadline:
+                    raise
+                wait = None
+            else:
+                if status not in RETRY_STATUSES or time.monotonic() + pause > deadline:
+                    return status, answer
+            time.sleep(min(wait if wait is not None else pause, LONGEST_PAUSE))
+            pause = min(pause * 2, LONGEST_PAUSE)
+
+    def _once(
+        self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
+    ) -> tuple[int, Any, float | None]:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        request = urllib.request.Request(
+            self.base + path, data=data, headers=headers, method=method
+        )
+        try:
+            response = self._opener.open(request, timeout=timeout)
+        except urllib.error.HTTPError as exc:
+            response = exc  # an answer all the same
+        except (OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServerGoneError(f"cannot reach the server at {self.base}: {reason}") from None
+        try:
+            with response:
+                raw = response.read()
+                after = response.headers.get("Retry-After") if response.headers else None
+        except (OSError, http.client.HTTPException) as exc:
+            raise ServerGoneError(
+                f"lost the connection to the server at {self.base}: {exc}"
+            ) from None
+        return int(response.status), decode(raw), _seconds(after)
+
+
+def decode(data: bytes) -> Any:
+    """JSON, or the first 200 characters of whatever else came."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data.decode("utf-8", "replace")[:200]
+
+
+def message(body: Any) -> str:
+    """The error message in an answer (OpenAI's, llama.cpp's, TGI's or Ollama's shape)."""
+    if isinstance(body, dict):
+        error = body.get("error") or body.get("message") or body.get("detail")
+        if isinstance(error, dict):
+            return str(error.get("message") or error)
+        return str(error) if error else ""
+    return str(body or "")
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
