@@ -15,6 +15,13 @@ venv="${EDGEJUDGE_VENV:-.venv}"
 # The reference packages the prompt tests compare against. --no-deps: its declared
 # dependencies pull in Jupyter; the light ones it imports are in the test extra.
 "$venv/bin/python" -m pip install --quiet --no-deps flow-judge==0.1.2 prometheus-eval==0.1.20
+# xgrammar (the grammar engine of vLLM and SGLang), for tests/test_xgrammar.py. It imports
+# torch: on Linux x86_64 the CPU-only build, not the default one that pulls in CUDA (GBs).
+if [ "$(uname -s)-$(uname -m)" = "Linux-x86_64" ]; then
+    "$venv/bin/python" -m pip install --quiet "xgrammar==0.2.8" "torch==2.13.0+cpu"
+else
+    "$venv/bin/python" -m pip install --quiet "xgrammar==0.2.8"
+fi
 # The real llama.cpp server the server-runtime tests start: built once from the same
 # llama-cpp-python sdist into edgejudge's cache (~10 minutes on 2 cores), then reused. The
 # build's output goes to stderr; stdout is the binary's path.

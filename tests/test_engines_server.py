@@ -34,8 +34,10 @@ def rows() -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()][:4]
 
 
-def _start(llama_server: Path, model: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def _start(
+    llama_server: Path, model: Path, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = port or free_port()
     command = [
         str(llama_server),
         "-m",
@@ -66,6 +68,28 @@ def _start(llama_server: Path, model: Path) -> tuple[subprocess.Popen[bytes], st
             time.sleep(0.2)
     server.terminate()
     pytest.fail("llama-server did not start")
+
+
+def _start_command(llama_server: Path, model: Path, port: int) -> list[str]:
+    command = [
+        str(llama_server),
+        "-m",
+        str(model),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        "8192",
+        "-np",
+        "2",
+        "-t",
+        "2",
+        *PARITY_ARGS,
+    ]
+    if avoid_weight_repacking():
+        command.append("--no-repack")
+    return command
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +142,32 @@ def test_two_servers_share_one_batch_and_agree_with_one(
         assert isinstance(judge.runtime, Pool) and judge.slots == 2
         both = list(judge.evaluate_many(rows))
     assert [(s, raw) for s, raw, _ in _seen(both)] == [(s, raw) for s, raw, _ in one]
+
+
+def test_a_server_killed_mid_batch_and_brought_back_finishes_the_batch_with_every_row_once(
+    llama_server: Path, instruct_path: Path, rows: list[dict[str, Any]]
+) -> None:
+    """Someone else's llama-server dies under a batch (kill -9) and its owner starts it again
+    on the same port: the rows in flight are judged again once it answers (503 while it
+    loads its model, refused before), and every row gets the verdict an unbroken run gives."""
+    process, url = _start(llama_server, instruct_path)
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        with Judge(None, METRIC, server_url=url, max_tokens=BUDGET, concurrency=1) as judge:
+            unbroken = _seen(list(judge.evaluate_many(rows)))
+            got: list[JudgeResult] = []
+            for result in judge.evaluate_many(rows):
+                got.append(result)
+                if len(got) == 1:  # the second row is about to be sent: pull the plug
+                    process.kill()
+                    process.wait(10)
+                    time.sleep(1.0)
+                    process = subprocess.Popen(
+                        _start_command(llama_server, instruct_path, port),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+        assert _seen(got) == unbroken
+    finally:
+        process.terminate()
+        process.wait(10)

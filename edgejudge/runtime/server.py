@@ -24,6 +24,7 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
+from edgejudge.runtime.http import FIRST_PAUSE, LONGEST_PAUSE, PATIENCE, RETRY_STATUSES
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
 from edgejudge.runtime.server_kept import KeptSlot
 from edgejudge.runtime.server_process import (
@@ -64,6 +65,7 @@ class ServerRuntime(TokenPrompts):
         """
         self._base = url.rstrip("/")
         self._api_key = api_key
+        self._patience = 0.0  # while connecting: say at once that a server is not there
         self.process = process
         self._local = process is not None or _is_loopback(self._base)
         self._opener = urllib.request.build_opener(
@@ -76,6 +78,9 @@ class ServerRuntime(TokenPrompts):
         )
         self._chat = self._chat_prompt(self._template)
         self._check_grammar()
+        # From now on a server someone else runs is waited for while it is busy (429, 503)
+        # or restarting (connections refused or dropped): see `_open`.
+        self._patience = PATIENCE if process is None else 0.0
 
     # -- construction -------------------------------------------------------------------
 
@@ -339,6 +344,27 @@ class ServerRuntime(TokenPrompts):
     def _open(
         self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
     ) -> http.client.HTTPResponse:
+        """One request; for a server someone else runs, tried again (before any answer was
+        read) on 429/502/503/504 and on refused or dropped connections, with a doubling pause,
+        for up to `PATIENCE` seconds (`edgejudge.runtime.http`)."""
+        deadline = time.monotonic() + self._patience
+        pause = FIRST_PAUSE
+        while True:
+            try:
+                response = self._open_once(method, path, body, timeout=timeout)
+            except ServerGoneError:
+                if time.monotonic() + pause > deadline:
+                    raise
+            else:
+                if response.status not in RETRY_STATUSES or time.monotonic() + pause > deadline:
+                    return response
+                response.close()
+            time.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+
+    def _open_once(
+        self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
+    ) -> http.client.HTTPResponse:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         if self._api_key:
@@ -384,15 +410,21 @@ class ServerRuntime(TokenPrompts):
 
     @property
     def can_restart(self) -> bool:
-        """Whether this runtime started its server, and so can start it again."""
-        return self.process is not None
+        """Whether a server that dropped a judgment can be had back: one edgejudge started
+        is started again; one someone else runs is waited for (up to `PATIENCE` seconds)."""
+        return True
 
     def restart(self) -> None:
-        """Start the server again (after a crash); the prompt setup is kept."""
+        """Start the server again after a crash (the prompt setup is kept), or wait for a
+        server someone else runs to answer again; `ServerError` if it does not."""
         if self.process is None:
-            raise ServerError(
-                f"cannot restart the server at {self.url}: edgejudge did not start it"
-            )
+            try:
+                self._check_health(0)
+            except ServerError as exc:
+                raise ServerError(
+                    f"the server at {self.url} did not come back within {PATIENCE:.0f} s: {exc}"
+                ) from None
+            return
         self.process.restart()
         self._check_health(0)
 
