@@ -259,17 +259,19 @@ class StandIn:
         top = body.get("top_logprobs") if body.get("logprobs") else None
         logprobs = None
         if top:
-            logprobs = {
-                "content": [
-                    {
-                        "token": p,
-                        "logprob": -0.1,
-                        "bytes": list(p.encode()),
-                        "top_logprobs": _tops(text, i, top, tgi=False),
-                    }
-                    for i, p in enumerate(pieces)
-                ]
-            }
+            content = [
+                {
+                    "token": p,
+                    "logprob": -0.1,
+                    "bytes": list(p.encode()),
+                    "top_logprobs": _tops(text, i, top, tgi=False),
+                }
+                for i, p in enumerate(pieces)
+            ]
+            if self.engine == "vllm":  # vLLM lists the token that ended the answer, by its text
+                end = {"token": "<|im_end|>", "logprob": 0.0, "bytes": list(b"<|im_end|>")}
+                content.append({**end, "top_logprobs": [end]})
+            logprobs = {"content": content}
         return {
             "object": "chat.completion",
             "model": body["model"],

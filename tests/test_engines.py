@@ -8,9 +8,11 @@ llama-server profiles run against the real llama-server in tests/test_engines_se
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -89,7 +91,7 @@ def test_ollama_has_no_grammar_field_so_it_runs_only_when_allowed_and_says_so(
     stand_ins: list[StandIn],
 ) -> None:
     server = engine(stand_ins, "ollama")
-    with pytest.raises(ServerError, match="Ollama .* does not apply the grammar"):
+    with pytest.raises(ServerError, match="Ollama .* has no grammar field"):
         Judge(None, METRIC, server_url=server.url)
     assert server.requests == []  # no probe is sent: there is no field to probe
     with Judge(None, METRIC, server_url=server.url, allow_unconstrained=True) as judge:
@@ -104,7 +106,7 @@ def test_an_unknown_openai_server_is_refused_without_allow_unconstrained(
     stand_ins: list[StandIn],
 ) -> None:
     server = engine(stand_ins, "vllm")
-    with pytest.raises(ServerError, match="any OpenAI-compatible server .* does not apply"):
+    with pytest.raises(ServerError, match="any OpenAI-compatible server .* has no grammar field"):
         Judge(None, METRIC, server_url=server.url, engine="openai")
 
 
@@ -173,3 +175,29 @@ def test_several_urls_spread_one_batch_over_every_server(stand_ins: list[StandIn
     assert len(results) == 12 and all(r.score == 4 for r in results)
     assert all(s.verdicts > 0 for s in servers)
     assert sum(s.verdicts for s in servers) == 12
+
+
+def test_the_cli_refuses_an_engine_ignoring_the_grammar_in_one_line_and_judges_when_allowed(
+    stand_ins: list[StandIn], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgejudge.cli import main
+
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps(CASE))
+    server = engine(stand_ins, "tgi", ignore_grammar=True)
+    argv = ["judge", "--server-url", server.url, "-m", METRIC, "-i", str(case), "--json"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "parameters.grammar" in err
+    assert main([*argv, "--allow-unconstrained", "--engine", "tgi"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["score"], printed["enforced"]) == (4, False)
+
+
+def test_server_engines_prints_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    from edgejudge.cli import main
+
+    assert main(["server", "engines"]) == 0
+    out = capsys.readouterr().out
+    for name in ("llama-server", "llama-server-chat", "vllm", "sglang", "tgi", "ollama", "openai"):
+        assert name in out

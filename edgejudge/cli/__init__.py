@@ -30,6 +30,8 @@ examples:
   edgejudge batch cases.jsonl -o verdicts.jsonl --model demo -m response-faithfulness-5point \\
       --runtime server --slots 4   # llama-server with 4 judgments in flight
   edgejudge judge --server-url http://gpu-box:8080 -m response-faithfulness-5point -i case.json
+  edgejudge batch cases.jsonl -o verdicts.jsonl --server-url http://gpu-box:8000 \
+      --family flow-judge -m response-faithfulness-5point   # vLLM, SGLang, TGI: detected
   edgejudge compare --model prometheus-7b-v2.0 -m pairwise-helpfulness -i pair.json
   edgejudge batch --a new.jsonl --b old.jsonl --a-name new --b-name old -o vs.jsonl \
       --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
@@ -40,6 +42,7 @@ examples:
   edgejudge models list            # judge models: pull, path, rm, verify, import
   edgejudge doctor                 # is llama.cpp using the GPU? what fits here?
   edgejudge server build           # build llama-server for --runtime server (once)
+  edgejudge server engines         # what --server-url sends vLLM, SGLang, TGI, Ollama
 
 input JSON: {"query": "...", "context": "...", "response": "..."} (keys as the metric names
 them), or the flow-judge shape {"inputs": [{"query": "..."}], "output": {"response": "..."}};

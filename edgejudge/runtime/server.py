@@ -24,7 +24,14 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.http import FIRST_PAUSE, LONGEST_PAUSE, PATIENCE, RETRY_STATUSES
+from edgejudge.runtime.http import (
+    FIRST_PAUSE,
+    LONGEST_PAUSE,
+    PATIENCE,
+    RETRY_STATUSES,
+    decode,
+    message,
+)
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
 from edgejudge.runtime.server_kept import KeptSlot
 from edgejudge.runtime.server_process import (
@@ -179,18 +186,16 @@ class ServerRuntime(TokenPrompts):
             if status == 503:
                 raise ServerError(f"the server at {self.url} is still loading its model")
             if status == 401:
-                raise ServerError(
-                    f"the server at {self.url} refused the API key ({_message(body)})"
-                )
+                raise ServerError(f"the server at {self.url} refused the API key ({message(body)})")
             raise ServerError(
                 f"{self.url} is not a llama.cpp server: GET /health answered {status} "
-                f"{_message(body)}".rstrip()
+                f"{message(body)}".rstrip()
             )
 
     def _read_props(self, model_name: str | None) -> None:
         status, props = self._call("GET", "/props", timeout=30)
         if status == 401:
-            raise ServerError(f"{self.url} refused the API key: {_message(props)}")
+            raise ServerError(f"{self.url} refused the API key: {message(props)}")
         settings = props.get("default_generation_settings") if isinstance(props, dict) else None
         if status != 200 or not isinstance(settings, dict) or "n_ctx" not in settings:
             raise ServerError(
@@ -232,7 +237,7 @@ class ServerRuntime(TokenPrompts):
         if status != 200:
             raise ServerError(
                 f"the server at {self.url} does not accept GBNF grammars: /completion "
-                f"answered {status} {_message(body)}".rstrip()
+                f"answered {status} {message(body)}".rstrip()
             )
         content = body.get("content") if isinstance(body, dict) else None
         if content != "yes":
@@ -263,14 +268,14 @@ class ServerRuntime(TokenPrompts):
         )
         tokens = body.get("tokens") if isinstance(body, dict) else None
         if status != 200 or not isinstance(tokens, list):
-            raise GenerationError(f"the server could not tokenize: {status} {_message(body)}")
+            raise GenerationError(f"the server could not tokenize: {status} {message(body)}")
         return [int(token) for token in tokens]
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST `body` to `path` and return the JSON answer; `GenerationError` unless 200."""
         status, answer = self._call("POST", path, body, timeout=REQUEST_TIMEOUT)
         if status != 200:
-            raise GenerationError(f"the server refused {path}: {status} {_message(answer)}")
+            raise GenerationError(f"the server refused {path}: {status} {message(answer)}")
         return answer
 
     def _piece(self, token: int) -> str:
@@ -315,11 +320,11 @@ class ServerRuntime(TokenPrompts):
             if response.status != 200:
                 raise GenerationError(
                     f"the server refused the request: {response.status} "
-                    f"{_message(_json(response.read()))}"
+                    f"{message(decode(response.read()))}"
                 )
             for event in _events(response):
                 if "error" in event:
-                    raise GenerationError(f"the server failed: {_message(event)}")
+                    raise GenerationError(f"the server failed: {message(event)}")
                 text = event.get("content") or ""
                 if text:
                     generated += [int(t) for t in event.get("tokens") or ()]
@@ -382,7 +387,7 @@ class ServerRuntime(TokenPrompts):
     ) -> tuple[int, Any]:
         response = self._open(method, path, body, timeout=timeout)
         try:
-            return response.status, _json(response.read())
+            return response.status, decode(response.read())
         except (OSError, http.client.HTTPException) as exc:
             raise self._gone(exc) from exc
         finally:
@@ -443,7 +448,7 @@ def _events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
         payload = line[5:].strip()
         if payload == "[DONE]":
             return
-        event = _json(payload.encode())
+        event = decode(payload.encode())
         if isinstance(event, dict):
             yield event
 
@@ -457,24 +462,6 @@ def _finished(event: dict[str, Any]) -> Finished:
     # The server counts the end-of-generation token it sampled; in-process does not.
     count = predicted - 1 if reason == "eos" and predicted > 0 else predicted
     return Finished(completion_tokens=count, stop_reason=reason)
-
-
-def _json(data: bytes) -> Any:
-    try:
-        return json.loads(data)
-    except ValueError:
-        return data.decode("utf-8", "replace")[:200]
-
-
-def _message(body: Any) -> str:
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or error)
-        if error:
-            return str(error)
-        return ""
-    return str(body or "")
 
 
 def _is_loopback(url: str) -> bool:
