@@ -134,7 +134,7 @@ def test_a_batch_survives_503s_dropped_connections_and_a_restart_with_every_row_
     stand_ins: list[StandIn], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(http, "LONGEST_PAUSE", 0.5)  # the backoff's shape, in less time
-    server = engine(stand_ins, "vllm", busy=3, drops=2)
+    server = engine(stand_ins, "vllm")
     rows = [{**CASE, "id": i} for i in range(8)]
     with Judge(None, METRIC, server_url=server.url, concurrency=3) as judge:
         server.busy, server.drops = 3, 2  # after the probe: faults mid-batch
@@ -201,3 +201,12 @@ def test_server_engines_prints_every_profile(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for name in ("llama-server", "llama-server-chat", "vllm", "sglang", "tgi", "ollama", "openai"):
         assert name in out
+
+
+def test_an_engine_url_where_nothing_answers_is_one_line_at_once() -> None:
+    from edgejudge.runtime.server_process import free_port
+
+    started = time.monotonic()
+    with pytest.raises(ServerError, match="cannot reach the server"):
+        Judge(None, METRIC, server_url=f"http://127.0.0.1:{free_port()}", engine="vllm")
+    assert time.monotonic() - started < 10  # not the two minutes a running batch waits

@@ -26,7 +26,7 @@ from edgejudge.errors import GenerationError, ServerError
 from edgejudge.runtime import engines
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling
 from edgejudge.runtime.engines import FACTS, EngineName, Reply, Request
-from edgejudge.runtime.http import Http, message
+from edgejudge.runtime.http import PATIENCE, Http, message
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT
 
 REQUEST_TIMEOUT = 600.0
@@ -62,7 +62,9 @@ class EngineRuntime:
             raise ValueError("llama-server's native API is ServerRuntime's")
         self.engine = engine
         self.facts = FACTS[engine]
-        self._http = Http(url, api_key=api_key, **({"patience": patience} if patience else {}))
+        # While connecting, a server that is not there is said so at once; once it has
+        # answered, a busy or restarting one is waited for (`http.py`).
+        self._http = Http(url, api_key=api_key, patience=0.0)
         self.url = self._http.base
         info = self._describe(served_model)
         self.served_model: str = info["model"]
@@ -75,6 +77,7 @@ class EngineRuntime:
         self._lock = threading.Lock()
         self.enforces_grammar = False  # until the probe says otherwise
         self.enforces_grammar = self.probe()
+        self._http.patience = PATIENCE if patience is None else patience
         if not self.enforces_grammar and not allow_unconstrained:
             note = self.facts.grammar.removeprefix("none").strip()
             why = (
