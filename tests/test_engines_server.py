@@ -5,7 +5,6 @@ equal the in-process ones, and two servers carry one batch between them."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.request
@@ -21,41 +20,21 @@ from edgejudge.runtime.numerics import PARITY_ARGS
 from edgejudge.runtime.pool import Pool
 from edgejudge.runtime.remote import EngineRuntime, detect
 from edgejudge.runtime.server_process import free_port
+from tests.cases import TEN_FAITHFULNESS
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
-ROOT = Path(__file__).resolve().parent.parent
 METRIC = "response-faithfulness-5point"
 BUDGET = 32
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict[str, Any]]:
-    lines = (ROOT / "examples" / "faithfulness.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()][:4]
+ROWS = TEN_FAITHFULNESS[:4]
 
 
 def _start(
     llama_server: Path, model: Path, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = port or free_port()
-    command = [
-        str(llama_server),
-        "-m",
-        str(model),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "-c",
-        "8192",
-        "-np",
-        "2",
-        "-t",
-        "2",
-        *PARITY_ARGS,
-    ]
-    if avoid_weight_repacking():
-        command.append("--no-repack")
+    command = _start_command(llama_server, model, port)
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -108,10 +87,10 @@ def _seen(results: list[JudgeResult]) -> list[tuple[Any, ...]]:
 
 
 def test_native_and_chat_endpoints_give_the_in_process_verdicts_and_probabilities(
-    servers: list[str], instruct_path: Path, rows: list[dict[str, Any]]
+    servers: list[str], instruct_path: Path
 ) -> None:
     with Judge(instruct_path, METRIC, max_tokens=BUDGET, slots=1) as judge:
-        expected = _seen(list(judge.evaluate_many(rows)))
+        expected = _seen(list(judge.evaluate_many(ROWS)))
     assert detect(servers[0], api_key=None) == "llama-server"
     for engine in ("llama-server", "llama-server-chat"):
         # One request at a time: side-by-side slots may change the floats (see README).
@@ -121,7 +100,7 @@ def test_native_and_chat_endpoints_give_the_in_process_verdicts_and_probabilitie
             if engine == "llama-server-chat":
                 assert isinstance(judge.runtime, EngineRuntime)
                 assert judge.runtime.enforces_grammar  # the probe passed
-            got = list(judge.evaluate_many(rows))
+            got = list(judge.evaluate_many(ROWS))
         assert all(r.enforced for r in got)
         assert [(s, raw) for s, raw, _ in _seen(got)] == [(s, raw) for s, raw, _ in expected]
         # Through the chat endpoint, an answer cut by the budget is continued as a prefilled
@@ -133,19 +112,17 @@ def test_native_and_chat_endpoints_give_the_in_process_verdicts_and_probabilitie
             assert p == pytest.approx(q, abs=close), engine
 
 
-def test_two_servers_share_one_batch_and_agree_with_one(
-    servers: list[str], rows: list[dict[str, Any]]
-) -> None:
+def test_two_servers_share_one_batch_and_agree_with_one(servers: list[str]) -> None:
     with Judge(None, METRIC, server_url=servers[:1], max_tokens=BUDGET, concurrency=1) as judge:
-        one = _seen(list(judge.evaluate_many(rows)))
+        one = _seen(list(judge.evaluate_many(ROWS)))
     with Judge(None, METRIC, server_url=servers, max_tokens=BUDGET, concurrency=1) as judge:
         assert isinstance(judge.runtime, Pool) and judge.slots == 2
-        both = list(judge.evaluate_many(rows))
+        both = list(judge.evaluate_many(ROWS))
     assert [(s, raw) for s, raw, _ in _seen(both)] == [(s, raw) for s, raw, _ in one]
 
 
 def test_a_server_killed_mid_batch_and_brought_back_finishes_the_batch_with_every_row_once(
-    llama_server: Path, instruct_path: Path, rows: list[dict[str, Any]]
+    llama_server: Path, instruct_path: Path
 ) -> None:
     """Someone else's llama-server dies under a batch (kill -9) and its owner starts it again
     on the same port: the rows in flight are judged again once it answers (503 while it
@@ -154,9 +131,9 @@ def test_a_server_killed_mid_batch_and_brought_back_finishes_the_batch_with_ever
     port = int(url.rsplit(":", 1)[1])
     try:
         with Judge(None, METRIC, server_url=url, max_tokens=BUDGET, concurrency=1) as judge:
-            unbroken = _seen(list(judge.evaluate_many(rows)))
+            unbroken = _seen(list(judge.evaluate_many(ROWS)))
             got: list[JudgeResult] = []
-            for result in judge.evaluate_many(rows):
+            for result in judge.evaluate_many(ROWS):
                 got.append(result)
                 if len(got) == 1:  # the second row is about to be sent: pull the plug
                     process.kill()

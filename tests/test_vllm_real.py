@@ -7,15 +7,14 @@ request and response shapes everywhere.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from edgejudge.judging.judge import Judge
 from edgejudge.runtime.remote import EngineRuntime, detect
+from tests.cases import TEN_FAITHFULNESS
 
 URL = os.environ.get("EDGEJUDGE_VLLM_URL")
 pytestmark = [
@@ -24,27 +23,23 @@ pytestmark = [
         not URL, reason="no real vLLM: set EDGEJUDGE_VLLM_URL (scripts/vllm_cpu.sh)"
     ),
 ]
-ROOT = Path(__file__).resolve().parent.parent
 METRIC = "response-faithfulness-5point"
 BUDGET = 32
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict[str, Any]]:
-    lines = (ROOT / "examples" / "faithfulness.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()][:4]
+ROWS = TEN_FAITHFULNESS[:4]
 
 
 def test_real_vllm_is_detected_probed_and_judges_with_the_grammar_and_probabilities(
-    instruct_path: Path, rows: list[dict[str, Any]]
+    instruct_path: Path,
 ) -> None:
     assert URL is not None
     assert detect(URL, api_key=None) == "vllm"
     with Judge(instruct_path, METRIC, max_tokens=BUDGET, slots=1) as judge:
-        local = list(judge.evaluate_many(rows))
+        local = list(judge.evaluate_many(ROWS))
     with Judge(None, METRIC, server_url=URL, max_tokens=BUDGET, concurrency=1) as judge:
         assert isinstance(judge.runtime, EngineRuntime) and judge.runtime.enforces_grammar
-        remote = list(judge.evaluate_many(rows))
+        remote = list(judge.evaluate_many(ROWS))
     for there, here in zip(remote, local, strict=True):
         assert there.enforced and there.score in range(1, 6)
         assert there.probabilities is not None and here.probabilities is not None

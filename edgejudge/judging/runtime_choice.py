@@ -176,9 +176,7 @@ def _connect_one(
     if engine != "auto" and engine not in ENGINE_NAMES:
         raise ServerError(f"unknown engine {engine!r} (known: auto, {', '.join(ENGINE_NAMES)})")
     if engine == "auto":
-        if not url.startswith(("http://", "https://")):
-            raise ServerError(f"server URL must start with http:// or https://, not {url!r}")
-        engine = detect(url, api_key=key)
+        engine = detect(url, api_key=key)  # a URL that is not http(s) is refused there
     if engine != "llama-server":
         runtime = EngineRuntime(
             url,

@@ -22,6 +22,11 @@ def as_messages(messages: Messages) -> list[Message]:
     return [Message("user", messages)] if isinstance(messages, str) else list(messages)
 
 
+def as_turns(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Messages as chat templates and chat APIs take them: `{"role", "content"}` objects."""
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
 class ChatPrompt:
     """Builds prompt tokens for a conversation (a system prompt and a user message).
 
@@ -62,7 +67,7 @@ class ChatPrompt:
         conversation = as_messages(messages)
         if self._formatter is None:
             return "\n\n".join(m.content for m in conversation)
-        turns = [{"role": m.role, "content": m.content} for m in conversation]
+        turns = as_turns(conversation)
         text = str(self._formatter(messages=turns).prompt)
         # The BOS token is added as a token when the vocabulary asks for one, as llama.cpp's
         # own chat path does; drop the template's copy so there is only one.

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from edgejudge.core.formats.base import Message
 from edgejudge.core.formats.regex import gbnf_to_regex
 from edgejudge.runtime.base import Sampling
+from edgejudge.runtime.chat import as_turns
 
 EngineName = Literal[
     "llama-server", "llama-server-chat", "vllm", "sglang", "tgi", "ollama", "openai"
@@ -175,7 +176,7 @@ def chat_request(
     top: int,
 ) -> Request:
     """An OpenAI chat-completions request, with the grammar in the field `name` reads."""
-    turns: list[dict[str, str]] = [{"role": m.role, "content": m.content} for m in messages]
+    turns = as_turns(messages)
     body: dict[str, Any] = {
         "model": model,
         "messages": turns,
@@ -297,7 +298,7 @@ def ollama_request(
 ) -> Request:
     """Ollama's `/api/chat`; an answer begun goes as the last assistant message, which
     Ollama continues. `num_ctx` is set: Ollama's default silently cuts longer prompts."""
-    turns = [{"role": m.role, "content": m.content} for m in messages]
+    turns = as_turns(messages)
     if written:
         turns.append({"role": "assistant", "content": written})
     options: dict[str, Any] = {

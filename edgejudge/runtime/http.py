@@ -18,7 +18,8 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from edgejudge.errors import ServerError, ServerGoneError
@@ -28,6 +29,7 @@ FIRST_PAUSE = 0.5  # seconds
 LONGEST_PAUSE = 8.0
 PATIENCE = 120.0  # seconds of retrying before a request is given up
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+R = TypeVar("R")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -64,24 +66,42 @@ class Http:
         """Send `body` (JSON) to `path`; return the status and the decoded answer. Retries
         what the module's docstring says while `retry`; `ServerGoneError` when the server
         cannot be reached (after the retries)."""
-        deadline = time.monotonic() + (self.patience if retry else 0.0)
-        pause = FIRST_PAUSE
-        while True:
-            try:
-                status, answer, wait = self._once(method, path, body, timeout=timeout)
-            except ServerGoneError:
-                if time.monotonic() + pause > deadline:
-                    raise
-                wait = None
-            else:
-                if status not in RETRY_STATUSES or time.monotonic() + pause > deadline:
-                    return status, answer
-            time.sleep(min(wait if wait is not None else pause, LONGEST_PAUSE))
-            pause = min(pause * 2, LONGEST_PAUSE)
 
-    def _once(
+        def fetch() -> tuple[int, Any, float | None]:
+            response = self._open_once(method, path, body, timeout=timeout)
+            try:
+                with response:
+                    raw = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                raise ServerGoneError(
+                    f"lost the connection to the server at {self.base}: {exc}"
+                ) from exc
+            return int(response.status), decode(raw), _retry_after(response)
+
+        status, answer, _ = patiently(
+            fetch,
+            patience=self.patience if retry else 0.0,
+            busy=lambda got: got[0] in RETRY_STATUSES,
+            asked=lambda got: got[2],
+        )
+        return status, answer
+
+    def open(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float
+    ) -> http.client.HTTPResponse:
+        """Send `body` (JSON) to `path` and return the response with its body unread (to
+        stream; the caller closes it), retried as `call` is until an answer begins."""
+        return patiently(
+            lambda: self._open_once(method, path, body, timeout=timeout),
+            patience=self.patience,
+            busy=lambda response: response.status in RETRY_STATUSES,
+            asked=_retry_after,
+            release=lambda response: response.close(),
+        )
+
+    def _open_once(
         self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
-    ) -> tuple[int, Any, float | None]:
+    ) -> http.client.HTTPResponse:
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else {}
         if self._api_key:
@@ -90,21 +110,42 @@ class Http:
             self.base + path, data=data, headers=headers, method=method
         )
         try:
-            response = self._opener.open(request, timeout=timeout)
+            return self._opener.open(request, timeout=timeout)  # type: ignore[no-any-return]
         except urllib.error.HTTPError as exc:
-            response = exc  # an answer all the same
+            return exc  # type: ignore[return-value]  # an answer all the same
         except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
-            raise ServerGoneError(f"cannot reach the server at {self.base}: {reason}") from None
+            raise ServerGoneError(f"cannot reach the server at {self.base}: {reason}") from exc
+
+
+def patiently(
+    attempt: Callable[[], R],
+    *,
+    patience: float,
+    busy: Callable[[R], bool],
+    asked: Callable[[R], float | None] = lambda _got: None,
+    release: Callable[[R], None] = lambda _got: None,
+) -> R:
+    """`attempt()`, tried again while it raises `ServerGoneError` or its result is `busy`,
+    for up to `patience` seconds: after a pause doubling from `FIRST_PAUSE` to
+    `LONGEST_PAUSE`, or the seconds the server `asked` for (`Retry-After`). A busy result is
+    `release`d before the next try; the last one is returned as it is."""
+    deadline = time.monotonic() + patience
+    pause = FIRST_PAUSE
+    while True:
         try:
-            with response:
-                raw = response.read()
-                after = response.headers.get("Retry-After") if response.headers else None
-        except (OSError, http.client.HTTPException) as exc:
-            raise ServerGoneError(
-                f"lost the connection to the server at {self.base}: {exc}"
-            ) from None
-        return int(response.status), decode(raw), _seconds(after)
+            got = attempt()
+        except ServerGoneError:
+            if time.monotonic() + pause > deadline:
+                raise
+            wait: float | None = None
+        else:
+            if not busy(got) or time.monotonic() + pause > deadline:
+                return got
+            wait = asked(got)
+            release(got)
+        time.sleep(min(wait if wait is not None else pause, LONGEST_PAUSE))
+        pause = min(pause * 2, LONGEST_PAUSE)
 
 
 def decode(data: bytes) -> Any:
@@ -113,6 +154,12 @@ def decode(data: bytes) -> Any:
         return json.loads(data)
     except ValueError:
         return data.decode("utf-8", "replace")[:200]
+
+
+def refuse_bad_key(base: str, status: int, body: Any) -> None:
+    """`ServerError` in one line (without the key) when the server at `base` refused it."""
+    if status in (401, 403):
+        raise ServerError(f"{base} refused the API key: {status} {message(body)}".rstrip())
 
 
 def message(body: Any) -> str:
@@ -125,7 +172,9 @@ def message(body: Any) -> str:
     return str(body or "")
 
 
-def _seconds(value: str | None) -> float | None:
+def _retry_after(response: http.client.HTTPResponse) -> float | None:
+    """The seconds a busy server asked to be left alone (`Retry-After`), if it said."""
+    value = response.headers.get("Retry-After") if response.headers else None
     try:
         return max(0.0, float(value)) if value else None
     except ValueError:

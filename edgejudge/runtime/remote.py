@@ -25,8 +25,9 @@ from edgejudge.core.probabilities import END, Candidate, NextTokens
 from edgejudge.errors import GenerationError, ServerError
 from edgejudge.runtime import engines
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling
+from edgejudge.runtime.chat import as_turns
 from edgejudge.runtime.engines import FACTS, EngineName, Reply, Request
-from edgejudge.runtime.http import PATIENCE, Http, message
+from edgejudge.runtime.http import PATIENCE, Http, message, refuse_bad_key
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT
 
 REQUEST_TIMEOUT = 600.0
@@ -153,8 +154,7 @@ class EngineRuntime:
 
     def _get(self, path: str, *, required: bool = True) -> dict[str, Any]:
         status, body = self._http.call("GET", path, timeout=30)
-        if status in (401, 403):
-            raise ServerError(f"{self.url} refused the API key: {status} {message(body)}".rstrip())
+        refuse_bad_key(self.url, status, body)
         if status != 200 or not isinstance(body, dict):
             if not required:
                 return {}
@@ -211,10 +211,7 @@ class EngineRuntime:
         status, answer = self._http.call(
             "POST", request.path, request.body, timeout=REQUEST_TIMEOUT
         )
-        if status in (401, 403):
-            raise ServerError(
-                f"{self.url} refused the API key: {status} {message(answer)}".rstrip()
-            )
+        refuse_bad_key(self.url, status, answer)
         if status != 200:
             raise GenerationError(
                 f"{self.facts.title} at {self.url} refused the request: {status} "
@@ -283,7 +280,7 @@ class EngineRuntime:
             return known
         body = {
             "model": self.served_model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": as_turns(messages),
         }
         status, answer = self._http.call("POST", "/chat_tokenize", body, timeout=REQUEST_TIMEOUT)
         text = answer.get("templated_text") if isinstance(answer, dict) else None
@@ -370,10 +367,7 @@ def detect(url: str, *, api_key: str | None) -> EngineName:
 
     def answers(path: str, *keys: str) -> bool:
         status, body = client.call("GET", path, timeout=30, retry=False)
-        if status in (401, 403):
-            raise ServerError(
-                f"{client.base} refused the API key: {status} {message(body)}".rstrip()
-            )
+        refuse_bad_key(client.base, status, body)
         return status == 200 and isinstance(body, dict) and all(k in body for k in keys)
 
     if answers("/props", "default_generation_settings"):

@@ -9,11 +9,8 @@ input reaches the model as the same tokens whichever runtime carries it.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,19 +21,11 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.http import (
-    FIRST_PAUSE,
-    LONGEST_PAUSE,
-    PATIENCE,
-    RETRY_STATUSES,
-    decode,
-    message,
-)
+from edgejudge.runtime.http import PATIENCE, Http, decode, message
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
 from edgejudge.runtime.server_kept import KeptSlot
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
-    HOST,
     Kind,
     ServerProcess,
     find_llama_server,
@@ -70,14 +59,9 @@ class ServerRuntime(TokenPrompts):
         `chat_template` overrides the one the server reports (None: no template); `wait`
         is how long to wait for a server that is still loading its model.
         """
-        self._base = url.rstrip("/")
-        self._api_key = api_key
-        self._patience = 0.0  # while connecting: say at once that a server is not there
+        # While connecting, a server that is not there is said so at once (patience 0).
+        self._http = Http(url, api_key=api_key, patience=0.0)
         self.process = process
-        self._local = process is not None or _is_loopback(self._base)
-        self._opener = urllib.request.build_opener(
-            *([urllib.request.ProxyHandler({})] if self._local else [])
-        )
         self._check_health(wait)
         self._read_props(model_name)
         self._template = (
@@ -86,8 +70,8 @@ class ServerRuntime(TokenPrompts):
         self._chat = self._chat_prompt(self._template)
         self._check_grammar()
         # From now on a server someone else runs is waited for while it is busy (429, 503)
-        # or restarting (connections refused or dropped): see `_open`.
-        self._patience = PATIENCE if process is None else 0.0
+        # or restarting (connections refused or dropped): see `edgejudge.runtime.http`.
+        self._http.patience = PATIENCE if process is None else 0.0
 
     # -- construction -------------------------------------------------------------------
 
@@ -159,8 +143,6 @@ class ServerRuntime(TokenPrompts):
         wait: float = 60.0,
     ) -> ServerRuntime:
         """Use the llama.cpp server at `url`; `api_key` defaults to `$EDGEJUDGE_API_KEY`."""
-        if not url.startswith(("http://", "https://")):
-            raise ServerError(f"server URL must start with http:// or https://, not {url!r}")
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
         return cls(url, api_key=key, model_name=model_name, wait=wait)
 
@@ -169,7 +151,7 @@ class ServerRuntime(TokenPrompts):
     @property
     def url(self) -> str:
         """The server's base URL (a restarted local server has a new port)."""
-        return self.process.url if self.process is not None else self._base
+        return self._http.base
 
     def _check_health(self, wait: float) -> None:
         deadline = time.monotonic() + wait
@@ -349,38 +331,12 @@ class ServerRuntime(TokenPrompts):
     def _open(
         self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
     ) -> http.client.HTTPResponse:
-        """One request; for a server someone else runs, tried again (before any answer was
-        read) on 429/502/503/504 and on refused or dropped connections, with a doubling pause,
-        for up to `PATIENCE` seconds (`edgejudge.runtime.http`)."""
-        deadline = time.monotonic() + self._patience
-        pause = FIRST_PAUSE
-        while True:
-            try:
-                response = self._open_once(method, path, body, timeout=timeout)
-            except ServerGoneError:
-                if time.monotonic() + pause > deadline:
-                    raise
-            else:
-                if response.status not in RETRY_STATUSES or time.monotonic() + pause > deadline:
-                    return response
-                response.close()
-            time.sleep(pause)
-            pause = min(pause * 2, LONGEST_PAUSE)
-
-    def _open_once(
-        self, method: str, path: str, body: dict[str, Any] | None, *, timeout: float
-    ) -> http.client.HTTPResponse:
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if data is not None else {}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
+        """The response to one request, its body unread; for a server someone else runs,
+        retried as `edgejudge.runtime.http` says until an answer begins."""
         try:
-            return self._opener.open(request, timeout=timeout)  # type: ignore[no-any-return]
-        except urllib.error.HTTPError as exc:
-            return exc  # type: ignore[return-value]  # an answer all the same
-        except (OSError, http.client.HTTPException) as exc:
-            raise self._gone(exc) from exc
+            return self._http.open(method, path, body, timeout=timeout)
+        except ServerGoneError as exc:
+            raise self._gone(exc.__cause__) from exc.__cause__
 
     def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, timeout: float
@@ -431,6 +387,7 @@ class ServerRuntime(TokenPrompts):
                 ) from None
             return
         self.process.restart()
+        self._http.base = self.process.url  # a restarted server has a new port
         self._check_health(0)
 
     def close(self) -> None:
@@ -462,10 +419,3 @@ def _finished(event: dict[str, Any]) -> Finished:
     # The server counts the end-of-generation token it sampled; in-process does not.
     count = predicted - 1 if reason == "eos" and predicted > 0 else predicted
     return Finished(completion_tokens=count, stop_reason=reason)
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlparse
-
-    host = urlparse(url).hostname or ""
-    return host in {HOST, "localhost", "::1"}
