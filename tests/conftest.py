@@ -86,7 +86,8 @@ def demo_runtime(demo_path: Path) -> Iterator[object]:
     """One real llama.cpp runtime on the demo model, shared by the real-model tests."""
     from edgejudge.runtime.llama_cpp import LlamaCppRuntime
 
-    runtime = LlamaCppRuntime(demo_path, context_length=4096, model_name="demo")
+    # Four slots, not a CPU's default one: the tests that share it judge side by side.
+    runtime = LlamaCppRuntime(demo_path, context_length=4096, model_name="demo", slots=4)
     yield runtime
     runtime.close()
 

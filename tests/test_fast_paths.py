@@ -1,11 +1,11 @@
 """The in-process fast paths are correct, on the real demo model in real llama.cpp.
 
-Sample-first grammar checking, several judgments decoded in one batch, the shared prompt
-head and carrying on a stopped sequence are all ways of doing less work. These tests prove
-they change nothing they shouldn't: the grammar still holds, greedy picks the same tokens
-llama-cpp-python's grammar-first sampler picks, results come back in input order, a bad row
-fails alone, and an input gets the same verdict whatever was judged before it. Speed is
-measured by scripts/bench.py, not here.
+Sample-first grammar checking, several judgments decoded in one batch, the prefix cache
+(tests/test_prefix_cache.py proves it bit for bit) and carrying on a stopped sequence are
+all ways of doing less work. These tests prove they change nothing they shouldn't: the
+grammar still holds, greedy picks the same tokens llama-cpp-python's grammar-first sampler
+picks, results come back in input order, a bad row fails alone, and an input gets the same
+verdict whatever was judged before it. Speed is measured by scripts/bench.py, not here.
 """
 
 from __future__ import annotations
@@ -73,12 +73,13 @@ def test_sample_first_picks_what_grammar_first_picks(one_slot: LlamaCppRuntime) 
     assert ours[0].startswith("<feedback>")
 
 
-def test_the_shared_head_and_earlier_inputs_change_no_verdict(one_slot: LlamaCppRuntime) -> None:
+def test_the_prefix_cache_and_earlier_inputs_change_no_verdict(one_slot: LlamaCppRuntime) -> None:
     judge = Judge(None, METRIC, runtime=one_slot, max_tokens=32)
     tokens = one_slot.chat_tokens(judge.prompt(TEN_FAITHFULNESS[4]))
-    fresh = text_of(one_slot, tokens, judge.grammar, 32)  # no head shared yet
+    fresh = text_of(one_slot, tokens, judge.grammar, 32)
     first = judge.evaluate(TEN_FAITHFULNESS[4])
-    assert judge._head and tokens[: len(judge._head)] == judge._head  # a head was shared
+    reused = one_slot.prefix_cache.reused_tokens
+    assert reused > 0  # its own prompt's head, from the generation before
     judge.evaluate(TEN_FAITHFULNESS[7])
     judge.evaluate(TEN_FAITHFULNESS[4] | {"response": "Another answer entirely."})
     again = judge.evaluate(TEN_FAITHFULNESS[4])

@@ -141,21 +141,6 @@ def test_a_failing_row_fails_alone_in_place() -> None:
     assert [type(o).__name__ for o in outcomes] == ["JudgeResult", "InputError", "JudgeResult"]
 
 
-def test_a_runtime_that_shares_a_prefix_gets_the_metrics_head_once_per_judgment() -> None:
-    sharing = FakeRuntime(VERDICT, shares_prefix=True)
-    with Judge(None, METRIC, runtime=sharing) as judge:
-        judge.evaluate(FAITHFUL)
-        judge.evaluate(TEN_FAITHFULNESS[1])
-    head = sharing.shared[0]
-    assert sharing.shared == [head, head] and len(head) > 20
-    for prompt in sharing.prompts:  # the head starts every prompt, whatever its input
-        assert prompt.startswith("".join(chr(t) for t in head))
-    plain = FakeRuntime(VERDICT)
-    with Judge(None, METRIC, runtime=plain) as judge:
-        judge.evaluate(FAITHFUL)
-    assert plain.shared == [] and len(plain.prompts) == 1  # no probing where nothing is shared
-
-
 # -- a server that dies mid-batch ---------------------------------------------------------
 
 

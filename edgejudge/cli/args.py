@@ -34,6 +34,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def mebibytes(text: str) -> int:
+    """argparse type: an amount of memory in MiB, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (off) or more")
+    return value
+
+
 def temperature(text: str) -> float:
     """argparse type: a sampling temperature, 0 (greedy) or more."""
     try:
@@ -188,8 +199,19 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         metavar="N",
         help="judgments at once in a batch. In-process: decoded together in one llama.cpp "
-        "batch, sharing the model's one --ctx (default 4). Server: llama.cpp's -np; each "
-        "slot gets the full --ctx, so the server holds N times that (default 1)",
+        "batch, sharing the model's one --ctx (default by backend: 1 on a CPU, where side "
+        "by side decodes slower than one at a time (measured by scripts/bench.py); 4 where "
+        "layers run on a GPU). Server: llama.cpp's -np; each slot gets the full --ctx, so "
+        "the server holds N times that (default 1)",
+    )
+    group.add_argument(
+        "--prefix-cache",
+        type=mebibytes,
+        metavar="MIB",
+        help="in-process: memory for prompt heads kept between judgments, so a row's "
+        "other metrics and rows sharing a context evaluate only what differs; verdicts "
+        "stay bit for bit those of each prompt evaluated alone (default 1024; 0: off, every "
+        "prompt evaluated in full)",
     )
     group.add_argument(
         "--server-url",
@@ -261,6 +283,7 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
         server_url=tuple(args.server_url) if args.server_url else None,
         api_key=args.api_key,
         slots=args.slots,
+        prefix_cache_mib=args.prefix_cache,
         llama_server=args.llama_server,
         engine=None if args.engine == "auto" else args.engine,
         concurrency=args.concurrency,

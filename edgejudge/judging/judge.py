@@ -34,11 +34,11 @@ from edgejudge.core.formats import (
     verdict_grammar,
 )
 from edgejudge.core.formats.base import Answer, BoundFormat
-from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
+from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.errors import EdgeJudgeError, MetricError, ParseError
 from edgejudge.judging.pairs import PairResult
-from edgejudge.judging.pipeline import Pipeline, shared_head
+from edgejudge.judging.pipeline import Pipeline
 from edgejudge.judging.result import JudgeResult
 from edgejudge.judging.runtime_choice import (
     RuntimeName,
@@ -168,6 +168,7 @@ class Judge:
         server_url: str | Sequence[str] | None = None,
         api_key: str | None = None,
         slots: int | None = None,
+        prefix_cache_mib: int | None = None,
         llama_server: str | os.PathLike[str] | None = None,
         engine: str | None = None,
         concurrency: int | None = None,
@@ -180,14 +181,17 @@ class Judge:
         server edgejudge starts; `llama_server` names the binary), a `Runtime` object, or
         None: a llamafile runs as a server, a GGUF file in-process. `slots` is how many
         judgments `evaluate_many` runs at once: decoded together in one batch in-process
-        (default 4), parallel requests to a server (default 1). `server_url` uses a server
-        someone else runs, or a list of them serving the same model, one batch spread over
-        all (`model` may then be None; `api_key` is sent as a bearer token to those URLs
-        only): a llama.cpp server, or a serving engine (`engine`: "vllm", "sglang", "tgi",
-        "ollama", "openai", "llama-server-chat"; None detects it) that applies the model's
-        chat template itself. `concurrency` is the requests in flight per URL (default: the
-        slots the server reports); `served_model` the engine's name for the model. An engine
-        that does not apply the verdict grammar is refused unless `allow_unconstrained`.
+        (default 1 on a CPU, 4 on a GPU), parallel requests to a server (default 1).
+        `prefix_cache_mib` is the in-process memory for prompt heads kept between judgments
+        (default 1024; 0 evaluates every prompt in full); verdicts never depend on it.
+        `server_url` uses a server someone else runs, or a list of them serving the same
+        model, one batch spread over all (`model` may then be None; `api_key` is sent as a
+        bearer token to those URLs only): a llama.cpp server, or a serving engine (`engine`:
+        "vllm", "sglang", "tgi", "ollama", "openai", "llama-server-chat"; None detects it)
+        that applies the model's chat template itself. `concurrency` is the requests in
+        flight per URL (default: the slots the server reports); `served_model` the engine's
+        name for the model. An engine that does not apply the verdict grammar is refused
+        unless `allow_unconstrained`.
 
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
@@ -222,6 +226,7 @@ class Judge:
                 server_url=server_url,
                 api_key=api_key,
                 slots=slots,
+                prefix_cache_mib=prefix_cache_mib,
                 llama_server=llama_server,
                 engine=engine,
                 concurrency=concurrency,
@@ -239,7 +244,6 @@ class Judge:
         )
         self.use_grammar = grammar
         self.probabilities = probabilities
-        self._head: list[int] | None = None
         self._gate = _Gate(self.slots)
 
     def _bind(self, metric: AnyMetric) -> None:
@@ -270,7 +274,6 @@ class Judge:
         """
         other = copy.copy(self)
         other._bind(resolve_any_metric(metric))
-        other._head = None
         other._owns_runtime = False
         return other
 
@@ -335,10 +338,6 @@ class Judge:
     def _run(self, messages: list[Message]) -> Iterator[str | JudgeResult]:
         """One judgment of `messages` in one of the runtime's slots."""
         with self._judging():
-            if self.runtime.shares_prefix:
-                if self._head is None:
-                    self._head = shared_head(self.runtime, self._probe)
-                self.runtime.share_prefix(self._head)
             yield from self.pipeline.run(messages, self._gate.cancel.is_set)
 
     @property
@@ -358,15 +357,6 @@ class Judge:
             sampling=self.sampling,
             probabilities=self.probabilities,
         )
-
-    def _probe(self, marker: str) -> list[Message]:
-        """The messages for an input whose every field is `marker` (for the shared head)."""
-        fields = dict.fromkeys(self.metric.required_inputs, marker)
-        if isinstance(self.metric, PairwiseMetric):
-            fields.update(dict.fromkeys(PAIR_OUTPUTS, marker))
-        else:
-            fields[self.metric.required_output] = marker
-        return self.messages(fields)
 
     @contextmanager
     def _judging(self) -> Iterator[None]:

@@ -22,11 +22,7 @@ from edgejudge.core.formats.base import Answer
 from edgejudge.errors import Cancelled, ContextOverflowError
 from edgejudge.judging.probabilities import decision_distribution
 from edgejudge.judging.result import JudgeResult
-from edgejudge.runtime.base import Finished, Kept, Prompt, Runtime, Sampling, token_ids
-
-# The shared prompt head is cut back this many tokens from where two probe prompts first
-# differ: the token before an input's text can merge with it.
-HEAD_BACKOFF = 2
+from edgejudge.runtime.base import Finished, Kept, Prompt, Runtime, Sampling
 
 
 @dataclass(frozen=True)
@@ -138,19 +134,3 @@ class Pipeline:
         except ValueError:  # the runtime reported no probability for any value
             distribution = None
         return replace(verdict, distribution=distribution)
-
-
-def shared_head(runtime: Runtime, messages_for: Callable[[str], list[Message]]) -> list[int]:
-    """The prompt tokens every input's prompt starts with, for a runtime that keeps them.
-
-    `messages_for(marker)` is the messages with every field set to `marker`; two markers
-    give two prompts, and the head is what they share, cut back by `HEAD_BACKOFF`. It
-    depends on the metric alone: every input gets the same head, and so the same verdict.
-    """
-    probes = [token_ids(runtime.prompt(messages_for(marker))) for marker in ("A", "Z")]
-    common = 0
-    for a, b in zip(*probes, strict=False):
-        if a != b:
-            break
-        common += 1
-    return list(probes[0][: max(0, common - HEAD_BACKOFF)])

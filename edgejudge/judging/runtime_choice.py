@@ -34,7 +34,9 @@ class RuntimeOptions:
     # A server someone else runs, or several serving the same model (one batch over all).
     server_url: str | Sequence[str] | None = None
     api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
-    slots: int | None = None  # judgments at once; None: 4 in-process, 1 for a server (-np)
+    # judgments at once; None: in-process 1 on a CPU, 4 on a GPU; 1 for a server (-np)
+    slots: int | None = None
+    prefix_cache_mib: int | None = None  # in-process head cache; None: 1024, 0: off
     engine: str | None = None  # what serves server_url (engines.ENGINE_NAMES); None: detect
     concurrency: int | None = None  # requests in flight per server URL; None: its slots
     served_model: str | None = None  # the engine's name for the model; None: the one it serves
@@ -88,6 +90,8 @@ def open_runtime(
     """Open the runtime for `model`."""
     if options.slots is not None and options.slots < 1:
         raise ValueError("slots must be at least 1")
+    if options.prefix_cache_mib is not None and options.prefix_cache_mib < 0:
+        raise ValueError("the prefix cache's memory cannot be negative (0 turns it off)")
     if options.server_url:
         choose(None, options)
         return _connect(model, options)
@@ -118,12 +122,15 @@ def open_runtime(
             f"load; run it with --runtime server, or use a GGUF build of the same model",
             str(local.path),
         )
-    from edgejudge.runtime.llama_cpp import DEFAULT_SLOTS, LlamaCppRuntime
+    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.prefix import DEFAULT_BUDGET_MIB
 
+    budget = options.prefix_cache_mib
     runtime = LlamaCppRuntime(
         local.path,
         context_length=context,
-        slots=options.slots or DEFAULT_SLOTS,
+        slots=options.slots,
+        prefix_cache_mib=DEFAULT_BUDGET_MIB if budget is None else budget,
         n_gpu_layers=options.n_gpu_layers,
         n_threads=options.n_threads,
         model_name=local.name,

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from edgejudge.core.formats.base import Message
 from edgejudge.core.probabilities import NextTokens
 from edgejudge.runtime.numerics import REPEAT_PENALTY, TOP_P
+
+if TYPE_CHECKING:
+    from edgejudge.runtime.prefix import CacheStats
 
 
 @dataclass(frozen=True)
@@ -137,13 +140,13 @@ class Runtime(Protocol):
     """Generates text from a loaded model.
 
     What a runtime may offer beyond generating is declared, not discovered: `slots` (how
-    many generations it takes at once), `shares_prefix` (whether `share_prefix` evaluates a
-    common prompt head once) and `can_restart` (whether `restart` can bring back a server
+    many generations it takes at once), `prefix_cache` (what its prompt-head cache did, where
+    it has one), `can_restart` (whether `restart` can bring back a server
     that died) and `reports_probabilities` (whether `generate(keep=True)` keeps the
     generation for scoring what else it could have written), `enforces_grammar` (whether
     the grammar given to `generate` binds the answer: False for an engine with no grammar
     field, whose answers are then only parsed). A runtime without a capability still has
-    the method, which does nothing (`share_prefix`) or raises (`restart`), or the argument,
+    the method, which raises (`restart`), or the argument,
     which it ignores (`keep`, `grammar`).
     """
 
@@ -156,8 +159,8 @@ class Runtime(Protocol):
         ...
 
     @property
-    def shares_prefix(self) -> bool:
-        """Whether `share_prefix` does anything (evaluates a common prompt head once)."""
+    def prefix_cache(self) -> CacheStats | None:
+        """What its cache of evaluated prompt heads did; None where it keeps none."""
         ...
 
     @property
@@ -173,10 +176,6 @@ class Runtime(Protocol):
     @property
     def enforces_grammar(self) -> bool:
         """Whether the grammar `generate` is given binds what it writes."""
-        ...
-
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Evaluate `tokens`, which every prompt to come starts with, once for them all."""
         ...
 
     def restart(self) -> None:

@@ -1,10 +1,14 @@
 """The in-process decoding loop: llama.cpp's native samplers, several sequences per batch.
 
 One worker thread owns the llama.cpp context. Each `generate` call becomes a sequence with
-its own KV cells; every step decodes one token of every running sequence, plus a chunk of a
-waiting prompt, in one `llama_decode`. The prompt head a metric's prompts all share is
-evaluated once into its own sequence and its cells are shared (`llama_memory_seq_cp` tags
-them; in the unified KV cache nothing is copied).
+its own KV cells; every step decodes one token of every running sequence, plus a piece of a
+waiting prompt, in one `llama_decode`.
+
+A prompt starts from the longest head of it already evaluated (prefix.py): the head kept in
+the context (the last prompt's, in cells 0, 1, 2, …) or a snapshot of one kept outside it.
+Its cells are shared (`llama_memory_seq_cp` tags them; in the unified KV cache nothing is
+copied), and the rest is evaluated in pieces cut where the floats stay those of the prompt
+evaluated alone, so no verdict depends on what was judged before.
 
 Sampling is llama.cpp's own sampler chain, so no step walks the vocabulary in Python; the
 grammar is checked on the token picked first (samplers.py).
@@ -31,15 +35,11 @@ import numpy as np
 
 from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
+from edgejudge.runtime.heads import Heads
 from edgejudge.runtime.kept import KeptSequence, Vocabulary
+from edgejudge.runtime.prefix import CacheStats
 from edgejudge.runtime.samplers import Picker, Samplers
 
-# Where a prompt may be split between evaluations. llama.cpp's CPU matrix kernels work on
-# tokens in groups (of 4 here), and which kernel runs depends on how many tokens a batch
-# holds: a prompt split at a multiple of 32, its head evaluated as a batch of its own, gets
-# exactly the floats it gets in one piece (tests/test_fast_paths.py checks the verdicts).
-# Split anywhere else, a greedy verdict can change.
-SPLIT_ALIGN = 32
 # KV cells a kept generation holds beyond its budget, for the tokens a branch evaluates.
 BRANCH_ROOM = 32
 
@@ -77,7 +77,8 @@ class _Sequence:
     request: _Request
     seq: int
     reserve: int  # KV cells kept for it: its own prompt tokens and its token budget
-    done: int = 0  # prompt tokens already in the KV cache (shared head included)
+    done: int = 0  # prompt tokens already in the KV cache (the head it reused included)
+    shared: int = 0  # prompt tokens it took from the head
     count: int = 0  # tokens generated
     last: int = -1  # the token to decode next, once the prompt is in
     picker: Picker | None = None  # its samplers
@@ -101,13 +102,14 @@ class Engine:
         n_batch: int,
         n_threads: int,
         slots: int,
+        cache_bytes: int,
     ) -> None:
         self._lc = lc = llama_cpp
         self._vocab = lc.llama_model_get_vocab(model)
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self.slots = slots
-        self._head_seq = slots  # the sequence id that owns the shared prompt head
+        self._head_seq = slots  # the sequence id that owns the head kept in the context
         params = lc.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = params.n_ubatch = n_batch
@@ -134,9 +136,8 @@ class Engine:
         self._branches: deque[_Branch] = deque()
         self._releases: list[_Sequence] = []
         self.vocabulary = Vocabulary(lc, self._vocab)
-        self._head: list[int] = []  # the shared prompt head in use
-        self._head_done = 0  # how much of it is in the KV cache
-        self._wanted_head: list[int] = []  # the head asked for, taken up when it is safe
+        self._heads = Heads(lc, self._ctx, seq=slots, n_batch=n_batch, budget=cache_bytes,
+                            decode=self._decode)  # fmt: skip
         self._mixed = False  # sequences have run side by side since the cache was laid out
         self._wake = threading.Condition()
         self._stopping = False
@@ -145,12 +146,10 @@ class Engine:
 
     # -- the callers' side ----------------------------------------------------------------
 
-    def share_head(self, tokens: Sequence[int]) -> None:
-        """Keep `tokens` evaluated once for every prompt that starts with them (cut down to
-        a multiple of SPLIT_ALIGN: the head is evaluated as a batch of its own)."""
-        with self._wake:
-            self._wanted_head = list(tokens[: len(tokens) // SPLIT_ALIGN * SPLIT_ALIGN])
-            self._wake.notify()
+    @property
+    def stats(self) -> CacheStats:
+        """What the prefix cache did (heads.py)."""
+        return self._heads.stats
 
     def generate(
         self,
@@ -234,6 +233,7 @@ class Engine:
         for sequence in self._running:
             self._free_samplers(sequence)
         self._samplers.close()
+        self._heads.close()
         lc.llama_batch_free(self._batch)
         lc.llama_free(self._ctx)
         self._ctx = None
@@ -262,16 +262,7 @@ class Engine:
             self._branches.popleft().out.put(error)
 
     def _has_work(self) -> bool:
-        return bool(
-            self._running
-            or self._pending
-            or self._head_missing()
-            or self._branches
-            or self._releases
-        )
-
-    def _head_missing(self) -> bool:
-        return self._head_done < len(self._head) or self._wanted_head != self._head
+        return bool(self._running or self._pending or self._branches or self._releases)
 
     def _step(self) -> None:
         for sequence in [s for s in self._running if s.request.cancelled.is_set()]:
@@ -280,26 +271,18 @@ class Engine:
             self._evaluate_branch(self._branches.popleft())
         with self._wake:
             self._pending = deque(r for r in self._pending if not r.cancelled.is_set())
-        self._switch_head()
         self._admit()
         batch: list[tuple[int, int, int, bool]] = []  # token, position, sequence, wants logits
         outputs: list[tuple[_Sequence, int]] = []
-        # A waiting prompt goes first, in chunks that end where llama-cpp-python's would
-        # (multiples of n_batch) or at least at a multiple of SPLIT_ALIGN: its floats are
-        # then those of the prompt evaluated on its own.
+        # A waiting prompt goes first, in pieces cut where its floats stay those of the
+        # prompt evaluated alone (prefix.py).
         room = self.n_batch - sum(1 for s in self._running if s.last >= 0)
-        if self._head_done < len(self._head):
-            end = min(len(self._head), self._chunk_end(self._head_done), self._head_done + room)
-            for position in range(self._head_done, end):
-                batch.append((self._head[position], position, self._head_seq, False))
-            self._head_done = end
         for sequence in self._running:
-            space = (room - len(batch)) // SPLIT_ALIGN * SPLIT_ALIGN
-            if not sequence.prefilling or not space:
+            if not sequence.prefilling:
                 continue
             tokens = sequence.request.tokens
             start = sequence.done
-            end = min(len(tokens), self._chunk_end(start), start + space)
+            end = self._heads.rule.next_end(start, len(tokens), room - len(batch))
             for position in range(start, end):
                 batch.append((tokens[position], position, sequence.seq, False))
             sequence.done = end
@@ -331,7 +314,7 @@ class Engine:
         for sequence in released:
             if sequence in self._kept:
                 self._kept.remove(sequence)
-                self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
+                self._retire(sequence, promote=True)
         return waiting
 
     def _evaluate_branch(self, branch: _Branch) -> None:
@@ -351,9 +334,6 @@ class Engine:
             branch.out.put(exc if isinstance(exc, GenerationError) else GenerationError(str(exc)))
         finally:
             lc.llama_memory_seq_rm(self._memory, sequence.seq, branch.start, -1)
-
-    def _chunk_end(self, start: int) -> int:
-        return (start // self.n_batch + 1) * self.n_batch
 
     def _decode(self, batch: list[tuple[int, int, int, bool]]) -> None:
         b = self._batch
@@ -387,13 +367,6 @@ class Engine:
 
     # -- sequences and cells --------------------------------------------------------------
 
-    def _switch_head(self) -> None:
-        """Take up a new head once no running or kept sequence uses the old one's cells."""
-        if self._wanted_head == self._head or self._running or self._kept:
-            return
-        self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
-        self._head, self._head_done = list(self._wanted_head), 0
-
     def _admit(self) -> None:
         """Give waiting requests a sequence while ids and KV cells last.
 
@@ -401,58 +374,45 @@ class Engine:
         kept sequence still holding its cells would move where the new one's cells go, and
         with them the floats of its attention (see the module's docstring).
         """
-        if self._head_done < len(self._head):
-            return  # the head first: requests that share it wait for it
         admissible = self._settle_kept()
         if self._mixed and not self._running and not self._kept:
             # Where a new sequence's cells go depends on where freed cells lie, and after
             # sequences ran side by side that depends on the order they finished in; so do
-            # the floats of its attention. Start again from an empty cache, the head
-            # evaluated again, as a fresh engine does: a judgment after a batch then gets
-            # the verdict it gets alone.
-            self._lc.llama_memory_clear(self._memory, False)
-            self._head_done, self._mixed = 0, False
-            return
+            # the floats of its attention. The context is laid out again as a fresh one
+            # is, the head in cells 0, 1, …: a judgment after a batch then gets the verdict
+            # it gets alone.
+            self._heads.relay()
+            self._mixed = False
         while (
             admissible > 0 and self._pending and len(self._running) + len(self._kept) < self.slots
         ):
             request = self._pending[0]
-            shared = self._shared(request.tokens)
+            idle = not self._running and not self._kept
+            shared = self._heads.reuse(request.tokens, idle)
             reserve = len(request.tokens) - shared + request.max_tokens
             if request.keep:  # what a branch evaluates, where the context has room for it
                 reserve += min(BRANCH_ROOM, self.n_ctx - len(request.tokens) - request.max_tokens)
             held = self._running + self._kept
-            free = self.n_ctx - len(self._head) - sum(s.reserve for s in held)
+            free = self.n_ctx - len(self._heads.tokens) - sum(s.reserve for s in held)
             if reserve > free:
-                if held or not self._head:
+                if held or not self._heads.tokens:
                     return  # it waits for cells
-                # alone and still too big: the head gives its cells up for it
-                self._lc.llama_memory_seq_rm(self._memory, self._head_seq, -1, -1)
-                self._head, self._wanted_head, self._head_done = [], [], 0
+                self._heads.trim(0)  # alone and still too big: the head gives its cells up
                 continue
             self._pending.popleft()
             admissible -= 1
             self._mixed = self._mixed or bool(held)
-            used = {s.seq for s in self._running + self._kept}
+            used = {s.seq for s in held}
             seq = next(i for i in range(self.slots) if i not in used)
             if shared:
                 self._lc.llama_memory_seq_cp(self._memory, self._head_seq, seq, 0, shared)
-            sequence = _Sequence(request, seq, reserve, done=shared)
+            sequence = _Sequence(request, seq, reserve, done=shared, shared=shared)
+            self._heads.count(len(request.tokens), shared)
             self._running.append(sequence)
             try:
                 self._make_samplers(sequence)
             except GenerationError as exc:  # this request fails; the others go on
                 self._finish(sequence, exc)
-
-    def _shared(self, tokens: list[int]) -> int:
-        """How many leading tokens come from the head: a multiple of SPLIT_ALIGN, and one at
-        least is left to evaluate (its logits give the first pick)."""
-        n = 0
-        for mine, theirs in zip(self._head, tokens[:-1], strict=False):
-            if mine != theirs:
-                break
-            n += 1
-        return n // SPLIT_ALIGN * SPLIT_ALIGN
 
     def _finish(self, sequence: _Sequence, outcome: Finished | BaseException | None) -> None:
         self._free_samplers(sequence)
@@ -462,9 +422,17 @@ class Engine:
             kept = KeptSequence(self, sequence, tuple(sequence.generated))
             outcome = Finished(outcome.completion_tokens, outcome.stop_reason, kept)
         else:
-            self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
+            self._retire(sequence, promote=isinstance(outcome, Finished))
         if outcome is not None:
             sequence.request.out.put(outcome)
+
+    def _retire(self, sequence: _Sequence, *, promote: bool) -> None:
+        """Free a sequence's cells; those of its prompt become the head where they can (a
+        finished prompt that ran alone: heads.py)."""
+        if promote and not self._mixed and not self._running and not self._kept:
+            cells = sequence.cells if sequence.cells >= 0 else len(sequence.request.tokens)
+            self._heads.promote(sequence.seq, sequence.request.tokens, sequence.shared, cells)
+        self._lc.llama_memory_seq_rm(self._memory, sequence.seq, -1, -1)
 
     def _make_samplers(self, sequence: _Sequence) -> None:
         request = sequence.request

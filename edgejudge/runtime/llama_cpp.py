@@ -26,11 +26,15 @@ from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, N_BATCH
+from edgejudge.runtime.prefix import DEFAULT_BUDGET_MIB, CacheStats
 
-# Judgments decoded together by default. A step with four costs far less than four steps
-# with one, and the sequences share the model's one context (its KV cells), so this costs
-# no memory beyond what one long judgment could use.
-DEFAULT_SLOTS = 4
+# Judgments decoded together by default, by where the model runs (`default_slots`).
+# On a CPU the cores are the limit: measured on this repository's 2-core x86 machine
+# (scripts/bench.py, "slots"), four long feedbacks decoded side by side come out slower
+# than one after the other, so a CPU judges one at a time. A GPU decodes four sequences in
+# about the time of one (llama.cpp's batched decoding), so there four share each step.
+CPU_SLOTS = 1
+GPU_SLOTS = 4
 _GGML_LOG_ERROR = 4  # ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5
 
 
@@ -139,6 +143,12 @@ def plain_llama(path: str | Path, **kwargs: Any) -> Any:
         low_level.llama_model_default_params = default
 
 
+def default_slots(n_gpu_layers: int) -> int:
+    """Judgments decoded together when none is asked for: GPU_SLOTS where layers run on a
+    GPU (Metal, CUDA), else CPU_SLOTS (see their comment)."""
+    return GPU_SLOTS if n_gpu_layers != 0 and gpu_offload_available() else CPU_SLOTS
+
+
 def gpu_offload_available() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (Metal or CUDA)."""
     return bool(_import_llama_cpp().llama_supports_gpu_offload())
@@ -171,7 +181,8 @@ class LlamaCppRuntime(TokenPrompts):
         n_threads: int | None = None,
         model_name: str | None = None,
         chat_template: str | None = None,
-        slots: int = DEFAULT_SLOTS,
+        slots: int | None = None,
+        prefix_cache_mib: int = DEFAULT_BUDGET_MIB,
         verbose: bool = False,
     ) -> None:
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
@@ -201,7 +212,7 @@ class LlamaCppRuntime(TokenPrompts):
         self._model = model
         self.n_threads = threads
         self.n_gpu_layers = n_gpu_layers
-        self.slots = slots
+        self.slots = slots = slots or default_slots(n_gpu_layers)
         self._vocab = model.vocab
         try:
             self._engine = Engine(
@@ -211,6 +222,7 @@ class LlamaCppRuntime(TokenPrompts):
                 n_batch=N_BATCH,
                 n_threads=threads,
                 slots=slots,
+                cache_bytes=max(0, prefix_cache_mib) * 2**20,
             )
         except GenerationError as exc:
             model.close()
@@ -272,14 +284,14 @@ class LlamaCppRuntime(TokenPrompts):
             if text:
                 yield text
 
-    shares_prefix = True
     can_restart = False
     reports_probabilities = True
     enforces_grammar = True
 
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Evaluate `tokens` once for all the prompts that start with them."""
-        self._engine.share_head(tokens)
+    @property
+    def prefix_cache(self) -> CacheStats:
+        """What the cache of evaluated prompt heads did (engine.py, prefix.py)."""
+        return self._engine.stats
 
     def restart(self) -> None:
         """Never needed: llama.cpp runs in this process (`can_restart` is False)."""

@@ -19,7 +19,7 @@ from edgejudge.runtime.base import Chunk, Prompt, Runtime, Sampling
 class Pool:
     """Runtimes that serve the same model, used as one (see the module's docstring)."""
 
-    shares_prefix = False
+    prefix_cache = None
     can_restart = False
 
     def __init__(self, runtimes: Sequence[Runtime], served: Sequence[str]) -> None:
@@ -72,9 +72,6 @@ class Pool:
         finally:
             with self._lock:
                 self._busy[index] -= 1
-
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Nothing to do: each server's own prompt cache does this."""
 
     def restart(self) -> None:
         """Not ours to restart."""

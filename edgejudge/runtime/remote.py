@@ -42,7 +42,7 @@ PROBE_MESSAGE = "Answer with one word: is the sky blue?"
 class EngineRuntime:
     """Generates through a serving engine's HTTP API: see the module's docstring."""
 
-    shares_prefix = False
+    prefix_cache = None  # the engine's own prompt cache, by its rules
     can_restart = False
 
     def __init__(
@@ -296,9 +296,6 @@ class EngineRuntime:
         return text
 
     # -- the rest of the protocol ---------------------------------------------------------
-
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Nothing to do: the engine's own prefix cache does this."""
 
     def restart(self) -> None:
         """Not ours to restart; `http.py` waits for an engine that comes back."""

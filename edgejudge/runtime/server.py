@@ -362,12 +362,9 @@ class ServerRuntime(TokenPrompts):
 
     # -- lifetime -----------------------------------------------------------------------
 
-    shares_prefix = False  # the server's own prompt cache does this, by its rules
+    prefix_cache = None  # the server's own prompt cache, by its rules
     reports_probabilities = True  # where its answers carry token ids (llama.cpp 2025 on)
     enforces_grammar = True  # checked on connect
-
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Nothing to do: see `shares_prefix`."""
 
     @property
     def can_restart(self) -> bool:

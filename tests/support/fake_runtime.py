@@ -81,7 +81,6 @@ class FakeRuntime(TokenPrompts):
         *,
         context_length: int = 8192,
         slots: int = 1,
-        shares_prefix: bool = False,
         can_restart: bool = False,
         die_on_calls: Sequence[int] = (),
         next_chars: NextChars | None = None,
@@ -92,14 +91,13 @@ class FakeRuntime(TokenPrompts):
         self.answer: Answer = answer if callable(answer) else (lambda _prompt, _grammar: answer)
         self.context_length = context_length
         self.slots = slots
-        self.shares_prefix = shares_prefix
         self.can_restart = can_restart
         self.die_on_calls = set(die_on_calls)
         self.next_chars = next_chars
         self.reports_probabilities = next_chars is not None
         self.kept: list[FakeKept] = []
         self.prompts: list[str] = []  # every generation's prompt, in the order they started
-        self.shared: list[list[int]] = []
+        self.prefix_cache = None
         self.restarts = 0
         self.closed = False
         self._down = threading.Event()
@@ -149,11 +147,6 @@ class FakeRuntime(TokenPrompts):
         yield Finished(min(len(text), max_tokens), "length" if cut else "eos", kept)
 
     # -- capabilities -----------------------------------------------------------------------
-
-    def share_prefix(self, tokens: Sequence[int]) -> None:
-        """Record the head the judge asks to share."""
-        if self.shares_prefix:
-            self.shared.append(list(tokens))
 
     def kill(self) -> None:
         """The server dies now: generations in flight and new ones fail until `restart`."""
