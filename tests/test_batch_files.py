@@ -83,7 +83,7 @@ def test_an_output_without_a_final_newline_gets_one_before_rows_are_appended(
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": 1, "score": 3}')  # written by hand, or by another tool
     with batch.BatchOutput(out) as output:
-        assert output.done == {"1"}
+        assert output.done == {("1", None)}
         output.append({"id": 2, "score": 4})
     assert read_jsonl(out) == [{"id": 1, "score": 3}, {"id": 2, "score": 4}]
 

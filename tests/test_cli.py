@@ -131,9 +131,9 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_torn_last_line_is_dropped_and_errors_can_be_retried(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text('{"id": 1, "score": 3}\n{"id": 2, "error": "boom"}\n{"id": 3, "sco')
-    assert finished_keys(out) == {"1", "2"}
+    assert finished_keys(out) == {("1", None), ("2", None)}  # (id, metric): none named
     assert out.read_text().endswith('"boom"}\n')
-    assert finished_keys(out, retry_errors=True) == {"1"}
+    assert finished_keys(out, retry_errors=True) == {("1", None)}
     assert out.read_text() == '{"id": 1, "score": 3}\n'
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
-from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS
+from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS, resolve_metrics
 from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
 from edgejudge.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
@@ -69,7 +69,29 @@ def input_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def metric_options(parser: argparse.ArgumentParser) -> None:
+def metric_options(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """--metric / --metric-file: one of them, or with `several`, any number of both."""
+    if several:
+        group = parser.add_argument_group("metrics")
+        group.add_argument(
+            "--metric",
+            "-m",
+            dest="metrics",
+            action="append",
+            metavar="NAME",
+            help="a preset or one of your saved metrics (see `edgejudge metrics list`). "
+            "Repeat it (and --metric-file) to judge each input on several metrics in one "
+            "pass: in-process, the text their prompts share is evaluated once",
+        )
+        group.add_argument(
+            "--metric-file",
+            dest="metrics",
+            action="append",
+            type=Path,
+            metavar="FILE.toml",
+            help="a custom metric in TOML (see README); repeatable",
+        )
+        return
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument(
         "--metric",
@@ -269,6 +291,15 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
 
 def metric(args: argparse.Namespace) -> Metric:
     return resolve_metric(args.metric_file or args.metric)
+
+
+def metrics(args: argparse.Namespace) -> list[AnyMetric]:
+    """The metrics named by a command that takes several (`metric_options(several=True)`),
+    in the order given; one alone may be pairwise."""
+    given = args.metrics or []
+    if not given:
+        raise InputError("name a metric: --metric NAME (or --metric-file FILE.toml)")
+    return resolve_metrics(given)
 
 
 def any_metric(args: argparse.Namespace) -> AnyMetric:

@@ -31,9 +31,10 @@ def add_commands(commands: Any) -> None:
     judge.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object (feedback, score, tokens, seconds...)",
+        help="print one JSON object (feedback, score, tokens, seconds...); one line per "
+        "metric with several",
     )
-    args.metric_options(judge)
+    args.metric_options(judge, several=True)
     args.model_options(judge)
     judge.set_defaults(func=_cmd_judge)
 
@@ -42,7 +43,10 @@ def add_commands(commands: Any) -> None:
         help="judge a JSONL file into a JSONL file, resumably",
         description="Judge every line of IN.jsonl (one JSON object per line, UTF-8); each "
         "verdict is appended to OUT.jsonl as one whole line as it finishes, so any stop leaves "
-        "OUT valid. Rerun the same command to resume: ids already in OUT are skipped. "
+        "OUT valid. Rerun the same command to resume: judgments already in OUT are skipped. "
+        "With several --metric, each row is judged on each, one line per (id, metric), a "
+        "row's metrics one after another so the text their prompts share is evaluated once; "
+        "a rerun judges only the (id, metric) pairs OUT lacks. "
         'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
         'Rows are identified by their "id" key (a string or an integer), or by line number. '
         "OUT.lock beside OUT keeps a second run off the same file while this one runs. "
@@ -69,12 +73,12 @@ def add_commands(commands: Any) -> None:
     pairs.add_argument("--a-name", metavar="NAME", help="system A's name in rows and summary")
     pairs.add_argument("--b-name", metavar="NAME", help="system B's name in rows and summary")
     args.swap_option(pairs)
-    args.metric_options(batch)
+    args.metric_options(batch, several=True)
     args.model_options(batch)
     batch.set_defaults(func=_cmd_batch)
 
 
-def open_judge(parsed: argparse.Namespace, metric: AnyMetric) -> Judge:
+def open_judge(parsed: argparse.Namespace, metric: AnyMetric | list[AnyMetric]) -> Judge:
     """The `Judge` the model options describe (the model loads here)."""
     if not parsed.model and not parsed.server_url:
         raise InputError("name a model with --model (or use a server with --server-url)")
@@ -127,64 +131,84 @@ def probability_line(result: JudgeResult) -> str | None:
 
 
 def _cmd_judge(parsed: argparse.Namespace) -> int:
-    metric = args.metric(parsed)
-    data = args.read_input(parsed.input)
     from edgejudge.core import coerce_input
+    from edgejudge.metric_files import resolve_metric
 
-    item = coerce_input(data, metric)  # bad input fails before the model loads
-    with open_judge(parsed, metric) as judge:
-        if parsed.json:
-            print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False))
-            return 0
-        result: JudgeResult | None = None
-        print("Feedback:")
-        for piece in judge.stream(item):
-            if isinstance(piece, JudgeResult):
-                result = piece
-            else:
-                print(piece, end="", flush=True)
-        assert result is not None
-        print()
-        for name, text in result.extras.items():
-            print(f"\n{name.capitalize()}: {text}")
-        print(f"\n{decision_line(result, judge.format.decision_values(metric), metric)}")
-        line = probability_line(result)
-        if line:
-            print(line)
-        print(f"[{result.stats()}]", file=sys.stderr)
+    metrics = [resolve_metric(metric) for metric in args.metrics(parsed)]  # pairwise: compare
+    data = args.read_input(parsed.input)
+    items = [coerce_input(data, metric) for metric in metrics]  # fails before the load
+    with open_judge(parsed, list(metrics)) as whole:
+        for index, (metric, item) in enumerate(zip(metrics, items, strict=True)):
+            judge = whole.for_metric(metric.name)
+            if parsed.json:
+                print(json.dumps(judge.evaluate(item).to_dict(), ensure_ascii=False), flush=True)
+                continue
+            if len(metrics) > 1:
+                print(f"{chr(10) if index else ''}== {metric.name} ==")
+            _print_judgment(judge, item, metric)
+        cache_line(whole, parsed)
     return 0
+
+
+def cache_line(judge: Judge, parsed: argparse.Namespace) -> None:
+    """With --verbose, what the runtime's prefix cache did (in-process), on stderr."""
+    stats = judge.runtime.prefix_cache
+    if parsed.verbose and stats is not None:
+        print(stats.line(), file=sys.stderr)
+
+
+def _print_judgment(judge: Judge, item: Any, metric: Metric) -> None:
+    """Stream one judgment's feedback, then its decision, probabilities and stats."""
+    result: JudgeResult | None = None
+    print("Feedback:")
+    for piece in judge.stream(item):
+        if isinstance(piece, JudgeResult):
+            result = piece
+        else:
+            print(piece, end="", flush=True)
+    assert result is not None
+    print()
+    for name, text in result.extras.items():
+        print(f"\n{name.capitalize()}: {text}")
+    print(f"\n{decision_line(result, judge.format.decision_values(metric), metric)}")
+    line = probability_line(result)
+    if line:
+        print(line)
+    print(f"[{result.stats()}]", file=sys.stderr, flush=True)
 
 
 def _cmd_batch(parsed: argparse.Namespace) -> int:
     from edgejudge.judging import batch
 
-    metric = args.any_metric(parsed)  # a bad metric fails before anything else
+    metrics = args.metrics(parsed)  # a bad metric fails before anything else
+    metric = metrics[0]
+    names_of = [m.name for m in metrics]
     rows = _batch_rows(parsed, metric)
     names = (parsed.a_name or "A", parsed.b_name or "B")
     named = names if parsed.a_name or parsed.b_name else None
     # The lock, the repair of a torn line and a writable output all come before the model.
     with batch.BatchOutput(parsed.output, retry_errors=parsed.retry_errors) as output:
-        todo = output.pending(rows)
-        skipped = len(rows) - len(todo)
+        todo = output.pending(rows, names_of)
+        tasks = len(rows) * len(metrics)
+        remaining = sum(not output.has(row, name) for row in todo for name in names_of)
+        skipped = tasks - remaining
         if not todo:
-            print(
-                f"nothing to do: all {len(rows)} rows are already in {parsed.output}",
-                file=sys.stderr,
-            )
+            what = f"{len(rows)} rows" if len(metrics) == 1 else f"{tasks} (row, metric) pairs"
+            print(f"nothing to do: all {what} are already in {parsed.output}", file=sys.stderr)
             return 0
         failed = 0
 
         def saved() -> str:
             total = skipped + output.written
             return (
-                f"{output.written} new rows saved in {parsed.output} ({total} of {len(rows)}); "
+                f"{output.written} new rows saved in {parsed.output} ({total} of {tasks}); "
                 "run the same command to resume"
             )
 
         try:
             with (
-                open_judge(parsed, metric) as judge,
-                batch_bar(not parsed.no_progress, len(todo), skipped) as step,
+                open_judge(parsed, metrics) as judge,
+                batch_bar(not parsed.no_progress, remaining, skipped) as step,
                 # Closed first on any stop: the judgments in flight end before the model is
                 # freed and before the error is reported.
                 closing(
@@ -194,6 +218,7 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
                 for record in records:
                     failed += batch.ERROR_KEY in record
                     step(record)
+                cache_line(judge, parsed)
         except KeyboardInterrupt:
             print(f"edgejudge: interrupted: {saved()}", file=sys.stderr)
             return 130
@@ -202,11 +227,11 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
         written = output.written
     # One line, whatever the outcome: a run with failed rows exits 1, and a failure is one
     # line on stderr.
-    found = batch.read_results(parsed.output).values()
+    found = batch.read_records(parsed.output).values()
     if isinstance(metric, PairwiseMetric):
         means: str | None = PairTally.of(found).describe(names)
     else:
-        means = batch.summary(found)
+        means = batch.summaries(found)
     print(
         f"{written - failed} judged, {failed} failed, {skipped} already done -> {parsed.output}"
         + (f"; {means}" if means else ""),

@@ -2,8 +2,9 @@
 
 Each finished row is appended as one line in one write, so the output is valid after any
 interruption (Ctrl-C, kill -9, a power cut between rows); a write that a full disk cuts short
-is taken back off the file. Rerunning skips the ids that are already in the output; a torn
-last line, the mark of a kill mid-write, is dropped first. A run holds a lock beside its
+is taken back off the file. Rerunning skips the judgments already in the output, keyed by
+(id, metric): a batch with several metrics resumes each row's missing metrics; a torn last
+line, the mark of a kill mid-write, is dropped first. A run holds a lock beside its
 output (`BatchOutput`), so two runs never write one file. A row that fails, or an input line
 that cannot be a row, becomes an error row (`{"id": …, "error": …}`) and the batch goes on. A
 server that dies mid-batch is restarted once and the rows in flight are retried; if it dies
@@ -30,6 +31,7 @@ from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.result import JudgeResult
 
 ERROR_KEY = "error"
+METRIC_KEY = "metric"
 _JSON_TYPES = {
     dict: "an object",
     list: "an array",
@@ -42,6 +44,17 @@ _JSON_TYPES = {
 def id_key(row_id: Any) -> str:
     """An id as a comparable string: ids may be strings or integers, and "1" is not 1."""
     return json.dumps(row_id, sort_keys=True)
+
+
+# A judgment in an output: its row's id key and its metric (None: an output line that names
+# no metric, from before several metrics were judged at once; it stands for every metric).
+Done = tuple[str, str | None]
+
+
+def done_key(record: dict[str, Any]) -> Done:
+    """What an output line records as judged."""
+    metric = record.get(METRIC_KEY)
+    return id_key(record[ID_KEY]), metric if isinstance(metric, str) else None
 
 
 @dataclass
@@ -155,14 +168,15 @@ def _joined(
     return Row(number, row_id, data=pair)
 
 
-def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
-    """Ids already in the output; repairs a torn last line and drops error rows if asked."""
+def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
+    """Judgments already in the output; repairs a torn last line and drops error rows if
+    asked."""
     if not path.exists():
         return set()
     with open_input(path, lambda text: OutputError(text, str(path), exit_code=2)) as handle:
         lines = handle.read().splitlines(keepends=True)
     kept: list[bytes] = []
-    keys: set[str] = set()
+    keys: set[Done] = set()
     changed = False
     for index, raw in enumerate(lines):
         data = _output_line(raw)
@@ -177,7 +191,7 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[str]:
         if retry_errors and ERROR_KEY in data:
             changed = True
             continue
-        keys.add(id_key(data[ID_KEY]))
+        keys.add(done_key(data))
         if not raw.endswith(b"\n"):  # the next row must start on a line of its own
             raw, changed = raw + b"\n", True
         kept.append(raw)
@@ -195,13 +209,13 @@ def _output_line(raw: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and ID_KEY in data else None
 
 
-def read_results(path: Path) -> dict[str, dict[str, Any]]:
-    """The rows an output file holds so far, by id key, without changing the file.
+def read_records(path: Path) -> dict[Done, dict[str, Any]]:
+    """The rows an output file holds so far, by (id key, metric), without changing the file.
 
     Lines that are not JSON objects with an id (a torn last line) are passed over; a file
     that cannot be read (missing, a folder) holds nothing yet.
     """
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[Done, dict[str, Any]] = {}
     try:
         handle = path.open("rb")
     except OSError:
@@ -210,8 +224,18 @@ def read_results(path: Path) -> dict[str, dict[str, Any]]:
         for raw in handle:
             data = _output_line(raw)
             if data is not None:
-                found[id_key(data[ID_KEY])] = data
+                found[done_key(data)] = data
     return found
+
+
+def read_results(path: Path, metric: str | None = None) -> dict[str, dict[str, Any]]:
+    """The rows an output file holds so far, by id key: those of `metric` (and rows that
+    name none), or with None every row (one per id where the file holds one metric)."""
+    return {
+        key: data
+        for (key, named), data in read_records(path).items()
+        if metric is None or named in (metric, None)
+    }
 
 
 def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
@@ -236,6 +260,19 @@ def row_decision(record: dict[str, Any]) -> int | str | None:
     return None
 
 
+def summaries(records: Iterable[dict[str, Any]]) -> str | None:
+    """`summary` for each metric in the records, `metric: …; metric: …` where they name
+    more than one; None when no row has a score."""
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_metric.setdefault(str(record.get(METRIC_KEY, "")), []).append(record)
+    parts = [(name, summary(found)) for name, found in by_metric.items()]
+    named = [(name, text) for name, text in parts if text]
+    if len(by_metric) < 2:
+        return named[0][1] if named else None
+    return "; ".join(f"{name}: {text}" for name, text in named) or None
+
+
 def summary(records: Iterable[dict[str, Any]]) -> str | None:
     """`mean score 3.40 · mean expected score 3.21 (20 rows)` over the rows with a score
     (the expected score over those that have one); None when no row has a score."""
@@ -249,9 +286,10 @@ def summary(records: Iterable[dict[str, Any]]) -> str | None:
     return f"{text} ({len(scored)} rows)"
 
 
-def error_row(row_id: Any, error: BaseException) -> dict[str, Any]:
-    """The output line for a row that failed."""
-    return {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
+def error_row(row_id: Any, error: BaseException, metric: str | None = None) -> dict[str, Any]:
+    """The output line for a row that failed (on `metric`, where named)."""
+    record = {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
+    return record if metric is None else {ID_KEY: row_id, METRIC_KEY: metric, **record}
 
 
 class BatchOutput:
@@ -265,7 +303,7 @@ class BatchOutput:
     def __init__(self, path: Path, *, retry_errors: bool = False) -> None:
         self.path = path
         self.retry_errors = retry_errors
-        self.done: set[str] = set()
+        self.done: set[Done] = set()
         self._sink: JsonlAppender | None = None
         self._stack = ExitStack()
 
@@ -291,16 +329,25 @@ class BatchOutput:
         """Rows appended in this run."""
         return self._sink.lines if self._sink is not None else 0
 
-    def pending(self, rows: Iterable[Row]) -> list[Row]:
-        """The rows this run still has to judge: those whose id is not in the file."""
-        return [row for row in rows if row.key not in self.done]
+    def has(self, row: Row, metric: str) -> bool:
+        """Whether the file holds `row` judged on `metric`."""
+        return (row.key, metric) in self.done or (row.key, None) in self.done
+
+    def pending(self, rows: Iterable[Row], metrics: Iterable[str] = ()) -> list[Row]:
+        """The rows this run still has to judge: those not in the file on every one of
+        `metrics` (with none named: those whose id is not in the file at all)."""
+        names = list(metrics)
+        if not names:
+            ids = {key for key, _ in self.done}
+            return [row for row in rows if row.key not in ids]
+        return [row for row in rows if not all(self.has(row, name) for name in names)]
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one finished row as a whole line (see `JsonlAppender`)."""
         if self._sink is None:
             raise RuntimeError("BatchOutput.append outside its `with` block")
         self._sink.append(record)
-        self.done.add(id_key(record[ID_KEY]))
+        self.done.add(done_key(record))
 
 
 def run_batch(
@@ -321,8 +368,14 @@ def run_batch(
     that may leave the loop early close this generator (`contextlib.closing`) for the same.
 
     A pairwise judge compares each row's pair, in both orders unless `swap` is False;
-    `names` are the systems A and B stand for, written as each row's `winner`.
+    `names` are the systems A and B stand for, written as each row's `winner`. A judge with
+    several metrics judges each row on each metric the output does not hold yet, a row's
+    metrics one after another (the head their prompts share is then evaluated once), one
+    output line each.
     """
+    if len(judge.judges) > 1:
+        yield from _run_metrics(judge, todo, output)
+        return
     inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
     outcomes: Generator[tuple[int, Any], None, None] = (
         judge.compare_as_completed(inputs, swap=swap)
@@ -337,7 +390,30 @@ def run_batch(
             elif isinstance(outcome, PairResult):
                 record = pair_row(row.id, outcome, names)
             else:
-                record = error_row(row.id, outcome)
+                record = error_row(row.id, outcome, judge.metric.name)
+            output.append(record)
+            yield record
+    finally:
+        outcomes.close()
+
+
+def _run_metrics(
+    judge: Judge, todo: list[Row], output: BatchOutput
+) -> Generator[dict[str, Any], None, None]:
+    """`run_batch` for a judge with several metrics: one line per (row, metric)."""
+    tasks = [(row, name) for row in todo for name in judge.judges if not output.has(row, name)]
+    items = (
+        (InputError(row.problem) if row.problem is not None else row.data, name)
+        for row, name in tasks
+    )
+    outcomes = judge.tasks_as_completed(items)
+    try:
+        for index, outcome in outcomes:
+            row, name = tasks[index]
+            if isinstance(outcome, JudgeResult):
+                record = result_row(row.id, outcome)
+            else:
+                record = error_row(row.id, outcome, name)
             output.append(record)
             yield record
     finally:

@@ -144,13 +144,41 @@ class _Gate:
         self.cancel = threading.Event()
 
 
+MetricArg = AnyMetric | str | os.PathLike[str]
+
+
+def resolve_metrics(metric: MetricArg | Sequence[MetricArg]) -> list[AnyMetric]:
+    """One metric, or several (a list or tuple): each resolved, names distinct, and several
+    only of single-answer metrics."""
+    given: list[MetricArg]
+    if isinstance(metric, str | os.PathLike | Metric | PairwiseMetric):
+        given = [metric]
+    else:
+        given = list(metric)
+    if not given:
+        raise MetricError("name at least one metric")
+    metrics = [resolve_any_metric(one) for one in given]
+    names = [m.name for m in metrics]
+    doubled = sorted({name for name in names if names.count(name) > 1})
+    if doubled:
+        raise MetricError(f"metric {doubled[0]!r} is named twice")
+    pairwise = [m.name for m in metrics if isinstance(m, PairwiseMetric)]
+    if pairwise and len(metrics) > 1:
+        raise MetricError(
+            f"{pairwise[0]!r} compares two responses: several metrics at once are for "
+            "single answers; compare with one pairwise metric at a time"
+        )
+    return metrics
+
+
 class Judge:
-    """A judge model applying one metric. Use as a context manager to free the model."""
+    """A judge model applying one metric, or several to each input. Use as a context
+    manager to free the model."""
 
     def __init__(
         self,
         model: str | os.PathLike[str] | None,
-        metric: AnyMetric | str | os.PathLike[str],
+        metric: MetricArg | Sequence[MetricArg],
         *,
         runtime: Runtime | RuntimeName | None = None,
         family: str | None = None,
@@ -175,7 +203,10 @@ class Judge:
         served_model: str | None = None,
         allow_unconstrained: bool = False,
     ) -> None:
-        """Open `model` (a catalog name or a file) to judge with `metric`.
+        """Open `model` (a catalog name or a file) to judge with `metric`: one metric, or a
+        list of single-answer metrics the model's family can express, each input then
+        judged on each (`evaluate_metrics`, `tasks_as_completed`; `for_metric` gives the
+        judge of one of them, on the same loaded model).
 
         `runtime` is "inprocess" (llama-cpp-python in this process), "server" (a llama.cpp
         server edgejudge starts; `llama_server` names the binary), a `Runtime` object, or
@@ -219,7 +250,11 @@ class Judge:
         # The format is checked before the (slow) model load.
         self.format = format_for(model if self._owns_runtime else None, family)
         self.max_tokens = max_tokens
-        self._bind(resolve_any_metric(metric))
+        metrics = resolve_metrics(metric)
+        for other in metrics[1:]:  # each is checked against the family before the load
+            self._bind(other)
+        self._bind(metrics[0])
+        self.judges: dict[str, Judge] = {metrics[0].name: self}
         if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
             options = RuntimeOptions(
                 runtime=runtime,
@@ -245,6 +280,8 @@ class Judge:
         self.use_grammar = grammar
         self.probabilities = probabilities
         self._gate = _Gate(self.slots)
+        if len(metrics) > 1:  # one judge of its own for each, this one among none of them
+            self.judges = {m.name: self.with_metric(m) for m in metrics}
 
     def _bind(self, metric: AnyMetric) -> None:
         """Apply `metric`: check the family can express it, and build its grammar."""
@@ -274,6 +311,7 @@ class Judge:
         """
         other = copy.copy(self)
         other._bind(resolve_any_metric(metric))
+        other.judges = {other.metric.name: other}
         other._owns_runtime = False
         return other
 
@@ -307,7 +345,23 @@ class Judge:
         single = self._single_metric()
         return self.format.messages(single, coerce_input(item, single))
 
+    @property
+    def metrics(self) -> tuple[AnyMetric, ...]:
+        """The metrics this judge applies, in the order given."""
+        return tuple(judge.metric for judge in self.judges.values())
+
+    def for_metric(self, name: str) -> Judge:
+        """The judge of one of this judge's metrics (same model, same slots)."""
+        if name not in self.judges:
+            raise MetricError(f"this judge has no metric {name!r}: it has {', '.join(self.judges)}")
+        return self.judges[name]
+
     def _single_metric(self) -> Metric:
+        if len(self.judges) > 1:
+            raise MetricError(
+                f"this judge applies {len(self.judges)} metrics ({', '.join(self.judges)}): "
+                "use evaluate_metrics() or tasks_as_completed(), or for_metric(name)"
+            )
         if isinstance(self.metric, PairwiseMetric):
             raise MetricError(
                 f"metric {self.metric.name!r} compares two responses: use compare() or "
@@ -402,6 +456,25 @@ class Judge:
         yield from as_completed(
             items, self._attempt, slots=self.slots, runtime=self.runtime, cancel=self.cancel
         )
+
+    def evaluate_metrics(self, item: EvalInput | dict[str, Any]) -> dict[str, JudgeResult]:
+        """Judge one input on each of this judge's metrics, one after another: their
+        prompts share the input's text, which the in-process runtime evaluates once."""
+        return {name: judge.evaluate(item) for name, judge in self.judges.items()}
+
+    def tasks_as_completed(
+        self, tasks: Iterable[tuple[EvalInput | dict[str, Any] | EdgeJudgeError, str]]
+    ) -> Generator[tuple[int, JudgeResult | EdgeJudgeError], None, None]:
+        """Judge `(input, metric name)` pairs as `evaluate_as_completed` judges inputs:
+        up to `slots` in flight, `(index, verdict or error)` as each finishes. Give an
+        input's metrics one after another to have their shared head evaluated once."""
+        yield from as_completed(
+            tasks, self._attempt_task, slots=self.slots, runtime=self.runtime, cancel=self.cancel
+        )
+
+    def _attempt_task(self, task: tuple[Any, str]) -> Any:
+        item, name = task
+        return _outcome(self.for_metric(name).evaluate, item)
 
     # -- pairwise -----------------------------------------------------------------------
 

@@ -63,24 +63,20 @@ def read_labelled(
 
 
 def read_verdicts(path: Path, metric: AnyMetric) -> dict[str, dict[str, Any]]:
-    """A verdict file's rows by id key; an InputError if it is missing or its verdicts
-    were given for another metric."""
+    """A verdict file's rows for `metric` by id key (a file `batch` wrote with several
+    metrics holds them all); an InputError if it is missing or holds none of `metric`'s."""
     if not path.is_file():
         raise InputError(f"{path}: no such verdicts file")
-    found = batch.read_results(path)
-    if not found:
+    every = batch.read_records(path)
+    if not every:
         raise InputError(
             f"{path} holds no verdicts: give a file `edgejudge batch` or `meta-eval` wrote"
         )
-    others = sorted(
-        {
-            str(r["metric"])
-            for r in found.values()
-            if r.get("metric") != metric.name and "metric" in r
-        }
-    )
-    if others:
-        raise InputError(f"{path} holds verdicts for metric {', '.join(others)}, not {metric.name}")
+    named = {str(r["metric"]) for r in every.values() if "metric" in r}
+    if named and metric.name not in named:
+        others = ", ".join(sorted(named))
+        raise InputError(f"{path} holds verdicts for metric {others}, not {metric.name}")
+    found = batch.read_results(path, metric.name)
     return found
 
 

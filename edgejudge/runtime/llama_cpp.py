@@ -227,6 +227,7 @@ class LlamaCppRuntime(TokenPrompts):
         except GenerationError as exc:
             model.close()
             raise ModelLoadError(f"cannot load {self.path}: {exc}", str(self.path)) from exc
+        self._cache_stats = self._engine.stats  # still readable once closed
         bos, eos = model.token_bos(), model.token_eos()
         self._chat = ChatPrompt(
             chat_template if chat_template is not None else info.chat_template,
@@ -291,7 +292,7 @@ class LlamaCppRuntime(TokenPrompts):
     @property
     def prefix_cache(self) -> CacheStats:
         """What the cache of evaluated prompt heads did (engine.py, prefix.py)."""
-        return self._engine.stats
+        return self._cache_stats
 
     def restart(self) -> None:
         """Never needed: llama.cpp runs in this process (`can_restart` is False)."""
