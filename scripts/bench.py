@@ -9,6 +9,10 @@ time with the probabilities of the decision measured and without (alternating pe
 
     python scripts/bench.py [--model demo] [--n 20] [--threads T] [--max-tokens 128]
 
+Then (bench_multi.py) three metrics over examples/rag.jsonl: edgejudge with its prefix
+cache against edgejudge evaluating each prompt in full and against the plain loop; and the
+measurements the in-process slots default rests on, with llama-server's own decode speed.
+
 It prints what machine and which llama.cpp build ran it, then a table (judgments/min, decode
 tokens/s with and without the grammar, prompt tokens/s, peak RSS), the ratios against the
 baseline, and whether the verdicts are the same. Machines are noisy: compare the ratios of
@@ -308,7 +312,27 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=physical_cores())
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--ctx", type=int, help="context length (default: the catalog's)")
-    parser.add_argument("--slots", type=int, help="judgments per batch (default: edgejudge's)")
+    parser.add_argument(
+        "--slots",
+        type=int,
+        default=4,
+        help="judgments per batch in the single-metric table (default 4)",
+    )
+    parser.add_argument("--rag", type=Path, default=ROOT / "examples/rag.jsonl")
+    parser.add_argument("--rag-n", type=int, default=20, help="rows of --rag to judge")
+    parser.add_argument("--cache-mib", type=int, default=1024, help="the prefix cache's budget")
+    parser.add_argument(
+        "--slot-rows", type=int, default=4, help="rows for the slots and decode-speed measurement"
+    )
+    parser.add_argument(
+        "--long-tokens", type=int, default=512, help="max_tokens there (long feedbacks)"
+    )
+    parser.add_argument(
+        "--llama-server",
+        type=Path,
+        help="llama-server for its decode speed (default: edgejudge's build)",
+    )
+    parser.add_argument("--only", choices=("single", "multi"), help="run one part only")
     parser.add_argument("--skip-fresh", action="store_true",
                         help="skip the second baseline pass (flash attention, no cache carried "
                         "between inputs) that shows where verdicts differ and why")  # fmt: skip
@@ -320,6 +344,10 @@ def main() -> None:
     print(f"model {args.model} ({path.name}, {path.stat().st_size / MIB:.0f} MiB), "
           f"{len(rows)} inputs from {args.input.name}, metric {args.metric}, "
           f"max_tokens {args.max_tokens}, greedy")  # fmt: skip
+    if args.only == "multi":
+        args.ctx = args.ctx or 4096
+        multi(args, path)
+        return
     ours = edgejudge_runs(args, rows)
     one, many = ours["runs"]
     args.ctx = args.ctx or ours["n_ctx"]
@@ -392,6 +420,22 @@ def main() -> None:
         f"  ({truncated} of {len(rows)} feedbacks reached max_tokens: the baseline stops "
         f"there without a score, edgejudge closes the feedback and adds the score)"
     )
+    if args.only != "single":
+        multi(args, path)
+
+
+def multi(args: argparse.Namespace, path: Path) -> None:
+    """The multi-metric run, the slots measurement and llama-server's decode speed."""
+    import bench_multi
+
+    from edgejudge.runtime.server_process import find_llama_server
+
+    try:
+        server: Path | None = Path(find_llama_server(args.llama_server))
+    except EdgeJudgeError:
+        server = None
+        print("(no llama-server found: its decode speed is left out)")
+    bench_multi.report(args, path, peak_rss, server)
 
 
 if __name__ == "__main__":

@@ -227,6 +227,42 @@ def test_batch_runs_to_completion_and_resumes_after_a_stop(
     assert counts["table"] == [str(final[0]["score"]), str(final[3]["score"])]
 
 
+@pytest.mark.model
+def test_batch_judges_each_row_on_several_metrics_with_a_histogram_each(
+    use_demo_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 2)
+    out = tmp_path / "cases.verdicts.jsonl"
+    other = "response-relevance-5point"
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        pane = app.query_one(BatchPane)
+        await type_into(pilot, app.query_one("#batch-metrics", Input), other)
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        seen["rows"] = app.query_one("#batch-table", DataTable).row_count
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen["info"] = text_of(app, "#batch-info")
+        seen["counts"] = [
+            sum(h.counts.values())  # type: ignore[attr-defined]
+            for h in pane.query("#histograms Histogram")
+        ]
+        seen["cell"] = app.query_one("#batch-table", DataTable).get_cell(f'"c1"\t{other}', "score")
+
+    drive(scenario, model="demo", metric=METRIC)
+    final = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["metric"]) for r in final] == [
+        ("c0", METRIC), ("c0", other), ("c1", METRIC), ("c1", other)
+    ]  # fmt: skip
+    assert seen["rows"] == 4 and seen["counts"] == [2, 2]
+    assert seen["info"].startswith("done")
+    assert seen["cell"] == str(final[3]["score"])
+
+
 # -- no model needed ------------------------------------------------------------------------
 
 

@@ -281,7 +281,7 @@ class Judge:
         self.probabilities = probabilities
         self._gate = _Gate(self.slots)
         if len(metrics) > 1:  # one judge of its own for each, this one among none of them
-            self.judges = {m.name: self.with_metric(m) for m in metrics}
+            self.judges = self.with_metrics(metrics).judges
 
     def _bind(self, metric: AnyMetric) -> None:
         """Apply `metric`: check the family can express it, and build its grammar."""
@@ -314,6 +314,15 @@ class Judge:
         other.judges = {other.metric.name: other}
         other._owns_runtime = False
         return other
+
+    def with_metrics(self, metrics: Sequence[MetricArg]) -> Judge:
+        """A judge applying `metrics` (one, or several single-answer ones) on this judge's
+        loaded model, as `with_metric` does for one."""
+        resolved = resolve_metrics(list(metrics))
+        first = self.with_metric(resolved[0])
+        if len(resolved) > 1:
+            first.judges = {m.name: self.with_metric(m) for m in resolved}
+        return first
 
     def cancel(self) -> None:
         """Stop the judgments now generating (from another thread); they raise `Cancelled`.

@@ -14,5 +14,8 @@ N_BATCH = 512
 # The context a judgment gets when neither the caller nor the catalog says.
 DEFAULT_CONTEXT = 4096
 # llama-server's flags for the in-process runtime's numerics: the same batch sizes, flash
-# attention where the backend has it, and a full-size sliding-window cache.
-PARITY_ARGS = ("-fa", "auto", "-b", str(N_BATCH), "-ub", str(N_BATCH), "--swa-full")
+# attention where the backend has it, and a full-size sliding-window cache; and no memory
+# cache of other prompts' cells, which would put back cells server_cache.py never saw.
+PARITY_ARGS = (
+    "-fa", "auto", "-b", str(N_BATCH), "-ub", str(N_BATCH), "--swa-full", "--cache-ram", "0",
+)  # fmt: skip

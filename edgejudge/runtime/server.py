@@ -22,7 +22,9 @@ from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPromp
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.http import PATIENCE, Http, decode, message
-from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, REPEAT_LAST_N, TOP_K
+from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, N_BATCH, REPEAT_LAST_N, TOP_K
+from edgejudge.runtime.prefix import CacheStats
+from edgejudge.runtime.server_cache import SlotCache
 from edgejudge.runtime.server_kept import KeptSlot
 from edgejudge.runtime.server_process import (
     DEFAULT_STARTUP_TIMEOUT,
@@ -53,11 +55,13 @@ class ServerRuntime(TokenPrompts):
         model_name: str | None = None,
         chat_template: str | None = _UNSET,
         wait: float = 0.0,
+        prompt_cache: bool = True,
     ) -> None:
         """Connect to the server at `url` and check that it is a llama.cpp server we can use.
 
         `chat_template` overrides the one the server reports (None: no template); `wait`
-        is how long to wait for a server that is still loading its model.
+        is how long to wait for a server that is still loading its model. `prompt_cache`
+        False has every prompt evaluated in full even where server_cache.py would reuse.
         """
         # While connecting, a server that is not there is said so at once (patience 0).
         self._http = Http(url, api_key=api_key, patience=0.0)
@@ -69,6 +73,9 @@ class ServerRuntime(TokenPrompts):
         )
         self._chat = self._chat_prompt(self._template)
         self._check_grammar()
+        # Its prompt cache, where it keeps every verdict as evaluated alone (server_cache.py).
+        ours = process is not None and process.kind == "gguf"
+        self._slot_cache = SlotCache(N_BATCH, enabled=prompt_cache and ours and self.slots == 1)
         # From now on a server someone else runs is waited for while it is busy (429, 503)
         # or restarting (connections refused or dropped): see `edgejudge.runtime.http`.
         self._http.patience = PATIENCE if process is None else 0.0
@@ -90,6 +97,7 @@ class ServerRuntime(TokenPrompts):
         model_name: str | None = None,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
         verbose: bool = False,
+        prompt_cache: bool = True,
     ) -> ServerRuntime:
         """Start a server on `model` (a GGUF file, or a llamafile) and connect to it.
 
@@ -128,6 +136,7 @@ class ServerRuntime(TokenPrompts):
                 process=process,
                 model_name=model_name or path.name,
                 chat_template=template,
+                prompt_cache=prompt_cache,
             )
         except BaseException:
             process.stop()
@@ -289,9 +298,9 @@ class ServerRuntime(TokenPrompts):
             "min_p": MIN_P,
             "repeat_penalty": sampling.repeat_penalty,
             "repeat_last_n": REPEAT_LAST_N,
-            # Evaluate the whole prompt each time, as in-process: a reused prefix can give
-            # slightly different floats, and the same input must get the same verdict.
-            "cache_prompt": False,
+            # A reused prefix keeps the floats only where the server's cut keeps the rule
+            # (server_cache.py); elsewhere the whole prompt is evaluated, as in-process.
+            "cache_prompt": (reused := self._slot_cache.reuse(tokens)),
             "stream": True,
         }
         if grammar:
@@ -313,6 +322,8 @@ class ServerRuntime(TokenPrompts):
                     yield str(text)
                 if event.get("stop"):
                     finished = _finished(event)
+                    timings = event.get("timings") or {}
+                    self._slot_cache.after(tokens, reused, timings.get("prompt_n"))
                     # A token that ends inside a character reaches us with the next one's
                     # text but not its id: the ids then do not add up, and nothing is kept.
                     if keep and len(generated) == finished.completion_tokens:
@@ -362,8 +373,13 @@ class ServerRuntime(TokenPrompts):
 
     # -- lifetime -----------------------------------------------------------------------
 
-    prefix_cache = None  # the server's own prompt cache, by its rules
     reports_probabilities = True  # where its answers carry token ids (llama.cpp 2025 on)
+
+    @property
+    def prefix_cache(self) -> CacheStats | None:
+        """What the prompt cache of a server edgejudge started with one slot did."""
+        return self._slot_cache.stats if self._slot_cache.enabled else None
+
     enforces_grammar = True  # checked on connect
 
     @property

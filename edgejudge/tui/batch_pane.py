@@ -2,7 +2,9 @@
 
 Rows are judged by `edgejudge.judging.batch.run_batch`, which appends each verdict to the output as
 one whole line, so stopping (or quitting) never loses a finished row and the next run skips it;
-the output is locked for the run, as the CLI locks it.
+the output is locked for the run, as the CLI locks it. Besides the Judge tab's metric, more
+metrics may be named: each row is then judged on each (one table line and one histogram per
+metric), a row's metrics one after another, as `edgejudge batch -m A -m B` does.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from edgejudge.core.formats.base import DECISION_KINDS
-from edgejudge.core.metrics import AnyMetric
+from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging import batch
+from edgejudge.judging.judge import resolve_metrics
 from edgejudge.judging.pairs import pair_lines
 from edgejudge.tui.dialogs import PickFile, TextView
 from edgejudge.tui.histogram import Histogram, scale_with
@@ -38,6 +41,11 @@ FEEDBACK_CHARS = 100  # of the first line, in the table; the whole is one enter 
 def default_output(path: Path) -> Path:
     """`cases.jsonl` -> `cases.verdicts.jsonl`, beside it."""
     return path.with_name(f"{path.stem}.verdicts.jsonl")
+
+
+def table_key(row: batch.Row, metric: str | None, first: str | None) -> str:
+    """The table's key for a row judged on `metric`: the row's own for the first metric."""
+    return row.key if metric == first else f"{row.key}\t{metric}"
 
 
 def first_line(record: dict[str, Any]) -> str:
@@ -75,7 +83,8 @@ class BatchPane(Vertical):
         super().__init__(**kwargs)
         self.session, self.settings, self.choice = session, settings, choice
         self.rows: list[batch.Row] = []
-        self.results: dict[str, dict[str, Any]] = {}
+        self.results: dict[batch.Done, dict[str, Any]] = {}  # by (row key, metric)
+        self.metric_names: list[str] = []  # those of the last run or load; first: Judge tab's
         self.running = False
         self.stop_requested = False
 
@@ -84,6 +93,7 @@ class BatchPane(Vertical):
             yield Input(placeholder="IN.jsonl", id="batch-input")
             yield Button("Open", id="open", tooltip="ctrl+o")
             yield Input(placeholder="OUT (default IN.verdicts.jsonl)", id="batch-output")
+            yield Input(placeholder="more metrics: name, name", id="batch-metrics")
             yield Button("Run", id="batch-run", variant="primary", tooltip="ctrl+r")
         yield Static(
             "open a JSONL file: one object per line, keys as the metric names them", id="batch-info"
@@ -91,11 +101,13 @@ class BatchPane(Vertical):
         yield ProgressBar(id="batch-progress", show_eta=True)
         with Horizontal(id="batch-body"):
             yield DataTable(id="batch-table", cursor_type="row", zebra_stripes=True)
-            yield Histogram(id="histogram")
+            with Vertical(id="histograms"):
+                yield Histogram(id="histogram")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_column("id", key="id", width=8)
+        table.add_column("metric", key="metric", width=16)
         table.add_column("score", key="score", width=5)
         table.add_column("feedback", key="feedback")
         self.query_one(ProgressBar).display = False
@@ -122,7 +134,7 @@ class BatchPane(Vertical):
         return default_output(self.input_path) if self.input_path else None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id in {"batch-input", "batch-output"} and self.load():
+        if event.input.id in {"batch-input", "batch-output", "batch-metrics"} and self.load():
             self.query_one(DataTable).focus()
 
     def action_open(self) -> None:
@@ -147,38 +159,81 @@ class BatchPane(Vertical):
         except Exception as exc:  # noqa: BLE001 - ours or unforeseen: shown, the app stays up
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return False
-        self.results = batch.read_results(out)
+        self.results = batch.read_records(out)
         self.settings.batch_input = str(self.query_one("#batch-input", Input).value)
         self.settings.batch_output = str(self.query_one("#batch-output", Input).value)
         self.settings.save()
+        try:
+            self.metric_names = [m.name for m in self.metrics()]
+        except EdgeJudgeError:  # the Judge tab's metric is being edited: show what is there
+            self.metric_names = []
+        names: list[str | None] = [*self.metric_names] or [None]
         table = self.query_one(DataTable)
         table.clear()
         for row in self.rows:
-            record = self.results.get(row.key)
-            score = "" if record is None else _decision_cell(record)
-            text = PENDING if record is None else first_line(record)
-            table.add_row(str(row.id), score, text, key=row.key)
+            for name in names:
+                record = self.record(row, name)
+                score = "" if record is None else _decision_cell(record)
+                text = PENDING if record is None else first_line(record)
+                label = name or (record or {}).get("metric", "")
+                table.add_row(str(row.id), _short(str(label)), score, text,
+                              key=table_key(row, name, names[0]))  # fmt: skip
         self.redraw_histogram()
-        done = sum(row.key in self.results for row in self.rows)
-        self.say(f"{len(self.rows)} rows in {source}, {done} already in {out}")
+        done = sum(self.record(row, name) is not None for row in self.rows for name in names)
+        total = len(self.rows) * len(names)
+        what = f"{len(self.rows)} rows" + (f" x {len(names)} metrics" if len(names) > 1 else "")
+        self.say(f"{what} in {source}, {done} already in {out}")
         bar = self.query_one(ProgressBar)
         bar.display = True
-        bar.update(total=len(self.rows), progress=done)
+        bar.update(total=total, progress=done)
         return True
 
+    def metrics(self) -> list[AnyMetric]:
+        """The Judge tab's metric, then those named in the metrics field."""
+        field = self.query_one("#batch-metrics", Input).value
+        more = [name.strip() for name in field.split(",") if name.strip()]
+        return resolve_metrics([self.choice().metric, *more])
+
+    def record(self, row: batch.Row, metric: str | None) -> dict[str, Any] | None:
+        """The output's line for `row` on `metric` (a line naming no metric stands for any;
+        with no metric known, the row's first line)."""
+        if metric is None:
+            return next((r for (key, _), r in self.results.items() if key == row.key), None)
+        return self.results.get((row.key, metric)) or self.results.get((row.key, None))
+
     def redraw_histogram(self) -> None:
-        """Count the verdicts in the results, on the values the current judge can give."""
-        histogram = self.query_one(Histogram)
+        """One histogram per metric: its verdicts, on the values its judge can give."""
+        names: list[str | None] = [*self.metric_names] or [None]
+        box = self.query_one("#histograms", Vertical)
+        shown = list(box.query(Histogram))
+        for extra in shown[len(names) :]:
+            extra.remove()
+        for index in range(len(shown), len(names)):
+            box.mount(Histogram(id=f"histogram-{index}"))
         try:
-            scale = self.choice().values
+            chosen = self.metrics() if self.metric_names else []
         except EdgeJudgeError:
-            scale = ()
-        found = [batch.row_decision(r) for r in self.results.values()]
-        histogram.reset(scale_with(scale, [v for v in found if v is not None]))
-        for row in self.rows:
-            if row.key in self.results:
-                record = self.results[row.key]
+            chosen = []
+        for index, name in enumerate(names):
+            histogram = self.histogram(index)
+            histogram.border_title = _short(name) if len(names) > 1 and name else None
+            scale: tuple[int | str, ...] = ()
+            if index == 0:
+                try:
+                    scale = self.choice().values
+                except EdgeJudgeError:
+                    scale = ()
+            elif index < len(chosen) and isinstance(metric := chosen[index], Metric):
+                scale = tuple(metric.scores)
+            records = [r for r in (self.record(row, name) for row in self.rows) if r]
+            found = [batch.row_decision(r) for r in records]
+            histogram.reset(scale_with(scale, [v for v in found if v is not None]))
+            for record in records:
                 histogram.add(batch.row_decision(record), _expected(record), _consistent(record))
+
+    def histogram(self, index: int) -> Histogram:
+        """The histogram of the `index`th metric."""
+        return self.query_one("#histogram" if index == 0 else f"#histogram-{index}", Histogram)
 
     # -- running ------------------------------------------------------------------------
 
@@ -199,32 +254,37 @@ class BatchPane(Vertical):
             choice = self.choice()
             if choice.model is None:
                 raise EdgeJudgeError("choose a model on the Judge tab first")
+            metrics = self.metrics()
         except EdgeJudgeError as exc:
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return
         assert self.output_path is not None
         self.running, self.stop_requested = True, False
-        self.batch_worker(choice.model, choice.metric, self.rows, self.output_path)
+        self.batch_worker(choice.model, metrics, self.rows, self.output_path)
 
     @work(thread=True, group="model")
-    def batch_worker(self, model: str, metric: AnyMetric, rows: list[batch.Row], out: Path) -> None:
+    def batch_worker(
+        self, model: str, metrics: list[AnyMetric], rows: list[batch.Row], out: Path
+    ) -> None:
         """Judge the rows not yet in `out`, one flushed line per row, until done or stopped.
 
         The output is locked for the run, as `edgejudge batch` locks it: a batch of the same
         file in another process is refused here, in words, and that run goes on untouched.
         """
         call = self.app.call_from_thread
-        written = failed = 0
+        written = failed = pairs = 0
         todo: list[batch.Row] = []
         try:
             with batch.BatchOutput(out) as output:  # also repairs a torn last line
-                todo = output.pending(rows)
+                names = [m.name for m in metrics]
+                todo = output.pending(rows, names)
                 if not todo:
                     call(self.say, f"nothing to do: all {len(rows)} rows are in {out}")
                     return
-                call(self.query_one(ProgressBar).update, total=len(todo), progress=0)
-                call(self.say, f"judging {len(todo)} rows with {model} · {metric.name} …")
-                judge = self.session.judge(model, metric)
+                pairs = sum(not output.has(row, name) for row in todo for name in names)
+                call(self.query_one(ProgressBar).update, total=pairs, progress=0)
+                call(self.say, f"judging {len(todo)} rows with {model} · {', '.join(names)} …")
+                judge = self.session.judge(model, metrics[0]).with_metrics(metrics)
                 with closing(batch.run_batch(judge, todo, output)) as records:
                     for record in records:
                         written += 1
@@ -239,8 +299,8 @@ class BatchPane(Vertical):
             return
         finally:
             call(setattr, self, "running", False)
-        left = len(todo) - written
-        how = f"stopped: {left} rows left; Run resumes" if left else "done"
+        left = pairs - written
+        how = f"stopped: {left} judgments left; Run resumes" if left else "done"
         call(self.say, f"{how} · {written - failed} judged, {failed} failed this run -> {out}")
 
     def action_stop(self) -> None:
@@ -252,22 +312,29 @@ class BatchPane(Vertical):
 
     def add_record(self, record: dict[str, Any]) -> None:
         """Show one row the batch has written."""
-        key = batch.id_key(record[batch.ID_KEY])
-        self.results[key] = record
+        key, metric = batch.done_key(record)
+        self.results[(key, metric)] = record
+        names: list[str | None] = [*self.metric_names] or [metric]
+        index = names.index(metric) if metric in names else 0
+        row = next((r for r in self.rows if r.key == key), None)
+        if row is None:
+            return
+        cell = table_key(row, names[index], names[0])
         table = self.query_one(DataTable)
-        table.update_cell(key, "score", _decision_cell(record))
-        table.update_cell(key, "feedback", first_line(record), update_width=True)
-        self.query_one(Histogram).add(
+        table.update_cell(cell, "score", _decision_cell(record))
+        table.update_cell(cell, "feedback", first_line(record), update_width=True)
+        self.histogram(index).add(
             batch.row_decision(record), _expected(record), _consistent(record)
         )
         self.query_one(ProgressBar).advance(1)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        key = event.row_key.value
+        key, _, metric = str(event.row_key.value).partition("\t")
         row = next((r for r in self.rows if r.key == key), None)
         if row is None:
             return
-        record = self.results.get(row.key)
+        names: list[str | None] = [*self.metric_names] or [None]
+        record = self.record(row, metric or names[0])
         if record is None:
             verdict = "not judged yet"
         elif batch.ERROR_KEY in record:
@@ -303,6 +370,11 @@ def _consistent(record: dict[str, Any]) -> bool | None:
     """Whether a pairwise row's two orders agreed; None for other rows or one order."""
     value = record.get("consistent")
     return value if isinstance(value, bool) else None
+
+
+def _short(metric: str) -> str:
+    """A metric's name for the table and the histograms' titles."""
+    return metric.removeprefix("response-")
 
 
 def _decision_cell(record: dict[str, Any]) -> str:
