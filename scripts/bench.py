@@ -186,6 +186,7 @@ def edgejudge_runs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict
             "metric": judge.metric,
             "n_ctx": runtime.context_length,
             "slots": judge.slots,
+            "cache_peak": getattr(runtime.prefix_cache, "peak_bytes", 0),
         }
 
 
@@ -373,11 +374,13 @@ def main() -> None:
     for name, value, target in ratios:
         print(f"{name:56} {value:5.2f}x  {target}")
     kv = kv_bytes(path, ours["n_ctx"])
-    budget = path.stat().st_size + kv + 400 * MIB
+    cache = ours["cache_peak"]  # the prefix cache's snapshots, within their own budget
+    budget = path.stat().st_size + kv + cache + 400 * MIB
     print(
         f"\npeak RSS of the batch: {many.peak_rss / MIB:.0f} MiB; budget = model file "
         f"{path.stat().st_size / MIB:.0f} + KV cache {kv / MIB:.0f} ({ours['n_ctx']} cells) "
-        f"+ 400 = {budget / MIB:.0f} MiB: {'within' if many.peak_rss <= budget else 'OVER'}"
+        f"+ prefix cache snapshots {cache / MIB:.0f} (peak) + 400 = {budget / MIB:.0f} MiB: "
+        f"{'within' if many.peak_rss <= budget else 'OVER'}"
     )
     print("\nsame verdicts (score and feedback):")
     fmt, metric = ours["format"], ours["metric"]

@@ -7,8 +7,8 @@
 
 Every step asks the answer (`Answer`: a format bound to its metric, or a pairwise format)
 or the runtime (`Runtime`) through their protocols, so a new family or a new runtime
-changes nothing here. The shared prompt head, which a runtime that can share one keeps
-decoded between judgments, is worked out here too.
+changes nothing here. Prompts that share a head share its evaluation inside the runtime
+(the in-process prefix cache), which changes nothing here either.
 """
 
 from __future__ import annotations
