@@ -53,7 +53,7 @@ def rag_rows(path: Path, n: int) -> list[dict[str, Any]]:
 
 
 def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: str,
-         peak_rss: Any) -> tuple[MultiRun, Any, Judge | None]:  # fmt: skip
+         peak_rss: Any) -> tuple[MultiRun, Any]:  # fmt: skip
     """edgejudge over every (row, metric), one at a time; also its cache's figures."""
     run = MultiRun(name)
     with Judge(args.model, list(METRICS), max_tokens=args.max_tokens, n_threads=args.threads,
@@ -82,7 +82,7 @@ def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: s
         ]
         grammars = {m: judge.for_metric(m).grammar for m in METRICS}
     run.per_minute = 60 * len(tasks) / run.seconds
-    return run, (stats, prompts, grammars), None
+    return run, (stats, prompts, grammars)
 
 
 def plain(args: argparse.Namespace, path: Path, prompts: list[list[list[int]]],
@@ -201,9 +201,9 @@ def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | N
     print(f"\n## Several metrics per row: {len(rows)} rows of {args.rag.name} x "
           f"{len(METRICS)} metrics ({', '.join(METRICS)}), one judgment at a time, "
           f"max_tokens {args.max_tokens}")  # fmt: skip
-    cached, (stats, prompts, grammars), _ = ours(args, rows, args.cache_mib,
+    cached, (stats, prompts, grammars) = ours(args, rows, args.cache_mib,
                                                  "edgejudge, prefix cache", peak_rss)  # fmt: skip
-    full, _, _ = ours(args, rows, 0, "(a) edgejudge, each prompt in full", peak_rss)
+    full, _ = ours(args, rows, 0, "(a) edgejudge, each prompt in full", peak_rss)
     loop = plain(args, path, prompts, grammars, peak_rss)
     least = minimum_tokens(cached.prompts)
     print()

@@ -109,7 +109,6 @@ class Engine:
         self.n_ctx = n_ctx
         self.n_batch = n_batch
         self.slots = slots
-        self._head_seq = slots  # the sequence id that owns the head kept in the context
         params = lc.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = params.n_ubatch = n_batch
@@ -405,7 +404,7 @@ class Engine:
             used = {s.seq for s in held}
             seq = next(i for i in range(self.slots) if i not in used)
             if shared:
-                self._lc.llama_memory_seq_cp(self._memory, self._head_seq, seq, 0, shared)
+                self._lc.llama_memory_seq_cp(self._memory, self._heads.seq, seq, 0, shared)
             sequence = _Sequence(request, seq, reserve, done=shared, shared=shared)
             self._heads.count(len(request.tokens), shared)
             self._running.append(sequence)
