@@ -27,12 +27,13 @@ import os
 import platform
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgejudge import Judge
 from edgejudge.core import Metric
@@ -45,9 +46,37 @@ from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.llama_cpp import build_info, plain_llama
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 RATE_PROMPTS = 3  # inputs whose generations measure decode and prompt speed
 MIB = 1024 * 1024
+
+
+def own_thread(work: Callable[[], T]) -> T:
+    """`work()` run on a thread of its own, which ends with it.
+
+    llama-cpp-python's loops run llama.cpp on the calling thread. Built with OpenMP (as on
+    Linux), llama.cpp leaves that thread a pool of OpenMP workers that lasts as long as the
+    thread does, and libgomp counts them: once it manages more threads than the machine has
+    cores, it stops spinning at barriers and puts threads to sleep at each one instead. Run
+    on the main thread, a loop would thus slow every judgment measured after it (edgejudge's
+    decode here went from 24 to 37 ms a token, and llama-server's, in its own process, not).
+    """
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(work())
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="bench-llama-cpp-python")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 @dataclass
@@ -233,19 +262,27 @@ def baseline_runs(
     matched = Run("  same, flash attention, fresh cache")
     runs = [plain] if args.skip_fresh else [plain, matched]
     for run in runs:
-        llm = plain_llama(path, n_ctx=args.ctx, n_threads=args.threads,
-                          n_threads_batch=args.threads, flash_attn=run is matched,
-                          verbose=False)  # fmt: skip
+        own_thread(lambda run=run: _baseline_run(args, path, prompts, grammar, run, matched))
+    return runs
 
-        def complete(tokens: list[int], llm: Any = llm, fresh: bool = run is matched) -> Any:
-            if fresh:
-                llm.reset()
-            out = llm.create_completion(
-                tokens, grammar=grammar, temperature=0, max_tokens=args.max_tokens
-            )
-            return Completion(out["choices"][0]["text"], out["usage"]["completion_tokens"])
 
-        if run is plain:
+def _baseline_run(args: argparse.Namespace, path: Path, prompts: list[list[int]], grammar: Any,
+                  run: Run, matched: Run) -> None:  # fmt: skip
+    """One of `baseline_runs`, meant for a thread of its own (`own_thread`)."""
+    fresh = run is matched
+    llm = plain_llama(path, n_ctx=args.ctx, n_threads=args.threads,
+                      n_threads_batch=args.threads, flash_attn=fresh, verbose=False)  # fmt: skip
+
+    def complete(tokens: list[int]) -> Completion:
+        if fresh:
+            llm.reset()
+        out = llm.create_completion(
+            tokens, grammar=grammar, temperature=0, max_tokens=args.max_tokens
+        )
+        return Completion(out["choices"][0]["text"], out["usage"]["completion_tokens"])
+
+    try:
+        if not fresh:
             for tokens in prompts[:RATE_PROMPTS]:
                 for rates, extra in ((run.free, {}), (run.grammar, {"grammar": grammar})):
                     llm.reset()
@@ -254,9 +291,9 @@ def baseline_runs(
                     )
                     rates.add(len(tokens), stream)
             llm.reset()
-        timed(run, len(prompts), lambda complete=complete: [complete(t) for t in prompts])
+        timed(run, len(prompts), lambda: [complete(t) for t in prompts])
+    finally:
         llm.close()
-    return runs
 
 
 def same(result: Any, text: str, judge_format: JudgeFormat, metric: Metric) -> bool:
@@ -438,7 +475,7 @@ def multi(args: argparse.Namespace, path: Path) -> None:
     except EdgeJudgeError:
         server = None
         print("(no llama-server found: its decode speed is left out)")
-    bench_multi.report(args, path, peak_rss, server)
+    bench_multi.report(args, path, peak_rss, server, own_thread)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ class MultiRun:
     results: list[Any] = field(default_factory=list)
     prompts: list[list[int]] = field(default_factory=list)  # every prompt generated from
     cache_line: str = ""
+    evaluation_seconds: float = 0.0  # evaluating prompt tokens
+    generated: int = 0  # tokens generated, close-outs included
 
 
 def rag_rows(path: Path, n: int) -> list[dict[str, Any]]:
@@ -75,6 +77,8 @@ def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: s
         run.texts = [getattr(r, "raw", str(r)) for r in run.results]
         stats = judge.runtime.prefix_cache
         run.evaluated = stats.evaluated_tokens if stats else None
+        run.evaluation_seconds = stats.evaluation_seconds if stats else 0.0
+        run.generated = sum(getattr(r, "completion_tokens", 0) for r in run.results)
         run.cache_line = stats.line() if stats else ""
         prompts = [
             [judge.runtime.chat_tokens(judge.for_metric(m).prompt(row)) for m in METRICS]
@@ -87,7 +91,9 @@ def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: s
 
 def plain(args: argparse.Namespace, path: Path, prompts: list[list[list[int]]],
           grammars: dict[str, str], peak_rss: Any) -> MultiRun:  # fmt: skip
-    """(b) the llama-cpp-python loop over the same prompts, its own prompt cache on."""
+    """(b) the llama-cpp-python loop over the same prompts, its own prompt cache on. Run it
+    on a thread of its own (bench.own_thread says why)."""
+    import llama_cpp
     from llama_cpp import LlamaGrammar
 
     compiled = {m: LlamaGrammar.from_string(g, verbose=False) for m, g in grammars.items()}
@@ -95,6 +101,7 @@ def plain(args: argparse.Namespace, path: Path, prompts: list[list[list[int]]],
     llm = plain_llama(path, n_ctx=args.ctx, n_threads=args.threads,
                       n_threads_batch=args.threads, verbose=False)  # fmt: skip
     try:
+        generated = 0
         with peak_rss(run):
             started = time.perf_counter()
             for row_prompts in prompts:
@@ -103,7 +110,12 @@ def plain(args: argparse.Namespace, path: Path, prompts: list[list[list[int]]],
                         tokens, grammar=compiled[metric], temperature=0, max_tokens=args.max_tokens
                     )
                     run.texts.append(out["choices"][0]["text"])  # type: ignore[index]
+                    generated += out["usage"]["completion_tokens"]  # type: ignore[index]
             run.seconds = time.perf_counter() - started
+        perf = llama_cpp.llama_perf_context(llm._ctx.ctx)  # llama.cpp's own counters
+        run.evaluated = perf.n_p_eval
+        run.evaluation_seconds = perf.t_p_eval_ms / 1000
+        run.generated = generated
     finally:
         llm.close()
     run.per_minute = 60 * len(run.texts) / run.seconds
@@ -137,6 +149,10 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
                 prompts = [judge.runtime.chat_tokens(judge.prompt(row)) for row in rows]
                 grammar = judge.grammar
                 ms = alone_decode_ms(judge, prompts, grammar, args.long_tokens)
+                with Judge(args.model, metric, max_tokens=8, n_threads=args.threads,
+                           context_length=args.ctx, slots=1) as other:  # fmt: skip
+                    other.evaluate(rows[0])  # it ran llama.cpp, and now sits idle
+                    beside = alone_decode_ms(judge, prompts, grammar, args.long_tokens)
         made = sum(r.completion_tokens for r in results if isinstance(r, JudgeResult))
         rates[slots] = made / elapsed
         plural = "s" if slots > 1 else ""
@@ -145,6 +161,8 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
     lines.append(f"  4 slots / 1 slot: {rates[4] / rates[1]:.2f}x (the CPU default is 1 slot)")
     lines.append(f"  edgejudge decode, one at a time: {ms:.1f} ms per written token "
                  f"({1000 / ms:.1f} tok/s)")  # fmt: skip
+    lines.append(f"  the same with a second judge loaded and idle in the process: {beside:.1f} "
+                 f"ms per token ({beside / ms:.2f}x; runtime/openmp.py)")  # fmt: skip
     if server is not None:
         theirs = server_decode_ms(args, path, server, prompts, grammar)
         lines.append(f"  llama-server's own decode (its timings), same prompts and grammar: "
@@ -195,7 +213,8 @@ def server_decode_ms(args: argparse.Namespace, path: Path, binary: Path,
         process.stop()
 
 
-def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | None) -> None:
+def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | None,
+           own_thread: Any) -> None:  # fmt: skip
     """Run the multi-metric comparison and print its table, ratios and cache figures."""
     rows = rag_rows(args.rag, args.rag_n)
     print(f"\n## Several metrics per row: {len(rows)} rows of {args.rag.name} x "
@@ -204,17 +223,20 @@ def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | N
     cached, (stats, prompts, grammars) = ours(args, rows, args.cache_mib,
                                                  "edgejudge, prefix cache", peak_rss)  # fmt: skip
     full, _ = ours(args, rows, 0, "(a) edgejudge, each prompt in full", peak_rss)
-    loop = plain(args, path, prompts, grammars, peak_rss)
+    loop = own_thread(lambda: plain(args, path, prompts, grammars, peak_rss))
     least = minimum_tokens(cached.prompts)
     print()
-    print("| | judgments/min | prompt tokens evaluated per row | peak RSS MiB |")
-    print("|---|---|---|---|")
+    print("| | judgments/min | prompt tokens evaluated per row | seconds evaluating them | "
+          "seconds for the rest | tokens generated | peak RSS MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for run in (cached, full, loop):
         evaluated = f"{run.evaluated / len(rows):.0f}" if run.evaluated is not None else "?"
-        print(f"| {run.name} | {run.per_minute:.2f} | {evaluated} | {run.peak_rss / MIB:.0f} |")
+        print(f"| {run.name} | {run.per_minute:.2f} | {evaluated} | "
+              f"{run.evaluation_seconds:.1f} | {run.seconds - run.evaluation_seconds:.1f} | "
+              f"{run.generated} | {run.peak_rss / MIB:.0f} |")  # fmt: skip
     print(f"| minimum (each row's shared head once, each metric's tail, each close-out's "
           f"new tokens) | | "
-          f"{least / len(rows):.0f} | |")  # fmt: skip
+          f"{least / len(rows):.0f} | | | | |")  # fmt: skip
     print()
     print(f"edgejudge with the cache / (b) the llama-cpp-python loop  "
           f"{cached.per_minute / loop.per_minute:.2f}x  target >= 2")  # fmt: skip

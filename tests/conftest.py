@@ -23,6 +23,18 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _openmp_team_released() -> Iterator[None]:
+    """Tests that run llama-cpp-python's own `Llama` run llama.cpp on this (the main)
+    thread, which then keeps a team of OpenMP threads; more of those than cores make every
+    later in-process judgment decode ~1.5x slower (edgejudge/runtime/openmp.py). The team
+    is given back after each module."""
+    yield
+    from edgejudge.runtime.openmp import release_team
+
+    release_team()
+
+
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An edgejudge cache holding the assembled demo model, built once per test session."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from edgejudge.errors import GenerationError
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.heads import Heads
 from edgejudge.runtime.kept import KeptSequence, Vocabulary
+from edgejudge.runtime.openmp import release_team
 from edgejudge.runtime.prefix import CacheStats
 from edgejudge.runtime.samplers import Picker, Samplers
 
@@ -242,6 +244,10 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
+                idle = not self._stopping and not self._has_work()
+            if idle:  # an idle team of OpenMP threads would slow other judges (openmp.py)
+                release_team()
+            with self._wake:
                 while not self._stopping and not self._has_work():
                     self._wake.wait()
                 if self._stopping:
@@ -273,6 +279,7 @@ class Engine:
         self._admit()
         batch: list[tuple[int, int, int, bool]] = []  # token, position, sequence, wants logits
         outputs: list[tuple[_Sequence, int]] = []
+        prompted = False  # whether the batch evaluates prompt tokens
         # A waiting prompt goes first, in pieces cut where its floats stay those of the
         # prompt evaluated alone (prefix.py).
         room = self.n_batch - sum(1 for s in self._running if s.last >= 0)
@@ -284,6 +291,7 @@ class Engine:
             end = self._heads.rule.next_end(start, len(tokens), room - len(batch))
             for position in range(start, end):
                 batch.append((tokens[position], position, sequence.seq, False))
+            prompted = prompted or end > start
             sequence.done = end
             if end == len(tokens):  # the last prompt token's logits give the first pick
                 batch[-1] = (*batch[-1][:3], True)
@@ -295,7 +303,10 @@ class Engine:
                 outputs.append((sequence, len(batch) - 1))
         if not batch:
             return
+        started = time.perf_counter()
         self._decode(batch)
+        if prompted:
+            self._heads.stats.evaluation_seconds += time.perf_counter() - started
         for sequence, index in outputs:
             self._sample(sequence, index)
 

@@ -103,6 +103,7 @@ class CacheStats:
     bytes: int = 0  # snapshots held now
     peak_bytes: int = 0
     rule: str = "not checked yet"
+    evaluation_seconds: float = 0.0  # in llama_decode calls that evaluated prompt tokens
 
     @property
     def evaluated_tokens(self) -> int:
@@ -119,7 +120,8 @@ class CacheStats:
         return (
             f"prefix cache: {self.hits}/{self.prompts} prompts reused a head, "
             f"{self.reused_tokens}/{self.prompt_tokens} prompt tokens "
-            f"({self.hit_rate:.0%}) came from it; {self.snapshots} heads saved, "
+            f"({self.hit_rate:.0%}) came from it, {self.evaluated_tokens} evaluated in "
+            f"{self.evaluation_seconds:.1f} s; {self.snapshots} heads saved, "
             f"{self.restores} restored, {self.evictions} evicted; "
             f"{self.bytes / 2**20:.1f} MiB held, peak {self.peak_bytes / 2**20:.1f} MiB; "
             f"rule: {self.rule}"
