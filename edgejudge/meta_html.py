@@ -33,6 +33,7 @@ STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
        max-width: 1100px; padding: 0 1em; color: #1d2330; background: #fff; }
 h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 2em; font-size: 1.2em; }
+section.metric > h2 { font-size: 1.35em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.1em; }
 .about { color: #5b6474; }
 table.stats { border-collapse: collapse; margin: 1em 0; }
 table.stats th, table.stats td { padding: .3em .7em; border-bottom: 1px solid #e3e6ec;
@@ -57,27 +58,44 @@ document.getElementById("show-ci").addEventListener("change", function (event) {
 """
 
 
-def render(evaluation: MetaEvaluation, *, heading: str = "") -> str:
-    """The whole page."""
+def render(evaluation: MetaEvaluation | Sequence[MetaEvaluation], *, heading: str = "") -> str:
+    """The whole page: one metric's report, or several one after another."""
     e = html.escape
+    evaluations = [evaluation] if isinstance(evaluation, MetaEvaluation) else list(evaluation)
+    heading = heading or " · ".join(each.metric for each in evaluations)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>edgejudge meta-eval · {e(heading or evaluation.metric)}</title>",
+        f"<title>edgejudge meta-eval · {e(heading)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f"<h1>Meta-evaluation · {e(heading or evaluation.metric)}</h1>",
+        f"<h1>Meta-evaluation · {e(heading)}</h1>",
+        '<label><input type="checkbox" id="show-ci" checked> show 95% intervals</label>',
+    ]
+    for each in evaluations:
+        if len(evaluations) > 1:
+            parts.append(f'<section class="metric"><h2>{e(each.metric)}</h2>')
+        parts += _metric(each, level=3 if len(evaluations) > 1 else 2)
+        if len(evaluations) > 1:
+            parts.append("</section>")
+    parts.append(f"<script>{SCRIPT}</script></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _metric(evaluation: MetaEvaluation, *, level: int) -> list[str]:
+    """One metric's report: what was compared, the table, each judge's charts."""
+    e = html.escape
+    parts = [
         f'<p class="about">metric <b>{e(evaluation.metric)}</b> ({e(evaluation.kind)}) · '
         f"{evaluation.labelled} of {evaluation.rows} rows labelled (key "
         f"<code>{e(evaluation.label_key)}</code>) · 95% paired bootstrap intervals, "
         f"{evaluation.resamples} resamples · edgejudge {e(__version__)}</p>",
-        '<label><input type="checkbox" id="show-ci" checked> show 95% intervals</label>',
         _table(evaluation),
         _baselines(evaluation),
         _left_out("Labels that could not be read", evaluation.unreadable),
     ]
     for judge in evaluation.judges:
-        parts.append(f'<section class="judge"><h2>{e(judge.name)}</h2>')
+        parts.append(f'<section class="judge"><h{level}>{e(judge.name)}</h{level}>')
         if judge.source:
             parts.append(f'<p class="about">verdicts: <code>{e(judge.source)}</code></p>')
         parts.append('<div class="charts">')
@@ -97,12 +115,14 @@ def render(evaluation: MetaEvaluation, *, heading: str = "") -> str:
         parts.append("</div>")
         parts.append(_left_out("Rows not judged", judge.skipped))
         parts.append("</section>")
-    parts.append(f"<script>{SCRIPT}</script></body></html>")
-    return "\n".join(parts) + "\n"
+    return parts
 
 
 def write_report(
-    evaluation: MetaEvaluation, path: str | os.PathLike[str], *, title: str = ""
+    evaluation: MetaEvaluation | Sequence[MetaEvaluation],
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
 ) -> Path:
     """Write the page to `path` atomically (a stop leaves the old file or the new one)."""
     target = Path(path)

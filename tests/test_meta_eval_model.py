@@ -124,3 +124,44 @@ def test_several_families_give_a_column_each(tmp_path: Path, demo_cache: Path) -
     for family in ("flow-judge", "prometheus"):
         assert labels.with_name(f"labelled.demo.{family}.{METRIC}.verdicts.jsonl").exists()
     shutil.rmtree(labels.parent)
+
+
+@pytest.mark.model
+def test_several_metrics_in_one_pass_report_what_each_alone_reports(
+    tmp_path: Path, demo_cache: Path
+) -> None:
+    """`-m A -m B`, each with its label key: one pass over the rows (the prefix cache serves
+    B's prompt from A's head), and B's report is the one `-m B` alone gives."""
+    other = "response-relevance-5point"
+
+    def copy(folder: Path, *, both: bool = True) -> Path:
+        labels = labelled_copy(folder)
+        rows = [json.loads(line) for line in labels.read_text().splitlines()]
+        for index, row in enumerate(rows):
+            row["relevance"] = 1 + (index * 3) % 5
+            if not both:  # a key the judge is not told to read is an input it refuses
+                del row["label"]
+        labels.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return labels
+
+    common = ["--model", "demo", "--max-tokens", str(MAX_TOKENS), "--json", "--no-progress"]
+    both = copy(tmp_path / "both")
+    done = run_cli(["meta-eval", str(both), "-m", METRIC, "-m", other, "--label-key", "label",
+                    "--label-key", "relevance", *common], demo_cache)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    # ROWS rows on the first metric (the row labelled "maybe" is left out), ROWS + 1 on the
+    # second, whose label every row has.
+    assert f"judging {2 * ROWS + 1} (row, metric) pairs into" in done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["metric"] == METRIC and second["metric"] == other
+    assert first["judges"][0]["n"] == ROWS and second["judges"][0]["n"] == ROWS + 1
+
+    alone = copy(tmp_path / "alone", both=False)
+    single = run_cli(["meta-eval", str(alone), "-m", other, "--label-key", "relevance",
+                      *common], demo_cache)  # fmt: skip
+    assert single.returncode == 0, single.stderr
+    assert without_sources(json.loads(single.stdout)) == without_sources(second)
+    again = run_cli(["meta-eval", str(both), "-m", METRIC, "-m", other, "--label-key", "label",
+                     "--label-key", "relevance", *common], demo_cache)  # fmt: skip
+    assert again.returncode == 0 and "are in" in again.stderr  # nothing left to judge
+    assert [json.loads(line) for line in again.stdout.splitlines()] == [first, second]

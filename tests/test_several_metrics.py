@@ -146,3 +146,98 @@ def test_a_metric_judged_beside_others_gets_its_verdict_alone(
     for record in (lines[1], (single := json.loads(alone.stdout))):
         record.pop("seconds")
     assert lines[1] == single
+
+
+# -- meta-eval on several metrics ----------------------------------------------------------
+
+
+def labelled_rows(path: Path) -> Path:
+    """Rows labelled for two metrics under two keys: row 1 has no relevance label, row 2's
+    faithfulness label is off the rubric."""
+    rows = []
+    for index, case in enumerate(TEN_FAITHFULNESS[:4]):
+        row = {"id": f"r{index}", **case, "faith": 1 + index, "rel": 5 - index}
+        rows.append(row)
+    del rows[1]["rel"]
+    rows[2]["faith"] = 9
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def test_meta_eval_judges_each_metric_against_its_own_labels(tmp_path: Path) -> None:
+    from edgejudge.judging.meta_eval import meta_evaluate
+
+    labels = labelled_rows(tmp_path / "labels.jsonl")
+    runtime = FakeRuntime(ANSWER)
+    seen: list[dict[str, object]] = []
+    with Judge(None, METRICS, runtime=runtime) as judge:
+        reports = meta_evaluate(labels, METRICS, judges=[judge], label_key=["faith", "rel"],
+                                resamples=50, progress=seen.append)  # fmt: skip
+        # Only the pairs whose label could be read: 3 rows on one metric, 3 on the other.
+        assert len(runtime.prompts) == len(seen) == 6
+        assert not any('"faith"' in p or '"rel"' in p or "faith:" in p for p in runtime.prompts)
+        again = meta_evaluate(labels, METRICS, judges=[judge], label_key=["faith", "rel"],
+                              resamples=50)  # fmt: skip
+        assert len(runtime.prompts) == 6  # a rerun judges nothing: every pair is in the file
+    faith, rel = (report.fields() for report in reports)
+    assert [faith["metric"], rel["metric"]] == METRICS
+    assert faith["label_key"] == "faith" and rel["label_key"] == "rel"
+    assert faith["judges"][0]["n"] == rel["judges"][0]["n"] == 3
+    assert [u["id"] for u in faith["unreadable_labels"]] == ["r2"]
+    assert [u["id"] for u in rel["unreadable_labels"]] == ["r1"]
+    source = Path(faith["judges"][0]["source"])
+    assert source == Path(rel["judges"][0]["source"])  # one file, keyed by (id, metric)
+    assert source.name == f"labels.fake.flow-judge.{'+'.join(METRICS)}.verdicts.jsonl"
+    written = [json.loads(line) for line in source.read_text().splitlines()]
+    assert sorted((r["id"], r["metric"]) for r in written) == sorted(
+        [("r0", METRICS[0]), ("r1", METRICS[0]), ("r3", METRICS[0]),
+         ("r0", METRICS[1]), ("r2", METRICS[1]), ("r3", METRICS[1])]
+    )  # fmt: skip
+    assert [r.fields() for r in again] == [faith, rel]
+
+
+def test_meta_eval_reads_each_metrics_verdicts_from_the_files_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edgejudge.cli import main
+
+    labels = labelled_rows(tmp_path / "labels.jsonl")
+    files = []
+    for metric, score in zip(METRICS, (2, 4), strict=True):
+        path = tmp_path / f"{metric}.jsonl"
+        path.write_text("".join(
+            json.dumps({"id": f"r{i}", "score": score + i % 2, "metric": metric, "model": "m"})
+            + "\n" for i in range(4)
+        ))  # fmt: skip
+        files += ["--verdicts", str(path)]
+    common = ["meta-eval", str(labels), "-m", METRICS[0], "-m", METRICS[1], *files]
+    code = main([*common, "--label-key", "faith", "--label-key", "rel", "--json",
+                 "--resamples", "50", "--no-progress"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["metric"] for line in lines] == METRICS  # one JSON line per metric
+    assert [line["judges"][0]["source"] for line in lines] == files[1::2]
+    page = tmp_path / "report.html"
+    code = main([*common, "--label-key", "faith", "--label-key", "rel", "--html", str(page),
+                 "--resamples", "50", "--no-progress"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.count("meta-eval · ") == 2  # a table per metric
+    text = page.read_text()
+    assert text.count('<section class="metric">') == 2
+    assert text.count('data-chart="heatmap"') == 2
+
+    # One key for two metrics, or none, is refused in one line, before any judging.
+    for keys in ([], ["faith"]):
+        code = main([*common, *(a for k in keys for a in ("--label-key", k))])
+        _, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1
+        assert f"2 metrics and {len(keys)} --label-key options" in err
+    # A file whose verdicts name no metric cannot say which of two it is for.
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(json.dumps({"id": "r0", "score": 3}) + "\n")
+    code = main(["meta-eval", str(labels), "-m", METRICS[0], "-m", METRICS[1], "--label-key",
+                 "faith", "--label-key", "rel", "--verdicts", str(bare)])  # fmt: skip
+    _, err = capsys.readouterr()
+    assert code == 2 and "do not name their metric; give it with one --metric" in err

@@ -32,6 +32,11 @@ delete the file to judge again. --verdicts reads verdict files judged before (by
 command or `edgejudge batch`), joined by id, instead of or beside judging. Several --model
 or --family options give one column per judge.
 
+Several --metric options judge each row on each metric in one pass, into one verdicts file
+(LABELS.<model>.<family>.<metric>+<metric>.verdicts.jsonl); each metric reads its labels
+from its own key (one --label-key per --metric, in the same order), and the report comes
+once per metric (one JSON line each with --json, one section each with --html).
+
 Statistics, each with a 95% paired bootstrap interval (2,000 resamples, fixed seed):
 numeric scales: Pearson, Spearman, Kendall tau-b (scipy.stats), exact agreement,
 agreement within one point, quadratic-weighted kappa (scikit-learn), and, with the
@@ -48,8 +53,10 @@ examples:
   edgejudge meta-eval labelled.jsonl --model flow-judge-v0.1 -m response-faithfulness-5point
   edgejudge meta-eval labelled.jsonl --model demo --model demo-instruct \\
       -m response-faithfulness-5point --html report.html
-  edgejudge meta-eval labelled.jsonl --verdicts old.verdicts.jsonl \
+  edgejudge meta-eval labelled.jsonl --verdicts old.verdicts.jsonl \\
       -m response-faithfulness-5point --json
+  edgejudge meta-eval labelled.jsonl --model demo -m response-faithfulness-5point \\
+      -m response-relevance-5point --label-key faithfulness --label-key relevance
 """
 
 
@@ -65,9 +72,10 @@ def add_command(commands: Any) -> None:
     parser.add_argument("labels", metavar="LABELS.jsonl", type=Path)
     parser.add_argument(
         "--label-key",
-        default="label",
+        action="append",
         metavar="KEY",
-        help='the key holding the human label in each row (default "label")',
+        help='the key holding the human label in each row (default "label"); with several '
+        "--metric, one --label-key per metric, in the same order",
     )
     parser.add_argument(
         "--verdicts",
@@ -97,7 +105,7 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args.swap_option(parser)
-    args.metric_options(parser)
+    args.metric_options(parser, several=True)
     args.model_options(parser, many=" (repeatable: one column per judge)")
     parser.set_defaults(func=_cmd_meta_eval)
 
@@ -129,89 +137,104 @@ def judge_specs(
 def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
     from edgejudge.judging import meta_eval
 
-    metric = args.any_metric(parsed)
+    metrics = args.metrics(parsed)
+    keys = meta_eval.label_keys(metrics, parsed.label_key)
     specs = judge_specs(parsed.model, parsed.family, bool(parsed.server_url))
     if not specs and not parsed.verdicts:
         raise InputError("name a judge with --model (or give verdicts with --verdicts FILE)")
-    rows, labelled = meta_eval.read_labelled(parsed.labels, metric, parsed.label_key)
-    unreadable = [row for row in labelled if row.label is None]
-    if len(unreadable) == len(labelled):
-        raise InputError(
-            f"{parsed.labels}: no row has a label that can be read ({len(rows)} rows; "
-            f"the first: {unreadable[0].problem})"
-        )
-    given = meta_eval.read_given(parsed.verdicts, metric)  # bad files fail before any load
-    columns = meta_eval.Columns()
-    readable = meta_eval.to_judge(rows, labelled, parsed.label_key)
+    rows, labels = meta_eval.read_labelled_metrics(parsed.labels, metrics, keys)
+    for each in labels:
+        if not each.readable:
+            first = each.labelled[0].problem if each.labelled else "the file has no rows"
+            about = f" for {each.metric.name}" if len(labels) > 1 else ""
+            raise InputError(
+                f"{parsed.labels}: no row has a label{about} that can be read ({len(rows)} "
+                f"rows; the first: {first})"
+            )
+    given = meta_eval.read_given(parsed.verdicts, metrics)  # bad files fail before any load
+    columns = {metric.name: meta_eval.Columns() for metric in metrics}
+    readable, wanted = meta_eval.to_judge(rows, labels)
     for model, family in specs:
-        outcome = _judge_one(parsed, metric, model, family, readable)
+        outcome = _judge_one(parsed, metrics, model, family, readable, wanted)
         if isinstance(outcome, int):
             return outcome
         name, path = outcome
-        columns.add(name, path, meta_eval.read_verdicts(path, metric))
-    for path, records in given:
-        columns.add_file(path, records)
-    from edgejudge.core.meta_eval import meta_evaluate
-
+        meta_eval.add_judged(columns, name, path, metrics)
     with working(not parsed.no_progress, "computing statistics and bootstrap intervals"):
-        evaluation = meta_evaluate(
-            labelled,
-            columns.verdicts,
-            metric,
-            label_key=parsed.label_key,
-            sources=columns.sources,
-            resamples=parsed.resamples,
-        )
+        evaluations = meta_eval.compare_each(labels, columns, given, parsed.resamples)
     if parsed.html:
         from edgejudge.meta_html import write_report
 
-        write_report(evaluation, parsed.html, title=f"{parsed.labels.name} · {metric.name}")
+        heading = f"{parsed.labels.name} · {' · '.join(m.name for m in metrics)}"
+        write_report(evaluations, parsed.html, title=heading)
         print(f"report written to {parsed.html}", file=sys.stderr)
-    if parsed.json:
-        print(json.dumps(evaluation.fields(), ensure_ascii=False))
-    else:
-        print_table(evaluation)
+    for index, evaluation in enumerate(evaluations):
+        if parsed.json:
+            print(json.dumps(evaluation.fields(), ensure_ascii=False))
+        else:
+            if index:
+                print()
+            print_table(evaluation)
     return 0
 
 
 def _judge_one(
     parsed: argparse.Namespace,
-    metric: AnyMetric,
+    metrics: list[AnyMetric],
     model: str | None,
     family: str | None,
     readable: list[Any],
+    wanted: set[tuple[Any, str]],
 ) -> tuple[str, Path] | int:
-    """Judge the rows whose label could be read (`readable`, as the judge sees them) with
-    one judge into its verdicts file, resuming it: the file's judge name and path, or an
-    exit code if it stopped."""
+    """Judge the rows with a label that could be read (`readable`, as the judge sees them;
+    with several metrics, only the (row, metric) pairs in `wanted`) with one judge into its
+    verdicts file, resuming it: the file's judge name and path, or an exit code if it
+    stopped."""
     from edgejudge.judging import batch, meta_eval
 
     options = copy.copy(parsed)
     options.model, options.family = model, family
     swap = not parsed.no_swap
+    several = len(metrics) > 1
+    names = [metric.name for metric in metrics]
     with ExitStack() as stack:
         # The lock and the repair of a torn line come before the model loads, where the
         # judge's name is known beforehand (a served model's is known once connected).
         judge = None
+        opened = metrics if several else metrics[0]
         if model is None:
-            judge = stack.enter_context(open_judge(options, metric))
+            judge = stack.enter_context(open_judge(options, opened))
             name = meta_eval.judge_name(judge)
         else:
             name = meta_eval.expected_name(model, family)
-        path = meta_eval.verdicts_path(parsed.labels, name, metric.name, swap=swap)
+        path = meta_eval.verdicts_path(
+            parsed.labels, name, meta_eval.metrics_slug(metrics), swap=swap
+        )
         output = stack.enter_context(batch.BatchOutput(path, retry_errors=parsed.retry_errors))
-        todo = output.pending(readable)
-        if not todo:
-            print(f"{name}: all {len(readable)} labelled rows are in {path}", file=sys.stderr)
+        todo = output.pending(readable, names if several else ())
+        pairs = len(wanted) if several else len(readable)
+        left = (
+            sum(
+                1
+                for row in todo
+                for metric in names
+                if (row.key, metric) in wanted and not output.has(row, metric)
+            )
+            if several
+            else len(todo)
+        )
+        what = "rows" if not several else "(row, metric) pairs"
+        if not left:
+            print(f"{name}: all {pairs} labelled {what} are in {path}", file=sys.stderr)
             return name, path
-        print(f"{name}: judging {len(todo)} rows into {path}", file=sys.stderr)
+        print(f"{name}: judging {left} {what} into {path}", file=sys.stderr)
         try:
             if judge is None:
-                judge = stack.enter_context(open_judge(options, metric))
-            step = stack.enter_context(
-                batch_bar(not parsed.no_progress, len(todo), len(readable) - len(todo))
+                judge = stack.enter_context(open_judge(options, opened))
+            step = stack.enter_context(batch_bar(not parsed.no_progress, left, pairs - left))
+            records = stack.enter_context(
+                closing(batch.run_batch(judge, todo, output, swap=swap, wanted=wanted))
             )
-            records = stack.enter_context(closing(batch.run_batch(judge, todo, output, swap=swap)))
             for record in records:
                 step(record)
         except KeyboardInterrupt:

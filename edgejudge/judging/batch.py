@@ -14,7 +14,7 @@ again they become error rows and the batch stops, its unstarted rows left for a 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator, Iterable
+from collections.abc import Container, Generator, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,6 +357,7 @@ def run_batch(
     *,
     swap: bool = True,
     names: tuple[str, str] | None = None,
+    wanted: Container[tuple[Any, str]] | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """Judge `todo`, appending each outcome to `output` as it finishes; yields each row.
 
@@ -371,10 +372,10 @@ def run_batch(
     `names` are the systems A and B stand for, written as each row's `winner`. A judge with
     several metrics judges each row on each metric the output does not hold yet, a row's
     metrics one after another (the head their prompts share is then evaluated once), one
-    output line each.
+    output line each; with `wanted`, only the (row key, metric name) pairs it holds.
     """
     if len(judge.judges) > 1:
-        yield from _run_metrics(judge, todo, output)
+        yield from _run_metrics(judge, todo, output, wanted)
         return
     inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
     outcomes: Generator[tuple[int, Any], None, None] = (
@@ -398,10 +399,15 @@ def run_batch(
 
 
 def _run_metrics(
-    judge: Judge, todo: list[Row], output: BatchOutput
+    judge: Judge, todo: list[Row], output: BatchOutput, wanted: Container[tuple[Any, str]] | None
 ) -> Generator[dict[str, Any], None, None]:
     """`run_batch` for a judge with several metrics: one line per (row, metric)."""
-    tasks = [(row, name) for row in todo for name in judge.judges if not output.has(row, name)]
+    tasks = [
+        (row, name)
+        for row in todo
+        for name in judge.judges
+        if not output.has(row, name) and (wanted is None or (row.key, name) in wanted)
+    ]
     items = (
         (InputError(row.problem) if row.problem is not None else row.data, name)
         for row, name in tasks
