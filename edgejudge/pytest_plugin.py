@@ -151,17 +151,23 @@ class JudgeSession:
                 "edgejudge: no judge model: pass --edgejudge-model NAME_OR_PATH (or set "
                 "edgejudge_model in the ini, or --edgejudge-server-url)"
             )
-        return Judge(
-            model,
-            metric,
-            max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
-            family=self.option("family"),
-            runtime=self.option("runtime"),
-            server_url=server,
-            slots=self.option("slots"),
-            context_length=self.option("ctx") or (None if server else DEFAULT_CTX),
-            n_threads=self.option("threads"),
-        )
+        from edgejudge.errors import EdgeJudgeError
+
+        try:
+            return Judge(
+                model,
+                metric,
+                max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
+                family=self.option("family"),
+                runtime=self.option("runtime"),
+                server_url=server,
+                slots=self.option("slots"),
+                context_length=self.option("ctx") or (None if server else DEFAULT_CTX),
+                n_threads=self.option("threads"),
+            )
+        except EdgeJudgeError as exc:  # a missing or broken model: its message says it all
+            problem = str(exc)
+        pytest.fail(f"edgejudge: {problem}", pytrace=False)  # outside: no chained exception
 
     # -- judging --------------------------------------------------------------------------
 

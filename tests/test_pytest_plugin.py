@@ -115,3 +115,15 @@ def test_a_judge_with_no_model_says_how_to_name_one(pytester: pytest.Pytester) -
     done = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert done.ret != 0
     assert "no judge model: pass --edgejudge-model" in done.stdout.str() + done.stderr.str()
+
+
+def test_a_model_that_is_not_there_fails_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_gone=f"def test_it(judge):\n    judge.evaluate({{}}, metric='{METRIC}')\n"
+    )
+    done = pytester.runpytest_subprocess("--edgejudge-model", "no-such-model.gguf",
+                                         "-p", "no:cacheprovider")  # fmt: skip
+    done.assert_outcomes(failed=1)
+    out = done.stdout.str()
+    assert "edgejudge: " in out and "no-such-model.gguf" in out
+    assert "another exception" not in out and "judge.py" not in out  # the message alone
