@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from edgejudge.judging.pairs import PairResult
     from edgejudge.judging.result import JudgeResult
 
-# (option, ini name, help, type): each is --edgejudge-NAME and edgejudge_NAME in the ini.
+# (name, help, type): each is the option --edgejudge-NAME and the ini key edgejudge_NAME.
 OPTIONS: tuple[tuple[str, str, type], ...] = (
     ("model", "the judge model: a catalog name or a GGUF/llamafile path", str),
     ("metric", "the metric assert_verdict uses when a test names none", str),
