@@ -46,6 +46,23 @@ def test_every_token_is_evaluated_in_a_piece_of_the_same_kind_as_cold(length: in
     assert RULE.long_end(length) == length - len(short)
 
 
+@pytest.mark.parametrize("granule", [4, 32])
+@pytest.mark.parametrize("room", [512, 508, 300, 131])
+def test_every_cut_between_llama_cpps_own_is_on_the_granule(granule: int, room: int) -> None:
+    """A reused head ends on the granule, and so does every piece that ends between two
+    of llama.cpp's own cuts (a batch's room cuts a prompt anywhere otherwise)."""
+    rule = PieceRule(n_batch=512, granule=granule)
+    for length in (65, 130, 511, 600, 715, 1029, 1100, 1537):
+        ends = {512 * k for k in range(1, 4)} | {length}
+        for shared in range(0, length + 1, 3):
+            cut = rule.cut(shared, length)
+            assert cut % granule == 0 and cut <= shared
+            pieces = plan(rule, cut, length, room)
+            assert all(b in ends or b % granule == 0 for _, b in pieces), pieces
+            assert all(b - a >= rule.long or (a, b) == plan(rule, 0, length)[-1]
+                       for a, b in pieces)  # fmt: skip
+
+
 def test_a_small_batch_room_waits_rather_than_cut_a_short_piece() -> None:
     assert RULE.next_end(0, 1000, 40) == 0
     assert RULE.next_end(0, 1000, 64) == 64

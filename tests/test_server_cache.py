@@ -38,7 +38,8 @@ def test_the_cache_is_asked_for_only_where_the_servers_cut_keeps_the_rule() -> N
     assert not cache.reuse([*first[:600], *range(5000, 5450)])  # 512 + 38: short last piece
     assert not cache.reuse([*first, *range(5000, 5400)])  # would reuse the answer's cells
     assert not cache.reuse([*first[:700], *range(5000, 5330)])  # 1030: short when cold
-    assert cache.reuse([*first[:999], *range(5000, 5400)])  # all but its last token
+    assert not cache.reuse([*first[:999], *range(5000, 5400)])  # 999: off the granule
+    assert cache.reuse([*first[:996], *range(5000, 5400)])  # on it
     cache.after([*first[:700], *range(5000, 5400)], reused=True, evaluated=400)
     stats = cache.stats
     assert (stats.prompts, stats.prompt_tokens, stats.reused_tokens, stats.hits) == (
@@ -91,6 +92,7 @@ def test_a_server_reusing_its_prompt_cache_gives_the_verdicts_of_prompts_alone(
     assert cached == full  # bit for bit
     differ = [key for key in alone if not agree(alone[key], cached[key])]
     assert not differ, [(alone[k], cached[k]) for k in differ]
-    # a row's second and third metrics reused its head (the close-outs, whose prompts
-    # extend the answer's cells, cannot: they are evaluated in full)
-    assert stats.hits >= 2 * 2 and stats.reused_tokens > 4000, stats.line()
+    # A row's second or third metric reused its head where the head it shares ends on the
+    # granule (the server reuses all it shares, so elsewhere the prompt is evaluated in
+    # full; so are the close-outs, whose prompts extend the answer's cells).
+    assert stats.hits >= 1 and stats.reused_tokens > 1000, stats.line()

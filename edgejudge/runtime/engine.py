@@ -114,7 +114,7 @@ class Engine:
         params = lc.llama_context_default_params()
         params.n_ctx = n_ctx
         params.n_batch = params.n_ubatch = n_batch
-        params.n_seq_max = slots + 1
+        params.n_seq_max = slots + 2  # and the head, and its guard (heads.py)
         params.n_threads = params.n_threads_batch = n_threads
         # llama.cpp's own default (on wherever the backend has it). Attention then skips
         # the cells other sequences hold instead of multiplying them by a zero mask, which

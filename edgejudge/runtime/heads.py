@@ -5,6 +5,12 @@ evaluated (`reuse`), and hands back a finished prompt's cells (`promote`). Which
 be reused and where a prompt is cut is prefix.py's rule; this class keeps to it and owns the
 llama.cpp calls that move cells: the head in cells 0, 1, … of its own sequence, trimmed,
 saved as a snapshot of the whole context, or put back from one.
+
+The head's cells are tagged with a second sequence, the guard, that nothing evaluates in:
+llama.cpp lets a new token take a sliding-window layer's cell that its one sequence no
+longer sees, and drops that sequence's earlier cells there with it. While judgments run side
+by side, one of them would take the head's first cells that way, and a later prompt cut
+shorter than the head would miss them. A cell two sequences hold is never taken.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from edgejudge.runtime.prefix import (
+    GRANULES,
     PROBE,
     CacheStats,
     PieceRule,
@@ -28,7 +35,8 @@ Decode = Callable[[list[tuple[int, int, int, bool]]], None]
 
 
 class Heads:
-    """The prompt head in the context (sequence `seq`) and the snapshots of others."""
+    """The prompt head in the context (sequence `seq`, its cells also tagged `seq + 1`, the
+    guard) and the snapshots of others."""
 
     def __init__(
         self, llama_cpp: Any, ctx: Any, *, seq: int, n_batch: int, budget: int, decode: Decode
@@ -41,6 +49,7 @@ class Heads:
         )
         self._decode = decode
         self.seq = seq
+        self.guard = seq + 1
         self.rule = PieceRule(n_batch)
         self.stats = CacheStats()
         # Whether the rule holds on this machine: None until checked, and False with no
@@ -94,7 +103,8 @@ class Heads:
             return
         if len(self.tokens) - length >= self.rule.long:
             self._save()
-        self._lc.llama_memory_seq_rm(self._memory, self.seq, length, -1)
+        for seq in (self.seq, self.guard):
+            self._lc.llama_memory_seq_rm(self._memory, seq, length, -1)
         del self.tokens[length:]
 
     def promote(self, seq: int, tokens: Sequence[int], shared: int, cells: int) -> None:
@@ -103,11 +113,16 @@ class Heads:
         end = min(self.rule.long_end(len(tokens)), cells)
         head = len(self.tokens)
         if self._holds is not False and head == shared < end:
-            self._lc.llama_memory_seq_cp(self._memory, seq, self.seq, head, end)
+            for into in (self.seq, self.guard):
+                self._lc.llama_memory_seq_cp(self._memory, seq, into, head, end)
             self.tokens = list(tokens[:end])
 
     def relay(self) -> None:
-        """Lay the context out again as a fresh one: the head alone, from cell 0."""
+        """Lay the context out again as a fresh one: the head alone, from cell 0 (dropped if
+        a cell of it was taken after all: see the module's docstring)."""
+        if self.tokens and self._lc.llama_memory_seq_pos_min(self._memory, self.seq) != 0:
+            self.stats.heads_lost += 1
+            self.tokens = []
         if self.tokens and self._holds:
             data, size = save_state(self._lc, self._ctx)
             if load_state(self._lc, self._ctx, data, size):
@@ -131,25 +146,45 @@ class Heads:
         self._snapshots.add(head, data, written)
 
     def _check_rule(self) -> None:
-        """Check on this machine that a prompt cut into long pieces gets the floats it gets
-        in one piece (prefix.py); the head is saved first, and the context left empty."""
+        """Find on this machine the finest granule on which a prompt cut into long pieces
+        gets the floats it gets in one piece (prefix.py), or that none does; the head is
+        saved first, and the context left empty."""
         self._holds = True  # for _save
         self._save()
-        lc = self._lc
+        n_batch, long = self.rule.n_batch, self.rule.long
         tokens = [(i * 7919 + 13) % self._n_vocab for i in range(PROBE)]
-        long = self.rule.long
-        results = []
-        for cuts in ((0, PROBE), (0, long, PROBE), (0, 2 * long, PROBE)):
-            lc.llama_memory_clear(self._memory, False)
-            for start, end in zip(cuts, cuts[1:], strict=False):
-                self._decode([(tokens[p], p, 0, p == PROBE - 1) for p in range(start, end)])
-            pointer = lc.llama_get_logits_ith(self._ctx, -1)
-            results.append(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).tobytes())
-        lc.llama_memory_clear(self._memory, False)
+        whole = self._probe(tokens, [], 0)
+        found = None
+        for granule in GRANULES:
+            if n_batch % granule or n_batch < PROBE:
+                continue
+            cuts = sorted({long, long + granule, PROBE - long - granule, PROBE - long})
+            if all(self._probe(tokens, [cut], 0) == whole for cut in cuts) and all(
+                self._probe(tokens, [], cut) == whole for cut in (long + granule, PROBE - long)
+            ):
+                found = granule
+                break
+        self._lc.llama_memory_clear(self._memory, False)
         self.tokens = []
-        self._holds = results[0] == results[1] == results[2]
-        self.stats.rule = (
-            f"pieces of {long}+ tokens evaluate alike here"
-            if self._holds
-            else "pieces evaluate differently here: every prompt is evaluated in full"
-        )
+        self._holds = found is not None
+        if found is not None:
+            self.rule = PieceRule(n_batch, long, found)
+            self.stats.rule = (
+                f"pieces of {long}+ tokens cut on multiples of {found} evaluate alike here"
+            )
+        else:
+            self.stats.rule = "pieces evaluate differently here: every prompt is evaluated in full"
+
+    def _probe(self, tokens: list[int], cuts: list[int], reused: int) -> bytes:
+        """The last token's logits for `tokens` evaluated from an empty context in pieces
+        ending at `cuts`; with `reused`, evaluated whole first and again from there."""
+        lc, end = self._lc, len(tokens)
+        lc.llama_memory_clear(self._memory, False)
+        if reused:
+            self._decode([(tokens[p], p, 0, False) for p in range(end)])
+            lc.llama_memory_seq_rm(self._memory, 0, reused, -1)
+        bounds = [reused, *cuts, end]
+        for start, stop in zip(bounds, bounds[1:], strict=False):
+            self._decode([(tokens[p], p, 0, p == end - 1) for p in range(start, stop)])
+        pointer = lc.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).tobytes()

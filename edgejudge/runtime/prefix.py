@@ -1,20 +1,24 @@
 """The prefix cache: which prompt tokens may come from cells evaluated for another prompt.
 
 Why a rule at all. llama.cpp evaluates a prompt in pieces (a batch of at most `n_batch`
-tokens each), and the floats a token gets depend on its piece: on this x86 CPU build the
-flash-attention kernel runs a tiled loop for pieces of 64 tokens or more
-(`GGML_FA_TILE_Q`) and a row-at-a-time loop below that, and the two round differently.
-Measured here (tests/test_prefix_cache.py): a prompt split anywhere into pieces of 64 tokens
-or more gets exactly the floats it gets in llama.cpp's own pieces (multiples of `n_batch`
-from the start); one piece shorter than that, anywhere but where llama.cpp's own last piece
-is short too, changes them. So a token may be reused from a cache only where it was
-evaluated in a long piece and the prompt reusing it would evaluate it in a long piece too,
-and whatever is left to evaluate is cut into long pieces, except a last piece that
-llama.cpp's own cut leaves short, which is evaluated exactly as llama.cpp would.
+tokens each), and the floats a token gets depend on its piece, in two ways measured on this
+x86 CPU build (tests/test_prefix_cache.py):
+
+- the flash-attention kernel runs a tiled loop for pieces of 64 tokens or more
+  (`GGML_FA_TILE_Q`) and a row-at-a-time loop below that, and the two round differently;
+- the repacked quantized matrix multiplication takes a piece's tokens four at a time and
+  the three or fewer left over at its end one at a time, which rounds differently too.
+
+So a piece that starts or ends between two of llama.cpp's own cuts (multiples of `n_batch`
+from the start) must start and end on a multiple of the granule (4 here) and be 64 tokens
+or more long: then every token is computed exactly as in llama.cpp's own pieces. A token may
+be reused from a cache only below such a cut, and whatever is left is cut into long
+pieces on the granule, except a last piece that llama.cpp's own cut leaves short, which is
+evaluated exactly as llama.cpp would.
 
 Other backends (Metal, CUDA, other CPUs) cut their kernels elsewhere: the engine checks the
-rule with `PROBE` on the machine it runs on before it reuses a single cell, and evaluates
-every prompt in full where the check fails.
+rule with `PROBE` on the machine it runs on before it reuses a single cell, with the
+granules of `GRANULES` in turn, and evaluates every prompt in full where none holds.
 
 Where the cells lie matters as well: the attention of a token depends on which cells hold
 the tokens it sees and on how far the used cells reach (the decoding kernel splits the cells
@@ -34,21 +38,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Pieces at least this long evaluate alike wherever they are cut (on the x86 CPU build;
-# see the module's docstring and `PROBE`).
+# Pieces at least this long, cut on a granule, evaluate alike (on the x86 CPU build; see
+# the module's docstring and `PROBE`).
 LONG_PIECE = 64
+# The granules tried in turn on the machine a model runs on, finest first: cuts on a
+# multiple of the first that holds keep the floats (4 on this x86 build).
+GRANULES = (4, 32, 64)
 # The default memory for heads kept outside the context, in MiB.
 DEFAULT_BUDGET_MIB = 1024
-# Tokens of the probe that checks the rule: one piece against two cut at LONG_PIECE.
+# Tokens of the probe that checks the rule: one piece against pieces cut on a granule.
 PROBE = 3 * LONG_PIECE
 
 
 @dataclass(frozen=True)
 class PieceRule:
-    """Where a prompt of a given length may be cut, for llama.cpp's `n_batch`."""
+    """Where a prompt of a given length may be cut, for llama.cpp's `n_batch` (a multiple of
+    `granule`)."""
 
     n_batch: int
     long: int = LONG_PIECE
+    granule: int = GRANULES[0]
+
+    def _down(self, position: int) -> int:
+        return position // self.granule * self.granule
 
     def long_end(self, length: int) -> int:
         """Where the prompt's long pieces end: its length, or the start of a short last
@@ -57,23 +69,27 @@ class PieceRule:
         return last if length - last < self.long else length
 
     def cut(self, shared: int, length: int) -> int:
-        """How many of `shared` leading tokens a prompt of `length` takes from a cache."""
+        """How many of `shared` leading tokens a prompt of `length` takes from a cache: a
+        multiple of the granule, leaving a long piece (or none) before the short one."""
         end = self.long_end(length)
-        cut = min(shared, end, max(0, length - self.long))
+        cut = self._down(min(shared, end, max(0, length - self.long)))
         if 0 < end - cut < self.long:  # what is left before the short piece must be long
-            cut = max(0, end - self.long)
+            cut = self._down(max(0, end - self.long))
         return cut
 
     def next_end(self, start: int, length: int, room: int) -> int:
-        """The end of the piece to evaluate next from `start` with `room` tokens of batch;
-        `start` itself when the room is too small for a piece that keeps the rule."""
+        """The end of the piece to evaluate next from `start` (0 or a cut on the granule)
+        with `room` tokens of batch; `start` itself when the room is too small for a piece
+        that keeps the rule."""
         end = self.long_end(length)
         if start >= end:  # the short last piece, whole
             return length if length - start <= room else start
         left = end - start
         take = min(left, room, self.n_batch)
-        if 0 < left - take < self.long:
-            take = left - self.long
+        if take < left:  # a cut between llama.cpp's own: on the granule
+            take = self._down(start + take) - start
+        if 0 < left - take < self.long:  # and leaving a long piece
+            take = self._down(end - self.long) - start
         if take < min(left, self.long):
             return start
         return start + take
@@ -104,6 +120,7 @@ class CacheStats:
     peak_bytes: int = 0
     rule: str = "not checked yet"
     evaluation_seconds: float = 0.0  # in llama_decode calls that evaluated prompt tokens
+    heads_lost: int = 0  # heads dropped after side-by-side judgments took a cell of theirs
 
     @property
     def evaluated_tokens(self) -> int:

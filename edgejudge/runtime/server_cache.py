@@ -3,10 +3,11 @@
 llama-server keeps a slot's last prompt and answer in its cells; with `cache_prompt` a new
 request reuses the longest prefix it shares with them and evaluates the rest in pieces of
 `n_batch` counted from there. prefix.py's rule says when that leaves the floats of the
-prompt evaluated alone: every cell reused was a prompt token evaluated in a long piece, and
-every piece evaluated now is long, as the in-process engine keeps it. The server cuts where
-it cuts, so `SlotCache` asks for the cache only when the server's own cut keeps the rule,
-and otherwise has the prompt evaluated in full.
+prompt evaluated alone: every cell reused was a prompt token evaluated in a long piece, the
+reuse ends on the granule, and every piece evaluated now is long, as the in-process engine
+keeps it. The server cuts where it cuts, so `SlotCache` asks for the cache only when the
+server's own cut keeps the rule, and otherwise has the prompt evaluated in full. The
+granule is this x86 build's (prefix.py); the in-process engine checks its own.
 
 It applies only to a server edgejudge started with one slot (every request goes to the one
 slot, whose contents are known here) and without llama-server's memory cache of other
@@ -42,8 +43,10 @@ class SlotCache:
         # Nothing shared; cells evaluated in a short piece; or the whole last prompt, whose
         # answer's cells (and its last token, evaluated again for the probabilities) the
         # server would reuse too.
-        if shared == 0 or shared > self._valid or shared == len(self._prompt):
+        if shared == 0 or shared > self._valid or shared in (len(self._prompt), length):
             return False
+        if shared % self.rule.granule:
+            return False  # the server's pieces would start between two groups of tokens
         if self.rule.long_end(length) != length:
             return False  # evaluated alone, its last piece is short: only a cold cut gives it
         last = (length - shared) % self.rule.n_batch or self.rule.n_batch
