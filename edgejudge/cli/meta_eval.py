@@ -213,16 +213,7 @@ def _judge_one(
         output = stack.enter_context(batch.BatchOutput(path, retry_errors=parsed.retry_errors))
         todo = output.pending(readable, names if several else ())
         pairs = len(wanted) if several else len(readable)
-        left = (
-            sum(
-                1
-                for row in todo
-                for metric in names
-                if (row.key, metric) in wanted and not output.has(row, metric)
-            )
-            if several
-            else len(todo)
-        )
+        left = len(output.pending_pairs(todo, names, wanted)) if several else len(todo)
         what = "rows" if not several else "(row, metric) pairs"
         if not left:
             print(f"{name}: all {pairs} labelled {what} are in {path}", file=sys.stderr)

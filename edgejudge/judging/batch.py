@@ -342,6 +342,22 @@ class BatchOutput:
             return [row for row in rows if row.key not in ids]
         return [row for row in rows if not all(self.has(row, name) for name in names)]
 
+    def pending_pairs(
+        self,
+        rows: Iterable[Row],
+        metrics: Iterable[str],
+        wanted: Container[tuple[Any, str]] | None = None,
+    ) -> list[tuple[Row, str]]:
+        """The (row, metric) pairs this run still has to judge: not in the file, and, with
+        `wanted`, among its (row key, metric name) pairs."""
+        names = list(metrics)
+        return [
+            (row, name)
+            for row in rows
+            for name in names
+            if not self.has(row, name) and (wanted is None or (row.key, name) in wanted)
+        ]
+
     def append(self, record: dict[str, Any]) -> None:
         """Write one finished row as a whole line (see `JsonlAppender`)."""
         if self._sink is None:
@@ -402,12 +418,7 @@ def _run_metrics(
     judge: Judge, todo: list[Row], output: BatchOutput, wanted: Container[tuple[Any, str]] | None
 ) -> Generator[dict[str, Any], None, None]:
     """`run_batch` for a judge with several metrics: one line per (row, metric)."""
-    tasks = [
-        (row, name)
-        for row in todo
-        for name in judge.judges
-        if not output.has(row, name) and (wanted is None or (row.key, name) in wanted)
-    ]
+    tasks = output.pending_pairs(todo, judge.judges, wanted)
     items = (
         (InputError(row.problem) if row.problem is not None else row.data, name)
         for row, name in tasks

@@ -33,7 +33,7 @@ from typing import Any, overload
 
 from edgejudge.core.meta_eval import Labelled, MetaEvaluation, read_labels
 from edgejudge.core.meta_eval import meta_evaluate as compare_with_labels
-from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
+from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import InputError
 from edgejudge.judging import batch
 from edgejudge.judging.judge import Judge, format_for, resolve_metrics
@@ -91,14 +91,6 @@ def label_keys(metrics: Sequence[AnyMetric], keys: Sequence[str] | None) -> list
     return given
 
 
-def read_labelled(
-    path: Path, metric: AnyMetric, label_key: str = LABEL_KEY
-) -> tuple[list[batch.Row], list[Labelled]]:
-    """The rows of a labelled JSONL file, and each one's label read for `metric`."""
-    rows, (labels,) = read_labelled_metrics(path, [metric], [label_key])
-    return rows, labels.labelled
-
-
 def read_labelled_metrics(
     path: Path, metrics: Sequence[AnyMetric], keys: Sequence[str]
 ) -> tuple[list[batch.Row], list[MetricLabels]]:
@@ -109,12 +101,6 @@ def read_labelled_metrics(
         for metric, key in zip(metrics, keys, strict=True)
     ]
     return rows, labels
-
-
-def read_verdicts(path: Path, metric: AnyMetric) -> dict[str, dict[str, Any]]:
-    """A verdict file's rows for `metric` by id key (a file `batch` wrote with several
-    metrics holds them all); an InputError if it is missing or holds none of `metric`'s."""
-    return read_verdicts_metrics(path, [metric])[metric.name]
 
 
 def read_verdicts_metrics(
@@ -186,14 +172,13 @@ class Columns:
 
 
 def read_given(
-    paths: Sequence[str | os.PathLike[str]], metrics: AnyMetric | Sequence[AnyMetric]
+    paths: Sequence[str | os.PathLike[str]], metrics: Sequence[AnyMetric]
 ) -> dict[str, list[tuple[Path, dict[str, dict[str, Any]]]]]:
     """Each verdicts file given, read and checked (`read_verdicts_metrics`), by metric:
     the files that hold its verdicts, with them."""
-    each = [metrics] if isinstance(metrics, (Metric, PairwiseMetric)) else list(metrics)
-    found: dict[str, list[tuple[Path, dict[str, dict[str, Any]]]]] = {m.name: [] for m in each}
+    found: dict[str, list[tuple[Path, dict[str, dict[str, Any]]]]] = {m.name: [] for m in metrics}
     for path in map(Path, paths):
-        for name, records in read_verdicts_metrics(path, each).items():
+        for name, records in read_verdicts_metrics(path, metrics).items():
             found[name].append((path, records))
     return found
 
@@ -255,11 +240,11 @@ def meta_evaluate(
     key (`label_key`, a list in the same order), and a list of reports comes back, one per
     metric.
     """
-    several = isinstance(metric, (list, tuple))
     if isinstance(metric, (list, tuple)):
-        metrics = resolve_metrics(list(metric))
+        several, metrics = True, resolve_metrics(list(metric))
     else:
-        metrics = [resolve_any_metric(metric)]
+        several, metrics = False, [resolve_any_metric(metric)]
+    names = [m.name for m in metrics]
     keys = label_keys(metrics, [label_key] if isinstance(label_key, str) else label_key)
     path = Path(labels)
     rows, labelled = read_labelled_metrics(path, metrics, keys)
@@ -267,7 +252,7 @@ def meta_evaluate(
     columns = {m.name: Columns() for m in metrics}
     todo, wanted = to_judge(rows, labelled)
     for judge in judges:
-        if [m.name for m in judge.metrics] != [m.name for m in metrics]:
+        if [m.name for m in judge.metrics] != names:
             raise InputError(
                 f"a judge applying {', '.join(m.name for m in judge.metrics)} cannot be "
                 f"meta-evaluated on {', '.join(m.name for m in metrics)}: give it those "
@@ -275,7 +260,6 @@ def meta_evaluate(
             )
         name = judge_name(judge)
         target = verdicts_path(path, name, metrics_slug(metrics), swap=swap)
-        names = [m.name for m in metrics]
         with batch.BatchOutput(target) as output:
             pending = output.pending(todo, names if several else ())
             run = batch.run_batch(judge, pending, output, swap=swap, wanted=wanted)

@@ -244,10 +244,8 @@ class Engine:
     def _loop(self) -> None:
         while True:
             with self._wake:
-                idle = not self._stopping and not self._has_work()
-            if idle:  # an idle team of OpenMP threads would slow other judges (openmp.py)
-                release_team()
-            with self._wake:
+                if not self._stopping and not self._has_work():
+                    release_team()  # an idle OpenMP team would slow other judges (openmp.py)
                 while not self._stopping and not self._has_work():
                     self._wake.wait()
                 if self._stopping:
