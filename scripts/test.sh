@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (or refresh) .venv with the test extras, then run the whole test suite.
+# Set up (or refresh) .venv with the test extras, then run the whole test suite; then the
+# DeepEval and Inspect tests in .venv-integrations, beside it.
 #   bash scripts/test.sh            # everything, real-model tests included
 #   bash scripts/test.sh -m "not model"   # only the fast tests (no llama.cpp model)
 #   bash scripts/test.sh -m "not server"  # everything but the llama-server tests
@@ -27,4 +28,12 @@ fi
 # build's output goes to stderr; stdout is the binary's path.
 EDGEJUDGE_LLAMA_SERVER="$("$venv/bin/edgejudge" server build)"
 export EDGEJUDGE_LLAMA_SERVER
-exec "$venv/bin/python" -m pytest "$@"
+# DeepEval and Inspect get a venv of their own: DeepEval pins click<8.4, which holds
+# huggingface-hub at 1.x, and the core is tested with the versions it gets alone.
+ivenv="${EDGEJUDGE_INTEGRATIONS_VENV:-.venv-integrations}"
+[ -x "$ivenv/bin/python" ] || python3 -m venv "$ivenv"
+"$ivenv/bin/python" -m pip install --quiet --upgrade pip
+"$ivenv/bin/python" -m pip install --quiet -e '.[demo]' "pytest>=8" "deepeval==4.3.1" \
+    "inspect-ai==0.3.285"
+"$venv/bin/python" -m pytest --ignore=tests/test_integrations.py "$@"
+exec "$ivenv/bin/python" -m pytest tests/test_integrations.py "$@"
