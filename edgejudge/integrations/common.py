@@ -1,10 +1,36 @@
-"""What the framework shells share: a verdict as a 0–1 score."""
+"""What the framework shells share: their judge, opened once, and a verdict as a 0–1
+score."""
 
 from __future__ import annotations
 
+import os
+
 from edgejudge.core.labels import LabelError, read_label
 from edgejudge.core.metrics import Metric
+from edgejudge.judging.judge import Judge
 from edgejudge.judging.result import JudgeResult
+
+
+def open_judge(
+    owner: str,
+    model: str | os.PathLike[str] | None,
+    metric: str | os.PathLike[str] | Metric,
+    judge: Judge | None,
+    *,
+    max_tokens: int,
+    server_url: str | None,
+    model_option: str = "model",
+) -> tuple[Judge, Metric]:
+    """`judge`, or one opened on `model` (or `server_url`) for `metric`, and its metric; a
+    ValueError, naming `owner`, for no model or a pairwise metric (a framework's case holds
+    one answer)."""
+    if judge is None:
+        if model is None and server_url is None:
+            raise ValueError(f"{owner} needs {model_option}= (or server_url=, or judge=)")
+        judge = Judge(model, metric, max_tokens=max_tokens, server_url=server_url)
+    if not isinstance(judge.metric, Metric):
+        raise ValueError(f"{judge.metric.name} compares two answers; {owner} judges one")
+    return judge, judge.metric
 
 
 def unit_score(result: JudgeResult, metric: Metric) -> float:
@@ -19,8 +45,7 @@ def unit_score(result: JudgeResult, metric: Metric) -> float:
         score = value if isinstance(value, int) else None
     if score is None:
         raise ValueError(f"{metric.name} gave no score: {result.decision!r}")
-    low, high = min(metric.scores), max(metric.scores)
-    return (score - low) / (high - low) if high > low else 1.0
+    return _unit(score, metric)
 
 
 def scaled(at_least: int, metric: Metric) -> float:
@@ -28,5 +53,10 @@ def scaled(at_least: int, metric: Metric) -> float:
     if at_least not in metric.scores:
         allowed = ", ".join(str(s) for s in metric.scores)
         raise ValueError(f"at_least={at_least} is not a score of {metric.name} ({allowed})")
+    return _unit(at_least, metric)
+
+
+def _unit(score: int, metric: Metric) -> float:
+    """`score` on the 0–1 scale: the rubric's lowest score 0, its highest 1."""
     low, high = min(metric.scores), max(metric.scores)
-    return (at_least - low) / (high - low) if high > low else 1.0
+    return (score - low) / (high - low) if high > low else 1.0

@@ -27,7 +27,7 @@ from typing import Any
 from deepeval.metrics import BaseMetric
 
 from edgejudge.core.metrics import Metric
-from edgejudge.integrations.common import scaled, unit_score
+from edgejudge.integrations.common import open_judge, scaled, unit_score
 from edgejudge.judging.judge import Judge
 
 # edgejudge's input names and the LLMTestCase fields they come from.
@@ -55,20 +55,15 @@ class EdgeJudgeMetric(BaseMetric):
         include_reason: bool = True,
         async_mode: bool = True,
     ) -> None:
-        if judge is None:
-            if judge_model is None and server_url is None:
-                raise ValueError("EdgeJudgeMetric needs judge_model= (or server_url=, or judge=)")
-            judge = Judge(judge_model, metric, max_tokens=max_tokens, server_url=server_url)
-        if not isinstance(judge.metric, Metric):
-            raise ValueError(
-                f"{judge.metric.name} compares two answers; a DeepEval test case holds one"
-            )
+        judge, chosen = open_judge("EdgeJudgeMetric", judge_model, metric, judge,
+                                   max_tokens=max_tokens, server_url=server_url,
+                                   model_option="judge_model")  # fmt: skip
         self.judge = judge
         # DeepEval copies a metric by passing these back to __init__ (the judge is shared).
         self.metric, self.judge_model, self.max_tokens = metric, judge_model, max_tokens
         self.server_url, self.at_least = server_url, at_least
         if at_least is not None:
-            threshold = scaled(at_least, judge.metric)
+            threshold = scaled(at_least, chosen)
         self.threshold = 0.5 if threshold is None else threshold
         self.include_reason = include_reason
         self.async_mode = async_mode
@@ -87,7 +82,7 @@ class EdgeJudgeMetric(BaseMetric):
         result = self.judge.evaluate(case_inputs(test_case, metric))
         self.score = unit_score(result, metric)
         self.reason = result.feedback if self.include_reason else None
-        self.success = self.score >= self._bar()
+        self.is_successful()
         breakdown: dict[str, Any] = {"decision": result.decision}
         if result.probabilities is not None:
             breakdown["probabilities"] = dict(result.probabilities)
@@ -102,11 +97,9 @@ class EdgeJudgeMetric(BaseMetric):
 
     def is_successful(self) -> bool:
         """Whether the last judgment met the threshold (False after an error)."""
-        if self.error is not None or self.score is None:
-            self.success = False
-        else:
-            self.success = self.score >= self._bar()
-        return bool(self.success)
+        met = self.error is None and self.score is not None and self.score >= self._bar()
+        self.success = met
+        return met
 
     def _bar(self) -> float:
         return 0.5 if self.threshold is None else self.threshold

@@ -32,6 +32,7 @@ from inspect_ai.scorer import Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 
 from edgejudge.core.metrics import Metric
+from edgejudge.integrations.common import open_judge
 from edgejudge.judging.judge import Judge
 
 
@@ -45,14 +46,8 @@ def edgejudge_scorer(
     server_url: str | None = None,
 ) -> Scorer:
     """Score each sample with a local edgejudge judge (see the module's docstring)."""
-    if judge is None:
-        if model is None and server_url is None:
-            raise ValueError("edgejudge_scorer needs a model= (or server_url=, or judge=)")
-        judge = Judge(model, metric, max_tokens=max_tokens, server_url=server_url)
-    chosen = judge.metric
-    if not isinstance(chosen, Metric):
-        raise ValueError(f"{chosen.name} compares two answers; an Inspect sample holds one")
-    shared = judge
+    shared, chosen = open_judge("edgejudge_scorer", model, metric, judge,
+                                max_tokens=max_tokens, server_url=server_url)  # fmt: skip
 
     async def score(state: TaskState, target: Target) -> Score:
         inputs = sample_inputs(state, target, chosen)
