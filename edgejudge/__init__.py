@@ -1,26 +1,70 @@
-"""edgejudge: run small LLM-as-a-judge models locally, with grammar-forced verdicts."""
+"""edgejudge: run small LLM-as-a-judge models locally, with grammar-forced verdicts.
+
+The public names load on first use (PEP 562), so that the `edgejudge` command can install
+its signal handlers (`edgejudge.launch`) before anything slow is imported.
+"""
 
 from __future__ import annotations
 
-from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
-from edgejudge.core.meta_eval import MetaEvaluation
-from edgejudge.errors import (
-    ContextOverflowError,
-    EdgeJudgeError,
-    InputError,
-    MetricError,
-    ModelFileError,
-    ModelLoadError,
-    ModelNotFoundError,
-    OutputBusyError,
-    OutputError,
-    ParseError,
-)
-from edgejudge.judging.judge import Judge
-from edgejudge.judging.meta_eval import meta_evaluate
-from edgejudge.judging.result import JudgeResult
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# Each public name and the module it comes from.
+_HOMES = {
+    "EvalInput": "edgejudge.core",
+    "Metric": "edgejudge.core",
+    "RubricItem": "edgejudge.core",
+    "Verdict": "edgejudge.core",
+    "MetaEvaluation": "edgejudge.core.meta_eval",
+    "ContextOverflowError": "edgejudge.errors",
+    "EdgeJudgeError": "edgejudge.errors",
+    "InputError": "edgejudge.errors",
+    "MetricError": "edgejudge.errors",
+    "ModelFileError": "edgejudge.errors",
+    "ModelLoadError": "edgejudge.errors",
+    "ModelNotFoundError": "edgejudge.errors",
+    "OutputBusyError": "edgejudge.errors",
+    "OutputError": "edgejudge.errors",
+    "ParseError": "edgejudge.errors",
+    "Judge": "edgejudge.judging.judge",
+    "meta_evaluate": "edgejudge.judging.meta_eval",
+    "JudgeResult": "edgejudge.judging.result",
+}
+
+if TYPE_CHECKING:
+    from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
+    from edgejudge.core.meta_eval import MetaEvaluation
+    from edgejudge.errors import (
+        ContextOverflowError,
+        EdgeJudgeError,
+        InputError,
+        MetricError,
+        ModelFileError,
+        ModelLoadError,
+        ModelNotFoundError,
+        OutputBusyError,
+        OutputError,
+        ParseError,
+    )
+    from edgejudge.judging.judge import Judge
+    from edgejudge.judging.meta_eval import meta_evaluate
+    from edgejudge.judging.result import JudgeResult
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'edgejudge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])
+
 
 __all__ = [
     "ContextOverflowError",

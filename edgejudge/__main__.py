@@ -2,6 +2,6 @@
 
 import sys
 
-from edgejudge.cli import main
+from edgejudge.launch import main
 
 sys.exit(main())

@@ -15,7 +15,7 @@ from edgejudge import __version__, hardware
 from edgejudge.models.catalog import ModelEntry, load_catalog
 from edgejudge.models.download import offline_reason
 from edgejudge.models.store import installed_path
-from edgejudge.paths import AMX_ENV, cache_dir, config_dir
+from edgejudge.paths import AMX_ENV, CACHE_ENV, CONFIG_ENV, cache_dir, config_dir, folder_problem
 from edgejudge.sizes import human_size
 
 REINSTALL = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -49,6 +49,12 @@ def reinstall_advice(gpu: str | None, gpu_offload: bool) -> str | None:
     if gpu is None or gpu_offload or gpu not in GPU_FLAGS:
         return None
     return REINSTALL.format(flag=GPU_FLAGS[gpu])
+
+
+def folder_problems() -> list[str]:
+    """What is wrong with edgejudge's cache and config folders (`EDGEJUDGE_CACHE_DIR` or
+    `EDGEJUDGE_CONFIG_DIR` naming a file, say); empty when both can be used."""
+    return [p for env in (CACHE_ENV, CONFIG_ENV) if (p := folder_problem(env)) is not None]
 
 
 def examine(catalog: dict[str, ModelEntry] | None = None) -> Report:

@@ -120,8 +120,25 @@ class OutputBusyError(OutputError):
         self.pid = pid
 
 
+class SettingsError(EdgeJudgeError, ValueError):
+    """A runtime setting llama.cpp cannot take: a context too small, too many slots."""
+
+    exit_code = 2
+
+
+class SetupError(EdgeJudgeError, OSError):
+    """edgejudge's own folders cannot be used: `EDGEJUDGE_CACHE_DIR` names a file, say."""
+
+    exit_code = 2
+
+
 class GenerationError(EdgeJudgeError, RuntimeError):
     """llama.cpp failed while generating."""
+
+
+class BrokenModelError(GenerationError):
+    """The model computes NaN for its next-token scores: its weights are broken. No row can
+    be judged with it, so a batch stops rather than writing an error row for each."""
 
 
 class DownloadError(EdgeJudgeError, OSError):

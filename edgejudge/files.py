@@ -1,35 +1,83 @@
-"""The user's files: read with one-line errors, appended whole lines at a time, locked per run.
+"""The user's files: read with one-line errors and a bound, written only where they should be,
+appended whole lines at a time, locked per run.
 
 Errors are raised where a file is opened, in words a user can act on: a missing file, a
 folder given as a file, no permission, bytes that are not UTF-8, a full disk, a second run
 on a file that another run is writing.
+
+What is refused, and why:
+- Inputs are regular files or pipes (`-`, `<(…)`): a device, a socket or a folder is refused
+  in one line, and every read has a bound (`MAX_TEXT_BYTES` for a whole file, `MAX_LINE_BYTES`
+  for one line of a JSONL file), so `/dev/zero` cannot fill the memory.
+- Outputs are regular files. A symbolic link is followed: its target is what is written (and
+  replaced whole, where a file is rewritten), and the link stays. A device, a pipe or a socket
+  is refused before anything is opened for writing, so no special file is ever replaced or
+  waited on; so is an output that is one of the command's inputs (by inode, through links).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from edgejudge.errors import EdgeJudgeError, InputError, OutputBusyError, OutputError
+from edgejudge.sizes import human_size
 
 UTF8_BOM = b"\xef\xbb\xbf"
+# The most a whole input file (a JSON input, a metric, a catalog) may hold: far beyond any
+# real one, small enough that a wrong file is refused instead of read into memory.
+MAX_TEXT_BYTES = 8 * 1024 * 1024
+# The most one line of a JSONL file may hold; a longer one is an error row, and the rest of
+# the file is still read.
+MAX_LINE_BYTES = 8 * 1024 * 1024
 # What a read failure becomes, given its one-line message: `InputError`, `MetricError`...
 ErrorFactory = Callable[[str], EdgeJudgeError]
 
 
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words: `a character device`..."""
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((word for test, word in kinds if test(mode)), "not a regular file")
+
+
 def open_input(path: Path, error: ErrorFactory = InputError, what: str = "file") -> BinaryIO:
-    """Open a file the user gave for reading (binary), or raise `error` saying why not."""
+    """Open a file the user gave for reading (binary), or raise `error` saying why not.
+
+    A regular file or a pipe; a folder, a device or a socket is refused. The open itself
+    never waits (a pipe with no writer yet is then opened again, waiting as pipes do).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
     try:
-        return path.open("rb")
+        fd = os.open(path, flags)
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except IsADirectoryError:
         raise error(f"{path} is a folder, not a file") from None
+    except OSError as exc:
+        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        return os.fdopen(fd, "rb")
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise error(f"{path} is a folder, not a file")
+    if not stat.S_ISFIFO(mode):
+        raise error(f"{path} is {file_kind(mode)}, not a file: give a regular file")
+    try:
+        return path.open("rb")  # a pipe: waits for its writer, as a pipe should
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -45,10 +93,89 @@ def decode_utf8(data: bytes, where: str, error: ErrorFactory = InputError) -> st
         ) from None
 
 
+def read_bounded(handle: BinaryIO, where: str, error: ErrorFactory = InputError) -> bytes:
+    """All of `handle`, or `error` once it holds more than `MAX_TEXT_BYTES`."""
+    data = handle.read(MAX_TEXT_BYTES + 1)
+    if len(data) > MAX_TEXT_BYTES:
+        raise error(
+            f"{where} is larger than {human_size(MAX_TEXT_BYTES)}, the most edgejudge reads "
+            "as one input; is it the right file?"
+        )
+    return data
+
+
 def read_text(path: Path, error: ErrorFactory = InputError, what: str = "file") -> str:
-    """The whole of a UTF-8 text file the user gave, or `error` in one line."""
+    """The whole of a UTF-8 text file the user gave (at most `MAX_TEXT_BYTES`), or `error` in
+    one line."""
     with open_input(path, error, what) as handle:
-        return decode_utf8(handle.read(), str(path), error)
+        return decode_utf8(read_bounded(handle, str(path), error), str(path), error)
+
+
+def bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of `handle`, each with its newline; None in place of a line longer than
+    `MAX_LINE_BYTES`, whose bytes are passed over without being kept."""
+    while True:
+        line = handle.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        while line and not line.endswith(b"\n"):  # skip to the end of the long line
+            line = handle.readline(1 << 20)
+        yield None
+
+
+def parse_json(text: str | bytes) -> Any:
+    """`json.loads`, with what a hostile line can make it raise beyond `JSONDecodeError`
+    (an integer of more digits than Python converts, nesting deeper than its stack) raised
+    as `ValueError` too."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    """Whether two stats are of one file (one inode on one device)."""
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def output_target(path: Path, inputs: Iterable[Path] = ()) -> Path:
+    """The file an output named `path` writes: `path` with its links resolved. `OutputError`
+    (exit 2) if that is a folder or a special file (a device, a pipe, a socket), or the same
+    file as one of `inputs`."""
+    real = path.resolve()
+    if real == path.absolute():
+        real = path  # no link on the way: the path as the user named it, for messages
+    try:
+        found = os.stat(real)
+    except FileNotFoundError:
+        return real
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}", str(path), exit_code=2
+        ) from None
+    if stat.S_ISDIR(found.st_mode):
+        raise OutputError(
+            f"{path} is a folder, not a file; name a file for the output", str(path), exit_code=2
+        )
+    if not stat.S_ISREG(found.st_mode):
+        raise OutputError(
+            f"{path} is {file_kind(found.st_mode)}: edgejudge writes its outputs to regular "
+            "files only; name a file",
+            str(path),
+            exit_code=2,
+        )
+    for source in inputs:
+        with contextlib.suppress(OSError):
+            if same_file(found, os.stat(source)):
+                raise OutputError(
+                    f"{path} is also the input {source}: write the output to another file",
+                    str(path),
+                    exit_code=2,
+                )
+    return real
 
 
 class JsonlAppender:
@@ -60,16 +187,7 @@ class JsonlAppender:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except IsADirectoryError:
-            raise OutputError(
-                f"{path} is a folder; name a file for the output", str(path), exit_code=2
-            ) from None
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write {path}: {exc.strerror or exc}", str(path), exit_code=2
-            ) from None
+        self._fd = open_regular(path, os.O_WRONLY | os.O_APPEND)
         self._size = os.fstat(self._fd).st_size
         self.lines = 0
 
@@ -94,6 +212,32 @@ class JsonlAppender:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
+    """`os.open(path, flags | O_CREAT)` for writing, refusing (exit 2) anything but a regular
+    file: opened without waiting (a pipe with no reader would block forever) and checked
+    once open, so nothing can be swapped in between."""
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0), mode)
+    except IsADirectoryError:
+        raise OutputError(
+            f"{path} is a folder, not a file; name a file for the output", str(path), exit_code=2
+        ) from None
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: {exc.strerror or exc}", str(path), exit_code=2
+        ) from None
+    found = os.fstat(fd).st_mode
+    if not stat.S_ISREG(found):
+        os.close(fd)
+        raise OutputError(
+            f"{path} is {file_kind(found)}: edgejudge writes to regular files only",
+            str(path),
+            exit_code=2,
+        )
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd
 
 
 def make_executable(path: Path) -> None:
@@ -127,6 +271,14 @@ def output_lock(path: Path) -> Iterator[None]:
     holder = _holder(where)  # filelock 3 empties the file when it tries to take it
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: cannot make its folder: {exc.strerror or exc}",
+            str(path),
+            exit_code=2,
+        ) from None
+    _check_lock_file(path, where)
+    try:
         lock = FileLock(str(where), timeout=0)
         lock.acquire()
     except Timeout:
@@ -152,6 +304,34 @@ def output_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _check_lock_file(path: Path, where: Path) -> None:
+    """Make sure the lock file can be had and is a plain file of ours (filelock would
+    truncate whatever a link there points to): the real cause in one line, exit 2, where
+    the folder cannot hold it."""
+    if where.is_symlink():
+        raise OutputError(
+            f"cannot lock {path}: {where} is a symbolic link; remove it", str(path), exit_code=2
+        )
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(where, flags, 0o644)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write {path}: cannot make its lock file {where.name} there: "
+            f"{exc.strerror or exc}",
+            str(path),
+            exit_code=2,
+        ) from None
+    mode = os.fstat(fd).st_mode
+    os.close(fd)
+    if not stat.S_ISREG(mode):
+        raise OutputError(
+            f"cannot lock {path}: {where} is {file_kind(mode)}; remove it",
+            str(path),
+            exit_code=2,
+        )
 
 
 def _holder(where: Path) -> int | None:

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from edgejudge.atomic import write_text_atomic
 from edgejudge.core import PRESETS, Metric, get_preset
-from edgejudge.core.metrics import AnyMetric, PairwiseMetric, any_metric_from_dict
+from edgejudge.core.metrics import (
+    METRIC_NAME_RE,
+    AnyMetric,
+    PairwiseMetric,
+    any_metric_from_dict,
+)
 from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.errors import MetricError
 from edgejudge.files import read_text
@@ -95,7 +100,7 @@ def resolve_any_metric(metric: AnyMetric | str | os.PathLike[str]) -> AnyMetric:
         return load_metric_file(text)
     if text in PAIRWISE_PRESETS:
         return PAIRWISE_PRESETS[text]
-    if text not in PRESETS:
+    if text not in PRESETS and METRIC_NAME_RE.match(text):  # a name, never a path
         saved = user_metrics_dir() / f"{text}.toml"
         if saved.is_file():
             return load_metric_file(saved)

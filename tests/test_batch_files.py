@@ -88,16 +88,43 @@ def test_an_output_without_a_final_newline_gets_one_before_rows_are_appended(
     assert read_jsonl(out) == [{"id": 1, "score": 3}, {"id": 2, "score": 4}]
 
 
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from edgejudge.errors import OutputError
+from edgejudge.files import JsonlAppender
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write is then an error, EFBIG
+sink = JsonlAppender(Path(sys.argv[1]))
+sink.append({"id": 1, "score": 2})
+resource.setrlimit(resource.RLIMIT_FSIZE, (100, 100))  # room left for part of the next
+try:
+    sink.append({"id": 2, "feedback": "y" * 500})
+except OutputError as exc:
+    print(f"{exc} | exit {exc.exit_code} | lines {sink.lines}")
+"""
+
+
+def test_a_write_the_disk_refuses_part_way_is_one_output_error_and_taken_back(
+    tmp_path: Path,
+) -> None:
+    # The disk fills in the middle of a line (a file size limit stands in for the full disk):
+    # the part written is cut back off, and the error says why in one line.
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout == f"cannot write {out}: File too large | exit 1 | lines 1\n", done.stderr
+    assert out.read_text() == '{"id": 1, "score": 2}\n'
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
-def test_a_write_to_a_full_device_is_one_output_error() -> None:
-    sink = JsonlAppender(Path("/dev/full"))
-    try:
-        with pytest.raises(OutputError) as caught:
-            sink.append({"id": 1, "score": 2})
-    finally:
-        sink.close()
-    assert str(caught.value) == "cannot write /dev/full: No space left on device"
-    assert caught.value.exit_code == 1 and sink.lines == 0
+def test_a_device_is_never_opened_as_an_output() -> None:
+    with pytest.raises(OutputError) as caught:
+        JsonlAppender(Path("/dev/full"))
+    assert str(caught.value) == (
+        "/dev/full is a character device: edgejudge writes to regular files only"
+    )
+    assert caught.value.exit_code == 2
 
 
 def test_the_output_lock_refuses_a_second_holder_naming_the_first(tmp_path: Path) -> None:

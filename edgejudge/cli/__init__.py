@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -52,6 +53,7 @@ a pair: {"query": "...", "response_a": "...", "response_b": "..."}.
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    warnings.showwarning = _warning_line
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -69,6 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - ours in words; the last resort for the rest
         return report(exc, args)
+
+
+def _warning_line(message: Warning | str, *_: Any, **__: Any) -> None:
+    """A warning as one line on stderr, without the file and line it was raised at."""
+    print(f"edgejudge: warning: {message}", file=sys.stderr)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -324,15 +324,17 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
 
 
 def read_input(source: str) -> Any:
-    from edgejudge.files import decode_utf8, read_text
+    from edgejudge.files import decode_utf8, parse_json, read_bounded, read_text
 
     if source == "-":
-        text = decode_utf8(sys.stdin.buffer.read(), "standard input")
+        text = decode_utf8(read_bounded(sys.stdin.buffer, "standard input"), "standard input")
     else:
         text = read_text(Path(source), what="input file")
     if not text.strip():
         raise InputError(f"{source} is empty: give one JSON object")
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source} is not valid JSON: {exc}") from None
+    except ValueError as exc:  # a number of 5,000 digits, nesting 100,000 deep
+        raise InputError(f"{source} cannot be read as JSON: {exc}") from None

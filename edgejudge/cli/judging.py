@@ -187,7 +187,11 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
     names = (parsed.a_name or "A", parsed.b_name or "B")
     named = names if parsed.a_name or parsed.b_name else None
     # The lock, the repair of a torn line and a writable output all come before the model.
-    with batch.BatchOutput(parsed.output, retry_errors=parsed.retry_errors) as output:
+    inputs = [p for p in (parsed.input, parsed.a, parsed.b) if p is not None]
+    inputs += [m for m in parsed.metrics or [] if isinstance(m, Path)]
+    with batch.BatchOutput(
+        parsed.output, retry_errors=parsed.retry_errors, inputs=inputs
+    ) as output:
         todo = output.pending(rows, names_of)
         tasks = len(rows) * len(metrics)
         remaining = sum(not output.has(row, name) for row in todo for name in names_of)

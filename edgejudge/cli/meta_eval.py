@@ -20,6 +20,7 @@ from edgejudge.core.agreement import RESAMPLES
 from edgejudge.core.meta_eval import MetaEvaluation, cell, title
 from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import InputError
+from edgejudge.files import output_target
 
 DESCRIPTION = """\
 Judge every row of LABELS.jsonl and compare the verdicts with the human label in each row
@@ -91,7 +92,9 @@ def add_command(commands: Any) -> None:
         metavar="REPORT.html",
         type=Path,
         help="also write a self-contained HTML report (works offline): the table, a heat map "
-        "of each confusion matrix, the judge's score against the label, calibration curves",
+        "of each confusion matrix, the judge's score against the label, calibration curves. "
+        "A regular file, replaced whole (a link's target is written); a device or a pipe is "
+        "refused",
     )
     parser.add_argument(
         "--resamples",
@@ -138,6 +141,8 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
     from edgejudge.judging import meta_eval
 
     metrics = args.metrics(parsed)
+    if parsed.html:  # a report that could not be written fails before any judging
+        output_target(parsed.html, [parsed.labels, *parsed.verdicts])
     keys = meta_eval.label_keys(metrics, parsed.label_key)
     specs = judge_specs(parsed.model, parsed.family, bool(parsed.server_url))
     if not specs and not parsed.verdicts:
@@ -210,7 +215,13 @@ def _judge_one(
         path = meta_eval.verdicts_path(
             parsed.labels, name, meta_eval.metrics_slug(metrics), swap=swap
         )
-        output = stack.enter_context(batch.BatchOutput(path, retry_errors=parsed.retry_errors))
+        output = stack.enter_context(
+            batch.BatchOutput(
+                path,
+                retry_errors=parsed.retry_errors,
+                inputs=[parsed.labels, *parsed.verdicts],
+            )
+        )
         todo = output.pending(readable, names if several else ())
         pairs = len(wanted) if several else len(readable)
         left = len(output.pending_pairs(todo, names, wanted)) if several else len(todo)

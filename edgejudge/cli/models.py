@@ -19,6 +19,7 @@ from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.models.catalog import (
     FITS_WORDS,
     ModelEntry,
+    check_model_name,
     entry_cells,
     find_entry,
     load_catalog,
@@ -72,7 +73,12 @@ def add_commands(commands: Any) -> None:
     path.set_defaults(func=_cmd_path)
 
     remove = sub.add_parser(
-        "rm", help="delete a downloaded model (an imported one is only unregistered)"
+        "rm",
+        help="delete a downloaded model (an imported one is only unregistered)",
+        description="Delete the files edgejudge wrote for a model in its cache folder (the "
+        "model file, its checksum stamp, manifest and any partial download), then the folder "
+        "if nothing else is in it. Files edgejudge did not write are never removed; an "
+        "imported model's file is left where it is, only its registration goes.",
     )
     remove.add_argument("name")
     remove.set_defaults(func=_cmd_rm)
@@ -185,7 +191,14 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     if entry.source == "path":
         print(f"unregistered {entry.name}; its file stays at {entry.path}")
     elif removed:
-        print(f"removed {entry.name} ({', '.join(map(str, removed))})")
+        from edgejudge.models.store import model_folder
+
+        folder = model_folder(entry)
+        left = " (it holds other files, which edgejudge did not write: left as they are)"
+        print(
+            f"removed {entry.name}: {', '.join(path.name for path in removed)} from {folder}"
+            + (left if folder.exists() else "")
+        )
     elif path is not None:
         print(
             f"{entry.name} is in the Hugging Face cache ({path}), which edgejudge leaves alone; "
@@ -208,7 +221,9 @@ def _cmd_pull(args: argparse.Namespace) -> int:
         _say(f"resuming {entry.name}: {human_size(waiting)} already on disk")
     try:
         with download_bar(not args.no_progress, f"checking {entry.filename}") as (bar, check):
-            result = pull(entry, force=args.force, tqdm_class=bar, on_verify=check)
+            result = pull(
+                entry, force=args.force, tqdm_class=bar, on_verify=check, on_wait=_say_some
+            )
     except KeyboardInterrupt:
         kept = partial_bytes(entry)
         _say(f"edgejudge: interrupted: {human_size(kept)} kept; run the same command to resume")
@@ -259,6 +274,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from edgejudge.models.store import sha256_file
     from edgejudge.runtime.gguf import read_gguf
 
+    try:
+        check_model_name(args.name)
+    except ValueError as exc:
+        raise CatalogError(f"--name: {exc}") from None
     catalog = load_catalog()
     existing = catalog.get(args.name)
     if existing is not None and not (existing.source == "path" and args.force):
@@ -292,11 +311,23 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(_: argparse.Namespace) -> int:
-    from edgejudge.doctor import examine, render
+    from edgejudge.doctor import examine, folder_problems, render
+    from edgejudge.errors import SetupError
 
+    problems = folder_problems()
+    if problems:  # nothing else can be looked at until the folders can be used
+        for problem in problems[1:]:
+            print(f"! {problem}")
+        raise SetupError(problems[0])
     print("\n".join(render(examine())))
     return 0
 
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def _say_some(text: str) -> None:
+    """`_say`, except for the empty heartbeats `pull` sends while it waits."""
+    if text:
+        _say(text)

@@ -24,6 +24,13 @@ from edgejudge.errors import MetricError
 
 MIN_RUBRIC_ITEMS = 2
 MAX_RUBRIC_ITEMS = 11
+# The highest rubric score: a 0-100 scale is the widest anyone writes, and every family's
+# close-out reserve has room for three digits after its answer is cut by the token budget.
+MAX_SCORE = 100
+
+# A metric's name is also a file name (`CONFIG/metrics/NAME.toml`, meta-eval's verdict
+# files): letters, digits and `_ . -`, starting with a letter or digit, so never a path.
+METRIC_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 # A name becomes an XML-ish tag in the prompt (`<reference_answer>`), exactly as the reference
 # lower-cases it and turns spaces into underscores; reject anything that would not be a tag.
@@ -64,7 +71,14 @@ class Metric(BaseModel):
             raise ValueError(f"scores must be unique; repeated: {duplicates}")
         if min(scores) < 0:
             raise ValueError("scores must be non-negative integers")
+        if max(scores) > MAX_SCORE:
+            raise ValueError(f"scores must be at most {MAX_SCORE}, got {max(scores)}")
         return rubric
+
+    @field_validator("name")
+    @classmethod
+    def _check_metric_name(cls, name: str) -> str:
+        return check_metric_name(name)
 
     @field_validator("required_inputs")
     @classmethod
@@ -92,6 +106,16 @@ class Metric(BaseModel):
     def scale(self) -> str:
         """A short label for the scale, like `1-5` or `0-1`."""
         return f"{self.scores[0]}-{self.scores[-1]}"
+
+
+def check_metric_name(name: str) -> str:
+    """`name` if it can name a metric (and its file); else `ValueError` saying why."""
+    if not METRIC_NAME_RE.match(name) or name.endswith("."):
+        raise ValueError(
+            f"{name!r} is not a usable metric name (letters, digits and _ . -, starting with "
+            "a letter or digit, at most 100 characters; it also names files)"
+        )
+    return name
 
 
 def _check_input_names(names: tuple[str, ...]) -> list[str]:
@@ -175,6 +199,11 @@ class PairwiseMetric(BaseModel):
     kind: Literal["pairwise"] = "pairwise"
     criteria: str = Field(min_length=1)
     required_inputs: tuple[str, ...] = ("query",)
+
+    @field_validator("name")
+    @classmethod
+    def _check_metric_name(cls, name: str) -> str:
+        return check_metric_name(name)
 
     @field_validator("required_inputs")
     @classmethod

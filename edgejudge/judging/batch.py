@@ -25,10 +25,20 @@ from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
-from edgejudge.files import JsonlAppender, decode_utf8, open_input, output_lock
+from edgejudge.files import (
+    MAX_LINE_BYTES,
+    JsonlAppender,
+    bounded_lines,
+    decode_utf8,
+    open_input,
+    output_lock,
+    output_target,
+    parse_json,
+)
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.result import JudgeResult
+from edgejudge.sizes import human_size
 
 ERROR_KEY = "error"
 METRIC_KEY = "metric"
@@ -81,7 +91,7 @@ def read_rows(path: Path) -> list[Row]:
     rows: list[Row] = []
     seen: dict[str, int] = {}
     with open_input(path, what="input file") as handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(bounded_lines(handle), start=1):
             row = _parse_line(number, raw)
             if row is None:
                 continue
@@ -96,8 +106,10 @@ def read_rows(path: Path) -> list[Row]:
     return rows
 
 
-def _parse_line(number: int, raw: bytes) -> Row | None:
+def _parse_line(number: int, raw: bytes | None) -> Row | None:
     """One input line as a row (with a problem if it is not a usable object); None if blank."""
+    if raw is None:
+        return Row(number, number, problem=f"line {number} is longer than {_LONGEST}")
     try:
         line = decode_utf8(raw, f"line {number}")
     except InputError as exc:
@@ -105,9 +117,11 @@ def _parse_line(number: int, raw: bytes) -> Row | None:
     if not line.strip():
         return None
     try:
-        data = json.loads(line)
+        data = parse_json(line)
     except json.JSONDecodeError as exc:
         return Row(number, number, problem=f"line {number} is not JSON: {exc.msg}")
+    except ValueError as exc:  # a 5,000-digit number, nesting 100,000 deep
+        return Row(number, number, problem=f"line {number} cannot be read as JSON: {exc}")
     if not isinstance(data, dict) or ID_KEY not in data:
         return Row(number, number, data=data)
     row_id = data[ID_KEY]
@@ -122,6 +136,7 @@ def _parse_line(number: int, raw: bytes) -> Row | None:
 
 
 ANSWER_KEY = "response"
+_LONGEST = human_size(MAX_LINE_BYTES)
 
 
 def joined_pairs(a_path: Path, b_path: Path, inputs: tuple[str, ...]) -> list[Row]:
@@ -174,13 +189,13 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
     if not path.exists():
         return set()
     with open_input(path, lambda text: OutputError(text, str(path), exit_code=2)) as handle:
-        lines = handle.read().splitlines(keepends=True)
+        lines = list(bounded_lines(handle))
     kept: list[bytes] = []
     keys: set[Done] = set()
     changed = False
     for index, raw in enumerate(lines):
-        data = _output_line(raw)
-        if data is None:
+        data = None if raw is None else _output_line(raw)
+        if raw is None or data is None:
             if index == len(lines) - 1:  # torn by a kill mid-write: the row is redone
                 changed = True
                 continue
@@ -203,8 +218,8 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
 def _output_line(raw: bytes) -> dict[str, Any] | None:
     """An output line as a row with an id, or None if it is not one (torn, or foreign)."""
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = parse_json(raw.decode("utf-8"))
+    except ValueError:  # not UTF-8, not JSON, or a number or nesting no one writes
         return None
     return data if isinstance(data, dict) and ID_KEY in data else None
 
@@ -217,12 +232,12 @@ def read_records(path: Path) -> dict[Done, dict[str, Any]]:
     """
     found: dict[Done, dict[str, Any]] = {}
     try:
-        handle = path.open("rb")
-    except OSError:
+        handle = open_input(path)
+    except InputError:
         return found
     with handle:
-        for raw in handle:
-            data = _output_line(raw)
+        for raw in bounded_lines(handle):
+            data = None if raw is None else _output_line(raw)
             if data is not None:
                 found[done_key(data)] = data
     return found
@@ -295,23 +310,30 @@ def error_row(row_id: Any, error: BaseException, metric: str | None = None) -> d
 class BatchOutput:
     """A batch's output file, held for one run: locked, repaired, open for appending.
 
-    Entering takes the lock beside the file (a second run on the same file fails at once
+    Entering refuses an output that is a special file or one of `inputs` (`output_target`),
+    takes the lock beside the file (a second run on the same file fails at once
     with `OutputBusyError`), drops a torn last line (and, with `retry_errors`, the error
     rows) and opens the file for whole-line appends; leaving closes it and frees the lock.
     """
 
-    def __init__(self, path: Path, *, retry_errors: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, retry_errors: bool = False, inputs: Iterable[Path] = ()
+    ) -> None:
         self.path = path
         self.retry_errors = retry_errors
+        self.inputs = list(inputs)
         self.done: set[Done] = set()
         self._sink: JsonlAppender | None = None
         self._stack = ExitStack()
 
     def __enter__(self) -> BatchOutput:
+        # A link is followed (its target is written, lock beside it); a special file, or
+        # one of the run's inputs under another name, is refused before anything is opened.
+        target = output_target(self.path, self.inputs)
         with ExitStack() as stack:
-            stack.enter_context(output_lock(self.path))
-            self.done = finished_keys(self.path, retry_errors=self.retry_errors)
-            self._sink = JsonlAppender(self.path)
+            stack.enter_context(output_lock(target))
+            self.done = finished_keys(target, retry_errors=self.retry_errors)
+            self._sink = JsonlAppender(target)
             stack.callback(self._sink.close)
             self._stack = stack.pop_all()
         return self

@@ -260,7 +260,7 @@ def meta_evaluate(
             )
         name = judge_name(judge)
         target = verdicts_path(path, name, metrics_slug(metrics), swap=swap)
-        with batch.BatchOutput(target) as output:
+        with batch.BatchOutput(target, inputs=[path]) as output:
             pending = output.pending(todo, names if several else ())
             run = batch.run_batch(judge, pending, output, swap=swap, wanted=wanted)
             with closing(run) as judged:

@@ -11,15 +11,17 @@ The rules, the same for the API, the CLI and the TUI:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.errors import ModelLoadError, ServerError
+from edgejudge.errors import ModelLoadError, ServerError, SettingsError
 from edgejudge.models.catalog import ModelEntry, find_entry
 from edgejudge.models.resolve import LocalModel, looks_like_path, resolve_model
 from edgejudge.runtime.base import Runtime
+from edgejudge.runtime.limits import bounded_threads, check_context, check_slots
 
 RuntimeName = Literal["inprocess", "server"]
 RUNTIMES: tuple[RuntimeName, ...] = ("inprocess", "server")
@@ -87,11 +89,17 @@ def open_runtime(
     *,
     download: bool = False,
 ) -> Runtime:
-    """Open the runtime for `model`."""
+    """Open the runtime for `model`. Settings llama.cpp cannot take fail first, in one line
+    (`limits`); more threads than CPUs are cut to the CPUs, with a warning."""
+    check_context(options.context_length)
     if options.slots is not None and options.slots < 1:
-        raise ValueError("slots must be at least 1")
+        raise SettingsError("slots must be at least 1")
     if options.prefix_cache_mib is not None and options.prefix_cache_mib < 0:
         raise ValueError("the prefix cache's memory cannot be negative (0 turns it off)")
+    threads, note = bounded_threads(options.n_threads)
+    if note:
+        warnings.warn(note, stacklevel=2)
+        options = replace(options, n_threads=threads)
     if options.server_url:
         choose(None, options)
         return _connect(model, options)
@@ -101,7 +109,9 @@ def open_runtime(
     entry = local.entry
     context = options.context_length or (entry.context_length if entry else None)
     kind = kind_of(local)
-    if choose(local, options) == "server":
+    in_process = choose(local, options) != "server"
+    check_slots(options.slots, in_process=in_process)
+    if not in_process:
         from edgejudge.runtime.server import ServerRuntime
 
         runtime: Runtime = ServerRuntime.launch(

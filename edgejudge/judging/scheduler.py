@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
-from edgejudge.errors import EdgeJudgeError, ServerError, ServerGoneError
+from edgejudge.errors import BrokenModelError, EdgeJudgeError, ServerError, ServerGoneError
 from edgejudge.runtime.base import Runtime
 
 Result = TypeVar("Result")
@@ -34,8 +34,10 @@ def as_completed(
     If the server dies (an outcome is `ServerGoneError`) and the runtime can restart it, it
     is restarted once and the judgments that were in flight are tried again. If it dies
     again, or cannot be restarted, those become its error and then `ServerError` is raised:
-    items not yet started are left for a rerun. When the caller stops early (or `Cancelled`
-    comes up) `cancel` stops the judgments in flight before the threads are joined.
+    items not yet started are left for a rerun. A `BrokenModelError` outcome (the model
+    computes NaN) is raised at once: no item could be judged. When the caller stops early
+    (or `Cancelled` comes up) `cancel` stops the judgments in flight before the threads are
+    joined.
     """
     jobs = enumerate(items)
     allowed = restarts = 1 if runtime.can_restart else 0
@@ -57,6 +59,8 @@ def as_completed(
             for future in done:
                 job = flight.pop(future)
                 outcome = future.result()
+                if isinstance(outcome, BrokenModelError):
+                    raise outcome  # no row can be judged: stop, leaving them for a rerun
                 if isinstance(outcome, ServerGoneError) and failure is None and restarts:
                     lost.append(job)
                     continue

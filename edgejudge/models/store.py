@@ -2,8 +2,13 @@
 
 Each catalog model has its own folder in edgejudge's cache (`models/NAME/`): the model file,
 a `.verified` stamp (sha256 checked for this size and mtime) and, for a downloaded model,
-`manifest.json` (repo, commit, sha256). A file someone fetched with `hf download` is found
-in the Hugging Face cache too. Downloading is `edgejudge.models.download`'s job.
+`manifest.json` (repo, commit, sha256); while a pull runs, its partial file, its lock and its
+temporary folder. A file someone fetched with `hf download` is found in the Hugging Face
+cache too. Downloading is `edgejudge.models.download`'s job.
+
+Every path here is built by `inside`, which refuses one that would lie outside the models
+folder once resolved (the catalog already refuses names and files that could climb out; this
+is the second lock on the same door), and `remove` deletes only the files edgejudge writes.
 """
 
 from __future__ import annotations
@@ -19,11 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from edgejudge.errors import ModelLoadError, ModelNotFoundError
+from edgejudge.errors import CatalogError, ModelLoadError, ModelNotFoundError
 from edgejudge.models.catalog import ModelEntry, forget_import
 from edgejudge.paths import models_dir
 
 MANIFEST = "manifest.json"
+PULL_LOCK = ".pull.lock"  # held by the one pull of a model at a time
+TEMP_FOLDER = ".tmp"  # a pull's temporary files (pip's wheel); emptied by the next pull
+# The files beside a model's file that edgejudge writes: its stamp, a hub download's partial
+# file and the note naming the object it belongs to, a file being copied out of a wheel.
+OWN_SUFFIXES = (".verified", ".part", ".part.json", ".partial")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 # Called with (bytes hashed so far, total bytes) while a file is hashed.
@@ -41,9 +51,34 @@ class Verification:
     actual: str | None = None
 
 
+def inside(base: Path, *parts: str) -> Path:
+    """`base/parts…`, once it is sure to lie under `base` with every link resolved; else
+    `CatalogError` (nothing is written or removed through a path that escapes)."""
+    path = base.joinpath(*parts)
+    root = base.resolve()
+    real = path.resolve()
+    if real == root or not real.is_relative_to(root):
+        raise CatalogError(
+            f"{path} would be outside edgejudge's folder {root} (it resolves to {real}); "
+            "refusing to write or remove it"
+        )
+    return path
+
+
+def model_folder(entry: ModelEntry) -> Path:
+    """`models/NAME/`, the folder of edgejudge's own files for `entry`."""
+    return inside(models_dir(), entry.name)
+
+
 def store_path(entry: ModelEntry) -> Path:
     """Where edgejudge's own copy of `entry`'s file lives (whether or not it exists)."""
-    return models_dir() / entry.name / entry.filename
+    return inside(models_dir(), entry.name, entry.filename)
+
+
+def temp_folder(entry: ModelEntry) -> Path:
+    """Where a pull of `entry` keeps its temporary files: inside the model's folder, so a
+    pull killed outright leaves them where the next pull (or `models rm`) clears them."""
+    return inside(models_dir(), entry.name, TEMP_FOLDER)
 
 
 def installed_path(entry: ModelEntry) -> Path | None:
@@ -70,7 +105,7 @@ def _hub_cache_path(entry: ModelEntry) -> Path | None:
 
 def manifest(entry: ModelEntry) -> dict[str, Any]:
     """What `edgejudge models pull` recorded about the download, or {}."""
-    path = models_dir() / entry.name / MANIFEST
+    path = model_folder(entry) / MANIFEST
     try:
         return dict(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
@@ -105,15 +140,37 @@ def verify(entry: ModelEntry, progress: HashProgress | None = None) -> Verificat
     return Verification(entry.name, path, "mismatch", expected, actual)
 
 
+def own_files(entry: ModelEntry) -> list[Path]:
+    """The files edgejudge may have written in `entry`'s folder (whether or not they exist)."""
+    target = store_path(entry)
+    folder = target.parent
+    beside = [target.with_name(target.name + suffix) for suffix in OWN_SUFFIXES]
+    return [target, *beside, folder / MANIFEST, folder / PULL_LOCK]
+
+
 def remove(entry: ModelEntry) -> list[Path]:
-    """Delete edgejudge's copy of `entry` (an imported model is only unregistered)."""
+    """Delete edgejudge's copy of `entry`: the files it wrote in the model's folder, then the
+    folder if nothing else is left in it (an imported model is only unregistered). Returns
+    what was removed."""
     if entry.source == "path":
         return [Path(entry.path or "")] if forget_import(entry.name) else []
-    folder = models_dir() / entry.name
-    if not folder.exists():
+    folder = model_folder(entry)
+    if not folder.is_dir() or folder.is_symlink():
         return []
-    shutil.rmtree(folder)
-    return [folder]
+    removed = []
+    for path in own_files(entry):
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed.append(path)
+    temporary = temp_folder(entry)
+    if temporary.is_dir() and not temporary.is_symlink():
+        shutil.rmtree(temporary)
+        removed.append(temporary)
+    try:
+        folder.rmdir()  # only when empty: whatever else someone put there stays
+    except OSError:
+        pass
+    return removed
 
 
 def assemble_from_package(entry: ModelEntry) -> Path:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from edgejudge.errors import GenerationError
+from edgejudge.errors import BrokenModelError, GenerationError
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.heads import Heads
 from edgejudge.runtime.kept import KeptSequence, Vocabulary
@@ -140,6 +140,7 @@ class Engine:
         self._heads = Heads(lc, self._ctx, seq=slots, n_batch=n_batch, budget=cache_bytes,
                             decode=self._decode)  # fmt: skip
         self._mixed = False  # sequences have run side by side since the cache was laid out
+        self._check_numbers()
         self._wake = threading.Condition()
         self._stopping = False
         self._worker = threading.Thread(target=self._loop, name="edgejudge-llama", daemon=True)
@@ -264,6 +265,18 @@ class Engine:
         while self._branches:
             self._branches.popleft().out.put(error)
 
+    def _check_numbers(self) -> None:
+        """Evaluate one token and refuse a model whose scores are not numbers (NaN weights):
+        llama.cpp's grammar sampler would abort the process on them."""
+        lc = self._lc
+        token = lc.llama_vocab_bos(self._vocab)
+        try:
+            self._decode([(token if token >= 0 else 0, 0, 0, True)])
+            pointer = lc.llama_get_logits_ith(self._ctx, 0)
+            _finite(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)))
+        finally:
+            lc.llama_memory_seq_rm(self._memory, 0, -1, -1)
+
     def _has_work(self) -> bool:
         return bool(self._running or self._pending or self._branches or self._releases)
 
@@ -358,6 +371,13 @@ class Engine:
 
     def _sample(self, sequence: _Sequence, index: int) -> None:
         assert sequence.picker is not None
+        if sequence.count == 0:  # a prompt's first scores: numbers, or a broken model
+            pointer = self._lc.llama_get_logits_ith(self._ctx, index)
+            try:
+                _finite(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)))
+            except BrokenModelError as exc:
+                self._finish(sequence, exc)
+                return
         token = sequence.picker.pick(self._ctx, index)
         if self._lc.llama_vocab_is_eog(self._vocab, token):
             self._finish(sequence, Finished(sequence.count, "eos"))
@@ -450,3 +470,12 @@ class Engine:
         if sequence.picker is not None:
             sequence.picker.free()
             sequence.picker = None
+
+
+def _finite(logits: np.ndarray) -> None:
+    """`BrokenModelError` if a step's scores hold NaN."""
+    if np.isnan(logits).any():
+        raise BrokenModelError(
+            "the model computes NaN (not a number) for its next-token scores: its weights "
+            "are broken; download it again"
+        )

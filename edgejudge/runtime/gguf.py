@@ -1,13 +1,20 @@
 """Read a GGUF file's header before handing it to llama.cpp.
 
-llama.cpp answers a wrong file with a bare "failed to load model"; reading the header here
-lets edgejudge say *what* is wrong (not GGUF, an unknown version, cut off mid-header) and
-learn the trained context length before a context is allocated.
+llama.cpp answers a wrong file with a bare "failed to load model", and some corrupt files
+make it abort the whole process; reading the header here lets edgejudge say *what* is wrong
+(not GGUF, an unknown version, cut off, a corrupt header, layer or head counts the tensors
+contradict) and learn the trained context length before a context is allocated.
+
+A length in the header that runs past the end of the file means the file was cut off, unless
+no real file could have it (a string over `LONGEST_STRING`, an array over `LONGEST_ARRAY`
+items): then the header itself is damaged, and so is a key that is not a plain name or a
+value of a type GGUF does not have.
 """
 
 from __future__ import annotations
 
 import mmap
+import re
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +24,12 @@ from edgejudge.errors import ModelFileError, ModelNotFoundError
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
+LONGEST_STRING = 16 * 1024 * 1024  # a chat template is kilobytes; a vocabulary entry, bytes
+LONGEST_ARRAY = 1 << 26  # a vocabulary or its merges: hundreds of thousands of items
+MOST_ITEMS = 1 << 20  # metadata keys, or tensors, in one file
+MAX_DIMS = 4  # GGML_MAX_DIMS
+_KEY = re.compile(r"^[\x21-\x7e]{1,512}$")  # a key or a tensor's name: printable ASCII
+_BLOCK = re.compile(r"^blk\.(\d+)\.")
 
 # GGUF metadata value types -> struct format (None: handled specially).
 _SCALARS = {
@@ -43,6 +56,8 @@ class GGUFInfo:
     version: int
     tensor_count: int
     metadata: dict[str, Any] = field(repr=False)
+    # Each tensor's name and shape (ne[0] first: the input width of a weight matrix).
+    tensors: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def architecture(self) -> str:
@@ -107,6 +122,10 @@ class _Truncated(Exception):
     pass
 
 
+class _Corrupt(Exception):
+    pass
+
+
 class _Reader:
     def __init__(self, data: mmap.mmap) -> None:
         self.data = data
@@ -120,8 +139,14 @@ class _Reader:
         self.pos += size
         return value
 
+    def count(self, most: int, what: str) -> int:
+        value = int(self.take("Q"))
+        if value > most:
+            raise _Corrupt(f"{what} of {value:,} at byte {self.pos - 8}")
+        return value
+
     def string(self, keep: bool = True) -> str:
-        length = self.take("Q")
+        length = self.count(LONGEST_STRING, "a string length")
         if self.pos + length > len(self.data):
             raise _Truncated
         start, self.pos = self.pos, self.pos + length
@@ -133,7 +158,7 @@ class _Reader:
         if kind == _STRING:
             return self.string(keep)
         if kind == _ARRAY:
-            item_kind, count = self.take("I"), self.take("Q")
+            item_kind, count = self.take("I"), self.count(LONGEST_ARRAY, "an array length")
             if item_kind in _SCALARS:  # skip fixed-size arrays in one step
                 size = struct.calcsize(_SCALARS[item_kind]) * count
                 if self.pos + size > len(self.data):
@@ -143,7 +168,25 @@ class _Reader:
                 for _ in range(count):
                     self.value(item_kind, keep=False)
             return None  # arrays (the vocabulary, merges) are not needed here
-        raise ValueError(f"unknown metadata type {kind}")
+        raise _Corrupt(f"a value of unknown type {kind} at byte {self.pos - 4}")
+
+    def key(self) -> str:
+        start = self.pos
+        key = self.string()
+        if not _KEY.match(key):
+            raise _Corrupt(f"a key that is not a name at byte {start}")
+        return key
+
+    def tensor(self) -> tuple[str, tuple[int, ...], int]:
+        """One tensor's info: its name, shape and offset in the data."""
+        start = self.pos
+        name = self.string()
+        dims = self.take("I")
+        if not _KEY.match(name) or not 1 <= dims <= MAX_DIMS:
+            raise _Corrupt(f"a tensor entry that cannot be one at byte {start}")
+        shape = tuple(int(self.take("Q")) for _ in range(dims))
+        self.take("I")  # its type
+        return name, shape, int(self.take("Q"))
 
 
 def read_gguf(path: str | Path) -> GGUFInfo:
@@ -175,17 +218,91 @@ def read_gguf(path: str | Path) -> GGUFInfo:
             version = reader.take("I")
             if version not in SUPPORTED_VERSIONS:
                 raise ModelFileError(f"{path}: unsupported GGUF version {version}", str(path))
-            tensor_count, kv_count = reader.take("Q"), reader.take("Q")
+            tensor_count = reader.count(MOST_ITEMS, "a tensor count")
+            kv_count = reader.count(MOST_ITEMS, "a metadata count")
             metadata: dict[str, Any] = {}
             for _ in range(kv_count):
-                key = reader.string()
+                key = reader.key()
                 metadata[key] = reader.value(reader.take("I"))
+            alignment = metadata.get("general.alignment", 32)
+            if not isinstance(alignment, int) or alignment < 1:
+                alignment = 32
+            tensors: dict[str, tuple[int, ...]] = {}
+            end = 0  # where the last tensor's data begins, from the data's start
+            for _ in range(tensor_count):
+                start = reader.pos
+                name, shape, offset = reader.tensor()
+                # Writers lay tensors out in order, each on the alignment: an offset out of
+                # step is a damaged entry, not a short file.
+                if offset % alignment or offset < end:
+                    raise _Corrupt(f"tensor {name}'s data offset {offset:,} at byte {start}")
+                tensors[name] = shape
+                end = offset
         except _Truncated:
             raise ModelFileError(
                 f"{path} is truncated: the file ends inside its GGUF header ({size} bytes); "
                 "download it again",
                 str(path),
             ) from None
-        except (ValueError, OverflowError) as exc:
-            raise ModelFileError(f"{path}: corrupt GGUF header ({exc})", str(path)) from None
-    return GGUFInfo(path=path, version=version, tensor_count=tensor_count, metadata=metadata)
+        except (_Corrupt, ValueError, OverflowError) as exc:
+            raise ModelFileError(
+                f"{path}: its GGUF header is corrupt ({exc}); download it again", str(path)
+            ) from None
+        data_start = -(-reader.pos // alignment) * alignment
+    if tensors and data_start + end >= size:
+        raise ModelFileError(
+            f"{path} is truncated: it is {size:,} bytes, but its tensors' data runs past "
+            f"byte {data_start + end:,}; download it again",
+            str(path),
+        )
+    info = GGUFInfo(
+        path=path, version=version, tensor_count=tensor_count, metadata=metadata, tensors=tensors
+    )
+    problem = contradiction(info)
+    if problem:
+        raise ModelFileError(f"{path} is corrupt: {problem}; download it again", str(path))
+    return info
+
+
+def contradiction(info: GGUFInfo) -> str | None:
+    """Where the header's layer or head counts disagree with the tensors the file holds
+    (llama.cpp would abort on some), in words; None where they agree or cannot be checked."""
+    arch = info.architecture
+    blocks = {int(m.group(1)) for name in info.tensors if (m := _BLOCK.match(name))}
+    layers = info.metadata.get(f"{arch}.block_count")
+    if blocks and isinstance(layers, int) and layers != max(blocks) + 1:
+        return (
+            f"its header says {layers:,} layers ({arch}.block_count) but it holds tensors for "
+            f"{max(blocks) + 1}"
+        )
+    width = info.metadata.get(f"{arch}.embedding_length")
+    embedding = info.tensors.get("token_embd.weight")
+    if isinstance(width, int) and embedding and embedding[0] != width:
+        return (
+            f"its header says an embedding of {width:,} ({arch}.embedding_length) but "
+            f"token_embd.weight is {embedding[0]:,} wide"
+        )
+    return _heads_problem(info, arch)
+
+
+def _heads_problem(info: GGUFInfo, arch: str) -> str | None:
+    """Head counts (where they are single numbers) against layer 0's query and key."""
+    query, key = info.tensors.get("blk.0.attn_q.weight"), info.tensors.get("blk.0.attn_k.weight")
+    for name, tensor in (("head_count", query), ("head_count_kv", key)):
+        heads = info.metadata.get(f"{arch}.attention.{name}")
+        if not isinstance(heads, int):
+            continue
+        if heads < 1 or (tensor is not None and len(tensor) > 1 and tensor[1] % heads):
+            return (
+                f"its header says {heads:,} attention heads ({arch}.attention.{name}), which "
+                "its attention tensors cannot be split into"
+            )
+    heads = info.metadata.get(f"{arch}.attention.head_count")
+    kv_heads = info.metadata.get(f"{arch}.attention.head_count_kv")
+    if isinstance(heads, int) and isinstance(kv_heads, int) and query and key:
+        if len(query) > 1 and len(key) > 1 and query[1] * kv_heads != key[1] * heads:
+            return (
+                f"its header's {heads:,} query heads and {kv_heads:,} key heads "
+                f"({arch}.attention.head_count, head_count_kv) do not fit its attention tensors"
+            )
+    return None

@@ -9,6 +9,9 @@ patience with a server that is busy or restarting.
   the answer came are tried again after a pause that doubles from `FIRST_PAUSE` up to
   `LONGEST_PAUSE` (or the server's `Retry-After`), for up to `patience` seconds in all:
   a server being restarted, or shedding load, is waited for, not given up on.
+- Every answer is read with a bound: at most `MAX_ANSWER_BYTES` (a judgment's answer, even
+  streamed token by token, is kilobytes) and at most `ANSWER_SECONDS` from its first byte,
+  so a server that sends without end is refused in one line, not read until memory runs out.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
@@ -29,6 +32,9 @@ FIRST_PAUSE = 0.5  # seconds
 LONGEST_PAUSE = 8.0
 PATIENCE = 120.0  # seconds of retrying before a request is given up
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+ANSWER_SECONDS = 3600.0  # a slow CPU server writing a long feedback takes minutes, not hours
+_CHUNK = 64 * 1024
 R = TypeVar("R")
 
 
@@ -71,7 +77,7 @@ class Http:
             response = self._open_once(method, path, body, timeout=timeout)
             try:
                 with response:
-                    raw = response.read()
+                    raw = read_answer(response, self.base + path)
             except (OSError, http.client.HTTPException) as exc:
                 raise ServerGoneError(
                     f"lost the connection to the server at {self.base}: {exc}"
@@ -148,11 +154,54 @@ def patiently(
         pause = min(pause * 2, LONGEST_PAUSE)
 
 
+class AnswerReader:
+    """Reads one answer within its bounds: `MAX_ANSWER_BYTES` in all, `ANSWER_SECONDS` from
+    the first read; past either, `ServerError` naming `url`."""
+
+    def __init__(self, response: Any, url: str, *, limit: int = MAX_ANSWER_BYTES) -> None:
+        self.response = response
+        self.url = url
+        self.limit = limit
+        self.count = 0
+        self.deadline = time.monotonic() + ANSWER_SECONDS
+
+    def _account(self, data: bytes) -> bytes:
+        self.count += len(data)
+        if self.count > self.limit:
+            raise ServerError(
+                f"{self.url} sent more than {self.limit // 2**20} MiB in one answer (a "
+                "judgment's answer is a few kilobytes); is it the right server?"
+            )
+        if time.monotonic() > self.deadline:
+            raise ServerError(
+                f"{self.url} was still sending one answer after {ANSWER_SECONDS:.0f} s; "
+                "gave up on it"
+            )
+        return data
+
+    def read(self) -> bytes:
+        """The whole (rest of the) answer."""
+        parts = []
+        while chunk := self._account(self.response.read(_CHUNK)):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def lines(self) -> Iterator[bytes]:
+        """The answer's lines (a server-sent event stream), each within the bounds."""
+        while line := self._account(self.response.readline(self.limit - self.count + 1)):
+            yield line
+
+
+def read_answer(response: Any, url: str) -> bytes:
+    """A response's whole body, within `AnswerReader`'s bounds."""
+    return AnswerReader(response, url).read()
+
+
 def decode(data: bytes) -> Any:
     """JSON, or the first 200 characters of whatever else came."""
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return data.decode("utf-8", "replace")[:200]
 
 

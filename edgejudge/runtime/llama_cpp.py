@@ -25,6 +25,7 @@ from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPromp
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.engine import Engine
 from edgejudge.runtime.gguf import read_gguf
+from edgejudge.runtime.limits import check_context, check_slots
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, N_BATCH
 from edgejudge.runtime.prefix import DEFAULT_BUDGET_MIB, CacheStats
 
@@ -185,6 +186,8 @@ class LlamaCppRuntime(TokenPrompts):
         prefix_cache_mib: int = DEFAULT_BUDGET_MIB,
         verbose: bool = False,
     ) -> None:
+        check_context(context_length)
+        check_slots(slots, in_process=True)
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
         trained = info.context_length
         wanted = context_length or trained or DEFAULT_CONTEXT

@@ -21,7 +21,8 @@ from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.http import PATIENCE, Http, decode, message
+from edgejudge.runtime.http import PATIENCE, AnswerReader, Http, decode, message, read_answer
+from edgejudge.runtime.limits import check_context, check_slots
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, MIN_P, N_BATCH, REPEAT_LAST_N, TOP_K
 from edgejudge.runtime.prefix import CacheStats
 from edgejudge.runtime.server_cache import SlotCache
@@ -104,8 +105,8 @@ class ServerRuntime(TokenPrompts):
         Every one of the `slots` parallel requests gets `context_length` tokens of context
         (capped by what the model was trained on, as in-process).
         """
-        if slots < 1:
-            raise ValueError("slots must be at least 1")
+        check_context(context_length)
+        check_slots(slots, in_process=False)
         path = Path(model)
         template: str | None = _UNSET
         per_slot = context_length or DEFAULT_CONTEXT
@@ -311,9 +312,9 @@ class ServerRuntime(TokenPrompts):
             if response.status != 200:
                 raise GenerationError(
                     f"the server refused the request: {response.status} "
-                    f"{message(decode(response.read()))}"
+                    f"{message(decode(read_answer(response, self._http.base)))}"
                 )
-            for event in _events(response):
+            for event in _events(response, self._http.base + "/completion"):
                 if "error" in event:
                     raise GenerationError(f"the server failed: {message(event)}")
                 text = event.get("content") or ""
@@ -354,7 +355,7 @@ class ServerRuntime(TokenPrompts):
     ) -> tuple[int, Any]:
         response = self._open(method, path, body, timeout=timeout)
         try:
-            return response.status, decode(response.read())
+            return response.status, decode(read_answer(response, self._http.base + path))
         except (OSError, http.client.HTTPException) as exc:
             raise self._gone(exc) from exc
         finally:
@@ -409,9 +410,10 @@ class ServerRuntime(TokenPrompts):
             self.process.stop()
 
 
-def _events(response: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
-    """The JSON objects of a server-sent event stream (`data: {...}` lines)."""
-    for raw in response:
+def _events(response: http.client.HTTPResponse, url: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a server-sent event stream (`data: {...}` lines), read within the
+    bounds of one answer (`AnswerReader`)."""
+    for raw in AnswerReader(response, url).lines():
         line = raw.decode("utf-8", "replace").strip()
         if not line.startswith("data:"):
             continue

@@ -30,6 +30,7 @@ from edgejudge.errors import ServerError
 from edgejudge.files import make_executable
 from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.paths import SERVER_ENV, cache_dir
+from edgejudge.runtime.http import read_answer
 from edgejudge.runtime.numerics import (
     PARITY_ARGS,  # only for llama-server: a llamafile's flags are its own
 )
@@ -329,14 +330,14 @@ def _served_alias(url: str) -> str | None:
     """The alias the server at `url` reports, or None if it gives none."""
     try:
         with _NO_PROXY.open(f"{url}/props", timeout=5) as response:
-            props = json.loads(response.read())
-    except (OSError, ValueError):
+            props = json.loads(read_answer(response, f"{url}/props"))
+    except (OSError, ValueError, ServerError):
         props = None
     if isinstance(props, dict) and isinstance(props.get("model_alias"), str):
         return str(props["model_alias"])
     try:  # older servers (llamafile's) name the alias only in the OpenAI-style model list
         with _NO_PROXY.open(f"{url}/v1/models", timeout=5) as response:
-            models = json.loads(response.read())
+            models = json.loads(read_answer(response, f"{url}/v1/models"))
         return str(models["data"][0]["id"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
+    except (OSError, ValueError, KeyError, IndexError, TypeError, ServerError):
         return None

@@ -275,7 +275,8 @@ class BatchPane(Vertical):
         written = failed = pairs = 0
         todo: list[batch.Row] = []
         try:
-            with batch.BatchOutput(out) as output:  # also repairs a torn last line
+            inputs = [self.input_path] if self.input_path else []
+            with batch.BatchOutput(out, inputs=inputs) as output:  # repairs a torn last line
                 names = [m.name for m in metrics]
                 todo = output.pending(rows, names)
                 if not todo:

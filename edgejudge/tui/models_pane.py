@@ -202,6 +202,13 @@ class ModelsPane(Vertical):
 
         return Bar
 
+    def _waiting(self, text: str) -> None:
+        """While another process pulls the same model: say so once, and stop on esc."""
+        if self.cancel_requested:
+            raise Cancelled("the download was cancelled")
+        if text:
+            self.app.call_from_thread(self.say, text)
+
     def _hash_progress(self, done: int, total: int) -> None:
         if self.cancel_requested:
             raise Cancelled("the check was cancelled")
@@ -214,7 +221,12 @@ class ModelsPane(Vertical):
 
         call = self.app.call_from_thread
         try:
-            result = pull(entry, tqdm_class=self._tqdm_class(), on_verify=self._hash_progress)
+            result = pull(
+                entry,
+                tqdm_class=self._tqdm_class(),
+                on_verify=self._hash_progress,
+                on_wait=self._waiting,
+            )
             if result.already_installed:
                 call(self.say, f"{entry.name} is installed: {result.path}")
             else:
