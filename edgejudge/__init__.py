@@ -6,9 +6,6 @@ its signal handlers (`edgejudge.launch`) before anything slow is imported.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
 
 # Each public name and the module it comes from.
@@ -33,6 +30,7 @@ _HOMES = {
     "JudgeResult": "edgejudge.judging.result",
 }
 
+TYPE_CHECKING = False  # not typing's: importing typing alone costs milliseconds here
 if TYPE_CHECKING:
     from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
     from edgejudge.core.meta_eval import MetaEvaluation
@@ -53,7 +51,9 @@ if TYPE_CHECKING:
     from edgejudge.judging.result import JudgeResult
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
+    import importlib
+
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'edgejudge' has no attribute {name!r}")

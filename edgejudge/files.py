@@ -55,31 +55,28 @@ def file_kind(mode: int) -> str:
 def open_input(path: Path, error: ErrorFactory = InputError, what: str = "file") -> BinaryIO:
     """Open a file the user gave for reading (binary), or raise `error` saying why not.
 
-    A regular file or a pipe; a folder, a device or a socket is refused. The open itself
-    never waits (a pipe with no writer yet is then opened again, waiting as pipes do).
+    A regular file or a pipe (which is waited on for its writer, as pipes are); a folder, a
+    device or a socket is refused. A regular file is opened without waiting and checked once
+    open, so nothing swapped in after the first look is read either.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
     try:
-        fd = os.open(path, flags)
+        mode = os.stat(path).st_mode
+        if stat.S_ISFIFO(mode):
+            return path.open("rb")
+        if stat.S_ISREG(mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISREG(mode):
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                return os.fdopen(fd, "rb")
+            os.close(fd)
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
-    except IsADirectoryError:
-        raise error(f"{path} is a folder, not a file") from None
     except OSError as exc:
         raise error(f"cannot read {path}: {exc.strerror or exc}") from None
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISREG(mode):
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-        return os.fdopen(fd, "rb")
-    os.close(fd)
     if stat.S_ISDIR(mode):
         raise error(f"{path} is a folder, not a file")
-    if not stat.S_ISFIFO(mode):
-        raise error(f"{path} is {file_kind(mode)}, not a file: give a regular file")
-    try:
-        return path.open("rb")  # a pipe: waits for its writer, as a pipe should
-    except OSError as exc:
-        raise error(f"cannot read {path}: {exc.strerror or exc}") from None
+    raise error(f"{path} is {file_kind(mode)}, not a file: give a regular file")
 
 
 def decode_utf8(data: bytes, where: str, error: ErrorFactory = InputError) -> str:
@@ -168,13 +165,16 @@ def output_target(path: Path, inputs: Iterable[Path] = ()) -> Path:
             exit_code=2,
         )
     for source in inputs:
-        with contextlib.suppress(OSError):
-            if same_file(found, os.stat(source)):
-                raise OutputError(
-                    f"{path} is also the input {source}: write the output to another file",
-                    str(path),
-                    exit_code=2,
-                )
+        try:
+            other = os.stat(source)
+        except OSError:
+            continue  # an input that is not there is not this output
+        if same_file(found, other):
+            raise OutputError(
+                f"{path} is also the input {source}: write the output to another file",
+                str(path),
+                exit_code=2,
+            )
     return real
 
 

@@ -3,9 +3,11 @@
 Importing the CLI takes a noticeable fraction of a second (pydantic, numpy, llama.cpp's
 bindings); a Ctrl-C in that time must end as a Ctrl-C at any other time does, with one
 line and exit 130, not a traceback. So this module imports nothing but the standard library
-until its handlers are in place. SIGTERM (and SIGHUP) stop the run the same way, through the
-same clean-up, and exit 143 (129); a signal that comes while Python shuts down ends the
-process at once with the same code.
+until its handlers are in place: during the imports a signal ends the process at once (it
+has opened nothing yet); during the run it stops the run through its clean-up, as Ctrl-C
+always has, SIGTERM and SIGHUP too (exit 143, 129); once the run is over it ends the
+process at once. Only a signal in Python's own start-up, before any of edgejudge runs (a
+few tens of milliseconds), still ends the process as it ends any Python program.
 """
 
 from __future__ import annotations
@@ -13,19 +15,25 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from types import FrameType
 
 _received: list[int] = []
 
 
 def main() -> int:
     """Run the CLI; returns the exit code."""
+    # While the CLI imports nothing has been opened or written: a signal ends the process
+    # there and then, in one line.
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_early)
+    from edgejudge.cli import main as run
+
+    # From here a signal stops the run through its clean-up (KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _stop)
     try:
-        from edgejudge.cli import main as run
-
         code = run()
     except KeyboardInterrupt:
         _interrupted()
@@ -39,7 +47,7 @@ def main() -> int:
     return code
 
 
-def _stop(number: int, _: FrameType | None) -> None:
+def _stop(number: int, _: object) -> None:
     """SIGTERM or SIGHUP: stop as Ctrl-C stops (the same clean-up), remembering which."""
     _received.append(number)
     raise KeyboardInterrupt
@@ -65,5 +73,10 @@ def _flush() -> None:
             pass
 
 
-def _exit_now(number: int, _: FrameType | None) -> None:
+def _exit_early(number: int, _: object) -> None:
+    _interrupted()
+    os._exit(128 + number)
+
+
+def _exit_now(number: int, _: object) -> None:
     os._exit(128 + number)

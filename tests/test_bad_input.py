@@ -3,7 +3,9 @@
 Each case file is one thing a user might do (the format is in `tests/data/bad/README.md`). It
 runs in a fresh folder with its own cache and config, and must end as the README promises:
 the exit code the case names, exactly one line on stderr when that code is not 0, never a
-traceback, and every JSONL output the case names still valid line by line.
+traceback, and every JSONL output the case names still valid line by line. Beside the cache
+lies a canary folder that no command may touch (a catalog entry named `../../canary` aims
+at it), and every special file a case lays out (a pipe, a socket) must still be one after.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import ast
 import json
 import os
+import socket
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ class Case:
     config: dict[str, Any] = field(default_factory=dict)
     jsonl: dict[str, dict[str, Any]] = field(default_factory=dict)
     unchanged: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # file: what it must link to after
 
 
 def load_case(path: Path) -> Case:
@@ -62,15 +67,37 @@ def file_bytes(spec: Any) -> bytes:
     return literal
 
 
-def lay_out(root: Path, files: dict[str, Any]) -> None:
-    """Create `files` under `root`: text, bytes or (with `{folder = true}`) a folder."""
+def lay_out(root: Path, files: dict[str, Any]) -> list[socket.socket]:
+    """Create `files` under `root`: text, bytes, or with a table a folder (`folder = true`),
+    a named pipe (`fifo = true`), a listening Unix socket (`socket = true`, returned to be
+    closed) or a symbolic link (`link = "target"`)."""
+    sockets = []
     for name, spec in files.items():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(spec, dict) and spec.get("folder"):
             target.mkdir()
+        elif isinstance(spec, dict) and spec.get("fifo"):
+            os.mkfifo(target)
+        elif isinstance(spec, dict) and spec.get("socket"):
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(str(target))
+            sockets.append(listener)
+        elif isinstance(spec, dict) and "link" in spec:
+            target.symlink_to(spec["link"])
         else:
             target.write_bytes(file_bytes(spec))
+    return sockets
+
+
+def special_files(root: Path) -> dict[Path, int]:
+    """Every file under `root` that is not a regular file, folder or link, and its kind."""
+    found = {}
+    for path in root.rglob("*"):
+        mode = path.lstat().st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            found[path] = stat.S_IFMT(mode)
+    return found
 
 
 def case_params() -> list[Any]:
@@ -99,8 +126,10 @@ def test_the_corpus_covers_every_command() -> None:
 def test_bad_input(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     work, config = tmp_path / "work", tmp_path / "config"
     work.mkdir()
-    lay_out(work, case.files)
-    lay_out(config, case.config)
+    sockets = lay_out(work, case.files) + lay_out(config, case.config)
+    canary = tmp_path / "canary"
+    lay_out(canary, {"keep.txt": "a file no command may touch", "x.gguf": "GGUF"})
+    specials = special_files(work)
     cache = request.getfixturevalue("demo_cache") if case.model else tmp_path / "cache"
     before = {name: (work / name).read_bytes() for name in case.unchanged}
     env = {k: v for k, v in os.environ.items() if k not in {"EDGEJUDGE_DEBUG", "HF_ENDPOINT"}}
@@ -109,14 +138,18 @@ def test_bad_input(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -
         HF_HUB_OFFLINE="1",
         **case.env,
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "edgejudge", *case.args],
-        cwd=work,
-        env=env,
-        input=case.stdin if case.stdin is not None else b"",
-        capture_output=True,
-        timeout=300,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "edgejudge", *case.args],
+            cwd=work,
+            env=env,
+            input=case.stdin if case.stdin is not None else b"",
+            capture_output=True,
+            timeout=300,
+        )
+    finally:
+        for listener in sockets:
+            listener.close()
     err = done.stderr.decode("utf-8", "replace")
     out = done.stdout.decode("utf-8", "replace")
     report = f"{case.about}\nexit {done.returncode}\nstderr:\n{err}\nstdout:\n{out[:2000]}"
@@ -130,6 +163,11 @@ def test_bad_input(case: Case, tmp_path: Path, request: pytest.FixtureRequest) -
         check_jsonl(work / name, expect, report)
     for name, content in before.items():
         assert (work / name).read_bytes() == content, f"{name} changed\n{report}"
+    for name, target in case.links.items():
+        assert os.readlink(work / name) == target, f"{name} is no longer a link\n{report}"
+    assert special_files(work) == specials, f"a special file was replaced\n{report}"
+    assert sorted(p.name for p in canary.iterdir()) == ["keep.txt", "x.gguf"], report
+    assert (canary / "keep.txt").read_text() == "a file no command may touch", report
 
 
 def check_jsonl(path: Path, expect: dict[str, Any], report: str) -> None:
