@@ -36,4 +36,7 @@ ivenv="${EDGEJUDGE_INTEGRATIONS_VENV:-.venv-integrations}"
 "$ivenv/bin/python" -m pip install --quiet -e '.[demo]' "pytest>=8" "deepeval==4.3.1" \
     "inspect-ai==0.3.285"
 "$venv/bin/python" -m pytest --ignore=tests/test_integrations.py "$@"
-exec "$ivenv/bin/python" -m pytest tests/test_integrations.py "$@"
+# DeepEval's pins hold huggingface-hub at 1.x there (2.x in .venv): the downloads are tested
+# under both majors the dependency range admits.
+EDGEJUDGE_EXPECT_HUB_MAJOR=1 exec "$ivenv/bin/python" -m pytest tests/test_integrations.py \
+    tests/test_download.py tests/test_tui.py::test_models_tab_pulls_from_the_hub_with_progress "$@"

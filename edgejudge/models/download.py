@@ -1,11 +1,15 @@
 """`edgejudge models pull`: fetch a catalog model from the Hugging Face hub, resumably.
 
-huggingface_hub does the HTTP work (auth headers, redirects, retries that resume within a
-run, the progress bar). What it does not do is resume *across* runs: `hf_hub_download`
-writes to a process-unique temporary file and deletes it when the download fails or is
-interrupted, so a Ctrl-C at 2.3 GB of 2.4 GB starts over from zero. Here the partial file
-is kept beside its target (`FILE.part`, with `FILE.part.json` naming the hub object it
-belongs to), and the next pull asks the hub only for the missing bytes (`Range`).
+huggingface_hub does the HTTP work (auth headers, redirects, the progress bar). What it
+does not do is resume *across* runs: `hf_hub_download` writes to a process-unique temporary
+file and deletes it when the download fails or is interrupted, so a Ctrl-C at 2.3 GB of
+2.4 GB starts over from zero. Here the partial file is kept beside its target (`FILE.part`,
+with `FILE.part.json` naming the hub object it belongs to), and the next pull asks the hub
+only for the missing bytes (`Range`).
+
+Within a run, a connection that drops is resumed here too (`_fetch`), not left to
+huggingface_hub: its 1.x releases resume only some network errors and its 2.x releases
+others, and a pull must behave the same on every version the dependency range admits.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ from edgejudge.sizes import human_size
 DISK_MARGIN = 256 * 1024 * 1024
 # How long to wait for the hub to answer the first request, in seconds.
 CONNECT_TIMEOUT = 10.0
+# A dropped connection is resumed within the run until this many tries in a row bring no
+# new byte, after a pause doubling from RESUME_PAUSE seconds.
+RESUMES = 4
+RESUME_PAUSE = 0.5
 # Told, in words, that this pull waits for another process pulling the same model; then
 # called with "" about once a second while it waits, and may raise `Cancelled` to stop.
 WaitNotice = Callable[[str], None]
@@ -309,28 +317,51 @@ def _fetch(
 
     if size is not None and resume == size:
         return 0
+    transient = _transport_errors()
+    stalled = 0  # tries in a row that brought no new byte
     with part.open("ab") as handle:
-        try:
-            http_get(
-                meta.location,
-                handle,
-                resume_size=resume,
-                headers=build_hf_headers(),
-                expected_size=size,
-                displayed_filename=entry.filename,
-                tqdm_class=tqdm_class,
-            )
-        except (KeyboardInterrupt, Cancelled):
-            raise  # the bytes so far stay in `part` for the next pull
-        except Exception as exc:  # noqa: BLE001 - a network failure of any kind
-            handle.flush()
+        while True:
             have = part.stat().st_size
-            total = f" of {human_size(size)}" if size else ""
-            raise DownloadError(
-                f"download of {entry.name!r} stopped at {human_size(have)}{total} "
-                f"({_reason(exc)}); run the same pull again to resume"
-            ) from None
+            try:
+                http_get(
+                    meta.location,
+                    handle,
+                    resume_size=have,
+                    headers=build_hf_headers(),
+                    expected_size=size,
+                    displayed_filename=entry.filename,
+                    tqdm_class=tqdm_class,
+                )
+                break
+            except (KeyboardInterrupt, Cancelled):
+                raise  # the bytes so far stay in `part` for the next pull
+            except Exception as exc:  # noqa: BLE001 - a network failure of any kind
+                handle.flush()
+                got = part.stat().st_size
+                stalled = 0 if got > have else stalled + 1
+                if isinstance(exc, transient) and stalled < RESUMES:
+                    time.sleep(RESUME_PAUSE * 2**stalled)
+                    continue  # the connection dropped: ask for the rest (Range)
+                total = f" of {human_size(size)}" if size else ""
+                raise DownloadError(
+                    f"download of {entry.name!r} stopped at {human_size(got)}{total} "
+                    f"({_reason(exc)}); run the same pull again to resume"
+                ) from None
     return part.stat().st_size - resume
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """The network failures worth resuming after: httpx's `TransportError` (huggingface_hub
+    1.x speaks httpx, 2.x its fork httpx2), and the standard library's."""
+    import importlib
+
+    found: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx", "httpx2"):
+        try:
+            found.append(importlib.import_module(name).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _part_path(target: Path) -> Path:
