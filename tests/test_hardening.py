@@ -388,3 +388,48 @@ def test_a_socket_is_not_an_input(tmp_path: Path) -> None:
         listener.close()
     assert done.returncode == 2
     assert f"{path} is a socket, not a file: give a regular file" in one_line(done)
+
+
+@pytest.mark.model
+@pytest.mark.server
+def test_nan_weights_through_a_server_are_a_broken_model_not_a_grammar_problem(
+    tmp_path: Path, demo_path: Path, llama_server: Path
+) -> None:
+    broken = with_nan_weights(demo_path, tmp_path / "nan.gguf")
+    (tmp_path / "case.json").write_text(json.dumps(CASE))
+    done = edgejudge(
+        ["judge", "--model", str(broken), "--runtime", "server", "-m", METRIC, "-i", "case.json"],
+        tmp_path,
+        tmp_path / "cache",
+        EDGEJUDGE_LLAMA_SERVER=str(llama_server),
+    )
+    assert done.returncode == 1
+    line = one_line(done)
+    assert line.startswith("edgejudge: error: the model the server at http://127.0.0.1:")
+    assert line.endswith(
+        "runs computes NaN (not a number) for its next-token scores: its weights are broken; "
+        "download it again"
+    )
+
+
+def test_a_broken_model_stops_a_batch_instead_of_failing_every_row(tmp_path: Path) -> None:
+    # A model that computes NaN for some prompt: the batch stops there (no row could be
+    # judged right), the rows before it stay written, the rest are left for a rerun.
+    from edgejudge.errors import BrokenModelError
+    from edgejudge.judging.judge import Judge
+    from tests.support.fake_runtime import FakeRuntime
+
+    def answer(prompt: str, grammar: str | None) -> str:
+        if "poison" in prompt:
+            raise BrokenModelError("the model computes NaN (not a number)")
+        return "<feedback>fine</feedback>\n<score>4</score>"
+
+    rows = tmp_path / "in.jsonl"
+    texts = ["one", "poison", "three", "four"]
+    rows.write_text("".join(json.dumps({"id": t, **CASE, "response": t}) + "\n" for t in texts))
+    out = tmp_path / "out.jsonl"
+    with Judge(None, METRIC, runtime=FakeRuntime(answer)) as judge, batch.BatchOutput(out) as sink:
+        with pytest.raises(BrokenModelError, match="NaN"):
+            for _ in batch.run_batch(judge, batch.read_rows(rows), sink):
+                pass
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["one"]

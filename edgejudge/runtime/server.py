@@ -9,6 +9,7 @@ input reaches the model as the same tokens whichever runtime carries it.
 from __future__ import annotations
 
 import http.client
+import math
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgejudge.errors import GenerationError, ServerError, ServerGoneError
+from edgejudge.errors import BrokenModelError, GenerationError, ServerError, ServerGoneError
 from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
@@ -73,6 +74,7 @@ class ServerRuntime(TokenPrompts):
             self._props.get("chat_template") if chat_template is _UNSET else chat_template
         )
         self._chat = self._chat_prompt(self._template)
+        self._check_numbers()
         self._check_grammar()
         # Its prompt cache, where it keeps every verdict as evaluated alone (server_cache.py).
         ours = process is not None and process.kind == "gguf"
@@ -216,6 +218,27 @@ class ServerRuntime(TokenPrompts):
             bos_text=bos_text,
             eos_text=eos_text,
         )
+
+    def _check_numbers(self) -> None:
+        """Refuse a model whose scores are not numbers (NaN weights): llama.cpp's server
+        reports their log-probabilities as null, and its grammar sampler fails on them."""
+        status, body = self._call(
+            "POST",
+            "/completion",
+            {"prompt": "Say yes.", "n_predict": 1, "temperature": 0, "n_probs": 1,
+             "cache_prompt": False},
+            timeout=REQUEST_TIMEOUT,
+        )  # fmt: skip
+        steps = body.get("completion_probabilities") if isinstance(body, dict) else None
+        if status != 200 or not isinstance(steps, list) or not steps:
+            return  # nothing to go on: the grammar probe that follows says what is wrong
+        first = steps[0] if isinstance(steps[0], dict) else {}
+        value = first.get("logprob", first.get("prob", 0.0))
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise BrokenModelError(
+                f"the model the server at {self.url} runs computes NaN (not a number) for its "
+                "next-token scores: its weights are broken; download it again"
+            )
 
     def _check_grammar(self) -> None:
         """Make sure the server applies GBNF grammars: everything edgejudge does needs them."""
