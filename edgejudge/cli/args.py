@@ -20,6 +20,7 @@ from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
 from edgejudge.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 from edgejudge.runtime.engines import ENGINE_NAMES
+from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
 from edgejudge.runtime.remote import DEFAULT_CONCURRENCY
 
 
@@ -155,10 +156,15 @@ def model_options(parser: argparse.ArgumentParser, *, many: str = "") -> None:
         "--ctx",
         type=positive_int,
         metavar="N",
-        help="context length (default: the catalog's, capped by the model's)",
+        help=f"context length, at least {MIN_CONTEXT} (default: the catalog's, capped by the "
+        "model's)",
     )
     parser.add_argument(
-        "--threads", type=positive_int, metavar="N", help="CPU threads (default: physical cores)"
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="CPU threads (default: physical cores; more than the CPUs here are cut to "
+        "them, with a warning)",
     )
     parser.add_argument(
         "--gpu-layers",
@@ -224,7 +230,8 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
         "batch, sharing the model's one --ctx (default by backend: 1 on a CPU, where side "
         "by side decodes slower than one at a time (measured by scripts/bench.py); 4 where "
         "layers run on a GPU). Server: llama.cpp's -np; each slot gets the full --ctx, so "
-        "the server holds N times that (default 1)",
+        "the server holds N times that (default 1). At most "
+        f"{max_slots(in_process=True)} in-process, {max_slots(in_process=False)} for a server",
     )
     group.add_argument(
         "--prefix-cache",

@@ -50,6 +50,10 @@ def add_commands(commands: Any) -> None:
         'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
         'Rows are identified by their "id" key (a string or an integer), or by line number. '
         "OUT.lock beside OUT keeps a second run off the same file while this one runs. "
+        "OUT must be a regular file (a link is followed and its target written); a device, "
+        "a pipe, or the input file itself under any name is refused. A line of IN longer "
+        "than 8 MiB, or JSON no one writes (a 5,000-digit number, nesting thousands deep), "
+        "is an error row. "
         "With a pairwise metric each line is a pair (the metric's inputs, response_a, "
         "response_b), or --a/--b give two files of answers joined by id; it ends with wins, "
         "ties, the win rate with its 95%% confidence interval and the consistency rate.",
