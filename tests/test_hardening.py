@@ -30,7 +30,7 @@ from edgejudge.models.catalog import load_catalog, parse_catalog
 from edgejudge.models.store import model_folder, remove, store_path
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 from edgejudge.runtime.http import MAX_ANSWER_BYTES, Http
-from tests.support.broken_models import with_layers, with_nan_weights
+from tests.support.broken_models import with_layers, with_nan_weights, with_repeated_token
 
 METRIC = "response-faithfulness-5point"
 CASE = {"query": "q", "context": "c", "response": "r"}
@@ -433,3 +433,21 @@ def test_a_broken_model_stops_a_batch_instead_of_failing_every_row(tmp_path: Pat
             for _ in batch.run_batch(judge, batch.read_rows(rows), sink):
                 pass
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["one"]
+
+
+@pytest.mark.model
+def test_a_vocabulary_entry_repeated_is_a_corrupt_header_not_an_abort(
+    tmp_path: Path, demo_path: Path
+) -> None:
+    # llama.cpp asserts its vocabulary has no repeated entry and aborts the process; one
+    # flipped bit in a token's text does it (found by flipping bits in the demo's header).
+    broken, entry = with_repeated_token(demo_path, tmp_path / "vocab.gguf")
+    (tmp_path / "case.json").write_text(json.dumps(CASE))
+    done = edgejudge(
+        ["judge", "--model", str(broken), "-m", METRIC, "-i", "case.json"],
+        tmp_path,
+        tmp_path / "cache",
+    )
+    assert done.returncode == 2
+    line = one_line(done)
+    assert f"its GGUF header is corrupt (its vocabulary holds {entry!r} twice" in line

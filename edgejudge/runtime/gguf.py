@@ -28,6 +28,7 @@ LONGEST_STRING = 16 * 1024 * 1024  # a chat template is kilobytes; a vocabulary 
 LONGEST_ARRAY = 1 << 26  # a vocabulary or its merges: hundreds of thousands of items
 MOST_ITEMS = 1 << 20  # metadata keys, or tensors, in one file
 MAX_DIMS = 4  # GGML_MAX_DIMS
+VOCABULARY = "tokenizer.ggml.tokens"
 _KEY = re.compile(r"^[\x21-\x7e]{1,512}$")  # a key or a tensor's name: printable ASCII
 _BLOCK = re.compile(r"^blk\.(\d+)\.")
 
@@ -152,7 +153,9 @@ class _Reader:
         start, self.pos = self.pos, self.pos + length
         return self.data[start : self.pos].decode("utf-8", "replace") if keep else ""
 
-    def value(self, kind: int, keep: bool = True) -> Any:
+    def value(self, kind: int, keep: bool = True, *, unique: bool = False) -> Any:
+        """One metadata value (arrays are skipped: None); with `unique`, an array of strings
+        whose entries must all differ (the vocabulary: llama.cpp aborts on a repeat)."""
         if kind in _SCALARS:
             return self.take(_SCALARS[kind])
         if kind == _STRING:
@@ -164,11 +167,28 @@ class _Reader:
                 if self.pos + size > len(self.data):
                     raise _Truncated
                 self.pos += size
+            elif item_kind == _STRING and unique:
+                self._distinct(count)
             else:
                 for _ in range(count):
                     self.value(item_kind, keep=False)
             return None  # arrays (the vocabulary, merges) are not needed here
         raise _Corrupt(f"a value of unknown type {kind} at byte {self.pos - 4}")
+
+    def _distinct(self, count: int) -> None:
+        """Skip `count` strings, which must all differ."""
+        seen: dict[bytes, int] = {}
+        for index in range(count):
+            length = self.count(LONGEST_STRING, "a string length")
+            if self.pos + length > len(self.data):
+                raise _Truncated
+            entry = bytes(self.data[self.pos : self.pos + length])
+            self.pos += length
+            first = seen.setdefault(entry, index)
+            if first != index:
+                raise _Corrupt(
+                    f"its vocabulary holds {entry!r} twice, as tokens {first} and {index}"
+                )
 
     def key(self) -> str:
         start = self.pos
@@ -223,7 +243,7 @@ def read_gguf(path: str | Path) -> GGUFInfo:
             metadata: dict[str, Any] = {}
             for _ in range(kv_count):
                 key = reader.key()
-                metadata[key] = reader.value(reader.take("I"))
+                metadata[key] = reader.value(reader.take("I"), unique=key == VOCABULARY)
             alignment = metadata.get("general.alignment", 32)
             if not isinstance(alignment, int) or alignment < 1:
                 alignment = 32

@@ -57,3 +57,25 @@ def with_nan_weights(source: Path, target: Path, tensor: str = "output_norm.weig
         handle.seek(start + offset)
         handle.write(struct.pack("<f", float("nan")) * width)
     return target
+
+
+def with_repeated_token(source: Path, target: Path) -> tuple[Path, bytes]:
+    """A copy of `source` whose vocabulary holds one entry twice (the second of the first two
+    entries of equal length overwritten with the first), and that entry."""
+    shutil.copyfile(source, target)
+    values, _, _ = _layout(source)
+    with target.open("r+b") as handle, mmap.mmap(handle.fileno(), 0) as data:
+        reader = _Reader(data)  # type: ignore[arg-type]
+        reader.pos = values["tokenizer.ggml.tokens"]
+        reader.take("I")
+        where: dict[int, int] = {}  # length -> where the first entry of that length starts
+        for _ in range(reader.take("Q")):
+            length = reader.take("Q")
+            start = reader.pos
+            reader.pos += length
+            if length in where:
+                first = bytes(data[where[length] : where[length] + length])
+                data[start : start + length] = first
+                return target, first
+            where[length] = start
+    raise AssertionError("no two vocabulary entries of equal length")
