@@ -18,7 +18,6 @@ What is refused, and why:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import stat
@@ -28,6 +27,14 @@ from typing import Any, BinaryIO
 
 from edgejudge.errors import EdgeJudgeError, InputError, OutputBusyError, OutputError
 from edgejudge.sizes import human_size
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no O_NONBLOCK either, nothing to clear
+    fcntl = None  # type: ignore[assignment]
+
+# Opens that must not wait (a FIFO without a reader) or take a terminal (POSIX; 0 elsewhere).
+_NO_WAIT = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
 
 UTF8_BOM = b"\xef\xbb\xbf"
 # The most a whole input file (a JSON input, a metric, a catalog) may hold: far beyond any
@@ -64,10 +71,10 @@ def open_input(path: Path, error: ErrorFactory = InputError, what: str = "file")
         if stat.S_ISFIFO(mode):
             return path.open("rb")
         if stat.S_ISREG(mode):
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+            fd = os.open(path, os.O_RDONLY | _NO_WAIT)
             mode = os.fstat(fd).st_mode
             if stat.S_ISREG(mode):
-                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                _blocking(fd)
                 return os.fdopen(fd, "rb")
             os.close(fd)
     except FileNotFoundError:
@@ -219,7 +226,7 @@ def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
     file: opened without waiting (a pipe with no reader would block forever) and checked
     once open, so nothing can be swapped in between."""
     try:
-        fd = os.open(path, flags | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0), mode)
+        fd = os.open(path, flags | os.O_CREAT | _NO_WAIT, mode)
     except IsADirectoryError:
         raise OutputError(
             f"{path} is a folder, not a file; name a file for the output", str(path), exit_code=2
@@ -236,8 +243,14 @@ def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
             str(path),
             exit_code=2,
         )
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    _blocking(fd)
     return fd
+
+
+def _blocking(fd: int) -> None:
+    """Clear O_NONBLOCK on `fd` (set only to open it without waiting)."""
+    if fcntl is not None:
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
 
 
 def make_executable(path: Path) -> None:
@@ -314,7 +327,7 @@ def _check_lock_file(path: Path, where: Path) -> None:
         raise OutputError(
             f"cannot lock {path}: {where} is a symbolic link; remove it", str(path), exit_code=2
         )
-    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+    flags = os.O_RDWR | os.O_CREAT | _NO_WAIT
     try:
         fd = os.open(where, flags, 0o644)
     except OSError as exc:
