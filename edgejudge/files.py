@@ -71,12 +71,9 @@ def open_input(path: Path, error: ErrorFactory = InputError, what: str = "file")
         if stat.S_ISFIFO(mode):
             return path.open("rb")
         if stat.S_ISREG(mode):
-            fd = os.open(path, os.O_RDONLY | _NO_WAIT)
-            mode = os.fstat(fd).st_mode
-            if stat.S_ISREG(mode):
-                _blocking(fd)
+            fd, mode = _open_checked(path, os.O_RDONLY)
+            if fd >= 0:
                 return os.fdopen(fd, "rb")
-            os.close(fd)
     except FileNotFoundError:
         raise error(f"{what} not found: {path}") from None
     except OSError as exc:
@@ -226,7 +223,7 @@ def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
     file: opened without waiting (a pipe with no reader would block forever) and checked
     once open, so nothing can be swapped in between."""
     try:
-        fd = os.open(path, flags | os.O_CREAT | _NO_WAIT, mode)
+        fd, found = _open_checked(path, flags | os.O_CREAT, mode)
     except IsADirectoryError:
         raise OutputError(
             f"{path} is a folder, not a file; name a file for the output", str(path), exit_code=2
@@ -235,22 +232,27 @@ def open_regular(path: Path, flags: int, mode: int = 0o644) -> int:
         raise OutputError(
             f"cannot write {path}: {exc.strerror or exc}", str(path), exit_code=2
         ) from None
-    found = os.fstat(fd).st_mode
-    if not stat.S_ISREG(found):
-        os.close(fd)
+    if fd < 0:
         raise OutputError(
             f"{path} is {file_kind(found)}: edgejudge writes to regular files only",
             str(path),
             exit_code=2,
         )
-    _blocking(fd)
     return fd
 
 
-def _blocking(fd: int) -> None:
-    """Clear O_NONBLOCK on `fd` (set only to open it without waiting)."""
+def _open_checked(path: Path, flags: int, mode: int = 0o644) -> tuple[int, int]:
+    """`os.open` without waiting (a pipe with no reader or writer would block forever), then
+    checked once open, so nothing can be swapped in between: (fd, its mode), blocking again
+    for a regular file; (-1, its mode), closed, for anything else. OSError as `os.open`."""
+    fd = os.open(path, flags | _NO_WAIT, mode)
+    found = os.fstat(fd).st_mode
+    if not stat.S_ISREG(found):
+        os.close(fd)
+        return -1, found
     if fcntl is not None:
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd, found
 
 
 def make_executable(path: Path) -> None:
@@ -327,9 +329,8 @@ def _check_lock_file(path: Path, where: Path) -> None:
         raise OutputError(
             f"cannot lock {path}: {where} is a symbolic link; remove it", str(path), exit_code=2
         )
-    flags = os.O_RDWR | os.O_CREAT | _NO_WAIT
     try:
-        fd = os.open(where, flags, 0o644)
+        fd, mode = _open_checked(where, os.O_RDWR | os.O_CREAT)
     except OSError as exc:
         raise OutputError(
             f"cannot write {path}: cannot make its lock file {where.name} there: "
@@ -337,14 +338,14 @@ def _check_lock_file(path: Path, where: Path) -> None:
             str(path),
             exit_code=2,
         ) from None
-    mode = os.fstat(fd).st_mode
-    os.close(fd)
-    if not stat.S_ISREG(mode):
-        raise OutputError(
-            f"cannot lock {path}: {where} is {file_kind(mode)}; remove it",
-            str(path),
-            exit_code=2,
-        )
+    if fd >= 0:
+        os.close(fd)
+        return
+    raise OutputError(
+        f"cannot lock {path}: {where} is {file_kind(mode)}; remove it",
+        str(path),
+        exit_code=2,
+    )
 
 
 def _holder(where: Path) -> int | None:

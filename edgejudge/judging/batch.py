@@ -194,7 +194,7 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
     keys: set[Done] = set()
     changed = False
     for index, raw in enumerate(lines):
-        data = None if raw is None else _output_line(raw)
+        data = _output_line(raw)
         if raw is None or data is None:
             if index == len(lines) - 1:  # torn by a kill mid-write: the row is redone
                 changed = True
@@ -215,8 +215,11 @@ def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
     return keys
 
 
-def _output_line(raw: bytes) -> dict[str, Any] | None:
-    """An output line as a row with an id, or None if it is not one (torn, or foreign)."""
+def _output_line(raw: bytes | None) -> dict[str, Any] | None:
+    """An output line as a row with an id, or None if it is not one (torn, foreign, or over
+    the line bound: None from `bounded_lines`)."""
+    if raw is None:
+        return None
     try:
         data = parse_json(raw.decode("utf-8"))
     except ValueError:  # not UTF-8, not JSON, or a number or nesting no one writes
@@ -237,7 +240,7 @@ def read_records(path: Path) -> dict[Done, dict[str, Any]]:
         return found
     with handle:
         for raw in bounded_lines(handle):
-            data = None if raw is None else _output_line(raw)
+            data = _output_line(raw)
             if data is not None:
                 found[done_key(data)] = data
     return found

@@ -21,7 +21,7 @@ from edgejudge.errors import ModelLoadError, ServerError, SettingsError
 from edgejudge.models.catalog import ModelEntry, find_entry
 from edgejudge.models.resolve import LocalModel, looks_like_path, resolve_model
 from edgejudge.runtime.base import Runtime
-from edgejudge.runtime.limits import bounded_threads, check_context, check_slots
+from edgejudge.runtime.limits import bounded_threads, check_context
 
 RuntimeName = Literal["inprocess", "server"]
 RUNTIMES: tuple[RuntimeName, ...] = ("inprocess", "server")
@@ -89,8 +89,10 @@ def open_runtime(
     *,
     download: bool = False,
 ) -> Runtime:
-    """Open the runtime for `model`. Settings llama.cpp cannot take fail first, in one line
-    (`limits`); more threads than CPUs are cut to the CPUs, with a warning."""
+    """Open the runtime for `model`. A context llama.cpp cannot take fails first, in one line,
+    before a model is looked up or downloaded (the runtimes check it, and their slots, again
+    for callers that open them directly; `limits`); more threads than CPUs are cut to the
+    CPUs, with a warning."""
     check_context(options.context_length)
     if options.slots is not None and options.slots < 1:
         raise SettingsError("slots must be at least 1")
@@ -109,9 +111,7 @@ def open_runtime(
     entry = local.entry
     context = options.context_length or (entry.context_length if entry else None)
     kind = kind_of(local)
-    in_process = choose(local, options) != "server"
-    check_slots(options.slots, in_process=in_process)
-    if not in_process:
+    if choose(local, options) == "server":
         from edgejudge.runtime.server import ServerRuntime
 
         runtime: Runtime = ServerRuntime.launch(

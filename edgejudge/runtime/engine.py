@@ -272,10 +272,14 @@ class Engine:
         token = lc.llama_vocab_bos(self._vocab)
         try:
             self._decode([(token if token >= 0 else 0, 0, 0, True)])
-            pointer = lc.llama_get_logits_ith(self._ctx, 0)
-            _finite(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)))
+            _finite(self._logits(0))
         finally:
             lc.llama_memory_seq_rm(self._memory, 0, -1, -1)
+
+    def _logits(self, index: int) -> np.ndarray:
+        """The scores at batch position `index` of the last decode, in place (not a copy)."""
+        pointer = self._lc.llama_get_logits_ith(self._ctx, index)
+        return np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
 
     def _has_work(self) -> bool:
         return bool(self._running or self._pending or self._branches or self._releases)
@@ -349,8 +353,7 @@ class Engine:
             sequence.cells = branch.start
             for offset, token in enumerate(branch.tokens):
                 self._decode([(token, branch.start + offset, sequence.seq, True)])
-            pointer = lc.llama_get_logits_ith(self._ctx, 0)
-            branch.out.put(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).copy())
+            branch.out.put(self._logits(0).copy())
         except Exception as exc:  # this branch fails; generation goes on
             branch.out.put(exc if isinstance(exc, GenerationError) else GenerationError(str(exc)))
         finally:
@@ -372,9 +375,8 @@ class Engine:
     def _sample(self, sequence: _Sequence, index: int) -> None:
         assert sequence.picker is not None
         if sequence.count == 0:  # a prompt's first scores: numbers, or a broken model
-            pointer = self._lc.llama_get_logits_ith(self._ctx, index)
             try:
-                _finite(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)))
+                _finite(self._logits(index))
             except BrokenModelError as exc:
                 self._finish(sequence, exc)
                 return

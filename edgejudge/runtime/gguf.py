@@ -146,12 +146,17 @@ class _Reader:
             raise _Corrupt(f"{what} of {value:,} at byte {self.pos - 8}")
         return value
 
-    def string(self, keep: bool = True) -> str:
+    def span(self) -> tuple[int, int]:
+        """Where the next string's bytes start and end; the reader moves past them."""
         length = self.count(LONGEST_STRING, "a string length")
         if self.pos + length > len(self.data):
             raise _Truncated
         start, self.pos = self.pos, self.pos + length
-        return self.data[start : self.pos].decode("utf-8", "replace") if keep else ""
+        return start, self.pos
+
+    def string(self, keep: bool = True) -> str:
+        start, end = self.span()
+        return self.data[start:end].decode("utf-8", "replace") if keep else ""
 
     def value(self, kind: int, keep: bool = True, *, unique: bool = False) -> Any:
         """One metadata value (arrays are skipped: None); with `unique`, an array of strings
@@ -179,11 +184,8 @@ class _Reader:
         """Skip `count` strings, which must all differ."""
         seen: dict[bytes, int] = {}
         for index in range(count):
-            length = self.count(LONGEST_STRING, "a string length")
-            if self.pos + length > len(self.data):
-                raise _Truncated
-            entry = bytes(self.data[self.pos : self.pos + length])
-            self.pos += length
+            start, end = self.span()
+            entry = bytes(self.data[start:end])
             first = seen.setdefault(entry, index)
             if first != index:
                 raise _Corrupt(
