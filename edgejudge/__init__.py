@@ -14,7 +14,7 @@ _HOMES = {
     "Metric": "edgejudge.core",
     "RubricItem": "edgejudge.core",
     "Verdict": "edgejudge.core",
-    "MetaEvaluation": "edgejudge.core.meta_eval",
+    "MetaEvaluation": "edgejudge.meta_eval.evaluation",
     "ContextOverflowError": "edgejudge.errors",
     "EdgeJudgeError": "edgejudge.errors",
     "InputError": "edgejudge.errors",
@@ -26,14 +26,13 @@ _HOMES = {
     "OutputError": "edgejudge.errors",
     "ParseError": "edgejudge.errors",
     "Judge": "edgejudge.judging.judge",
-    "meta_evaluate": "edgejudge.judging.meta_eval",
+    "meta_evaluate": "edgejudge.meta_eval.run",
     "JudgeResult": "edgejudge.judging.result",
 }
 
 TYPE_CHECKING = False  # not typing's: importing typing alone costs milliseconds here
 if TYPE_CHECKING:
     from edgejudge.core import EvalInput, Metric, RubricItem, Verdict
-    from edgejudge.core.meta_eval import MetaEvaluation
     from edgejudge.errors import (
         ContextOverflowError,
         EdgeJudgeError,
@@ -47,8 +46,9 @@ if TYPE_CHECKING:
         ParseError,
     )
     from edgejudge.judging.judge import Judge
-    from edgejudge.judging.meta_eval import meta_evaluate
     from edgejudge.judging.result import JudgeResult
+    from edgejudge.meta_eval.evaluation import MetaEvaluation
+    from edgejudge.meta_eval.run import meta_evaluate
 
 
 def __getattr__(name: str) -> object:

@@ -39,12 +39,12 @@ from edgejudge import Judge
 from edgejudge.core import Metric
 from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
-from edgejudge.hardware import physical_cores
 from edgejudge.judging.judge import JudgeResult
 from edgejudge.models.resolve import resolve_model
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
-from edgejudge.runtime.llama_cpp import build_info, plain_llama
+from edgejudge.runtime.inprocess.llama_cpp import build_info, plain_llama
+from edgejudge.system.hardware import physical_cores
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -468,7 +468,7 @@ def multi(args: argparse.Namespace, path: Path) -> None:
     """The multi-metric run, the slots measurement and llama-server's decode speed."""
     import bench_multi
 
-    from edgejudge.runtime.server_process import find_llama_server
+    from edgejudge.runtime.llama_server.process import find_llama_server
 
     try:
         server: Path | None = Path(find_llama_server(args.llama_server))

@@ -23,8 +23,8 @@ from typing import Any
 
 from edgejudge import Judge, JudgeResult
 from edgejudge.runtime.base import Finished, Sampling, token_ids
-from edgejudge.runtime.llama_cpp import plain_llama
-from edgejudge.runtime.prefix import common_prefix
+from edgejudge.runtime.inprocess.llama_cpp import plain_llama
+from edgejudge.runtime.inprocess.prefix import common_prefix
 
 MIB = 1024 * 1024
 METRICS = ("response-faithfulness-5point", "response-relevance-5point",
@@ -193,8 +193,8 @@ def alone_decode_ms(judge: Judge, prompts: list[list[int]], grammar: str, n: int
 def server_decode_ms(args: argparse.Namespace, path: Path, binary: Path,
                      prompts: list[list[int]], grammar: str) -> float:  # fmt: skip
     """llama-server's `timings.predicted_per_token_ms`, weighted by tokens, on `prompts`."""
-    from edgejudge.runtime.http import Http
-    from edgejudge.runtime.server_process import ServerProcess
+    from edgejudge.runtime.llama_server.process import ServerProcess
+    from edgejudge.runtime.serving.http import Http
 
     process = ServerProcess(model=path, kind="gguf", context_per_slot=args.ctx, slots=1,
                             binary=binary, n_threads=args.threads)  # fmt: skip

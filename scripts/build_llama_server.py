@@ -1,6 +1,6 @@
 """Build llama.cpp's `llama-server` from the llama-cpp-python sdist; print its path.
 
-The same as `edgejudge server build` (see edgejudge/runtime/server_build.py), kept for
+The same as `edgejudge server build` (see edgejudge/runtime/llama_server/build.py), kept for
 scripts/test.sh and source checkouts:
 
     python scripts/build_llama_server.py          # prints the binary's path

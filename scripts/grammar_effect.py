@@ -19,7 +19,7 @@ from pathlib import Path
 
 from edgejudge import Judge, ParseError
 from edgejudge.models.resolve import resolve_model
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
 

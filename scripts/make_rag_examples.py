@@ -83,7 +83,7 @@ def documented(module: object) -> list[tuple[str, str]]:
 def main() -> None:
     """Write the rows, each context cut to between LOW and HIGH tokens."""
     from edgejudge.models.resolve import resolve_model
-    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
     runtime = LlamaCppRuntime(resolve_model("demo").path, context_length=4096)
     chosen = []  # (module, context) for modules whose documentation is long enough

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge import Judge
-from edgejudge.hardware import physical_cores
 from edgejudge.judging.pairs import PairResult
+from edgejudge.system.hardware import physical_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 

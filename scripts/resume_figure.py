@@ -1,7 +1,7 @@
 """Show that an interrupted `edgejudge models pull` resumes: bytes on the first and second try.
 
 Serves the demo GGUF (253 MB) from a local server that speaks the Hugging Face hub's resolve
-protocol (tests/hub_server.py), starts a real download process, presses Ctrl-C (SIGINT)
+protocol (tests/support/hub_server.py), starts a real download process, presses Ctrl-C (SIGINT)
 part-way, then downloads again, and prints what the server sent each time: first for
 huggingface_hub's own `hf download` (the baseline), then for `edgejudge models pull`.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edgejudge.models.resolve import resolve_model  # noqa: E402
-from tests.hub_server import FakeHub, start  # noqa: E402
+from tests.support.hub_server import FakeHub, start  # noqa: E402
 
 REPO = "edgejudge-demo/gemma-3-270m-GGUF"
 

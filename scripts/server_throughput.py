@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from edgejudge import Judge
-from edgejudge.hardware import avoid_weight_repacking, physical_cores
 from edgejudge.judging.judge import JudgeResult
 from edgejudge.models.resolve import resolve_model
+from edgejudge.runtime.llama_server.process import find_llama_server, free_port
 from edgejudge.runtime.numerics import PARITY_ARGS
-from edgejudge.runtime.server_process import find_llama_server, free_port
+from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV, SERVER_ENV
-from tests.hub_server import DATA, REPO, FakeHub, start
+from tests.support.hub_server import DATA, REPO, FakeHub, start
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +27,10 @@ def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def _openmp_team_released() -> Iterator[None]:
     """Tests that run llama-cpp-python's own `Llama` run llama.cpp on this (the main)
     thread, which then keeps a team of OpenMP threads; more of those than cores make every
-    later in-process judgment decode ~1.5x slower (edgejudge/runtime/openmp.py). The team
+    later in-process judgment decode ~1.5x slower (edgejudge/runtime/inprocess/openmp.py). The team
     is given back after each module."""
     yield
-    from edgejudge.runtime.openmp import release_team
+    from edgejudge.runtime.inprocess.openmp import release_team
 
     release_team()
 
@@ -96,7 +96,7 @@ def instruct_path(demo_cache: Path) -> Path:
 @pytest.fixture(scope="session")
 def demo_runtime(demo_path: Path) -> Iterator[object]:
     """One real llama.cpp runtime on the demo model, shared by the real-model tests."""
-    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
     # Four slots, not a CPU's default one: the tests that share it judge side by side.
     runtime = LlamaCppRuntime(demo_path, context_length=4096, model_name="demo", slots=4)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from sklearn import metrics
 
-from edgejudge.core.agreement import (
+from edgejudge.meta_eval.statistics import (
     binary_agreement,
     correlations,
     estimate,
@@ -109,7 +109,7 @@ def test_binary_statistics_follow_the_model_cards_layout() -> None:
 
 
 def test_pairwise_agreement_tie_rate_and_consistency() -> None:
-    from edgejudge.core.agreement import pairwise_agreement
+    from edgejudge.meta_eval.statistics import pairwise_agreement
 
     verdicts = ["A", "B", "tie", "A", "tie", "B"]
     human = ["A", "A", "tie", "A", "B", "B"]
@@ -122,8 +122,8 @@ def test_pairwise_agreement_tie_rate_and_consistency() -> None:
 
 def test_labels_are_read_strictly_for_the_metrics_kind() -> None:
     from edgejudge.core import get_preset
-    from edgejudge.core.labels import LabelError, read_label
     from edgejudge.core.presets import PAIRWISE_PRESETS
+    from edgejudge.meta_eval.labels import LabelError, read_label
 
     five, binary = get_preset("response-faithfulness-5point"), get_preset("hallucination-detection")
     assert [read_label(v, five) for v in (4, "4", 4.0, " 2 ")] == [4, 4, 4, 2]
@@ -141,7 +141,7 @@ def test_labels_are_read_strictly_for_the_metrics_kind() -> None:
 
 
 def test_baselines_majority_mean_and_the_best_length_cut() -> None:
-    from edgejudge.core.baselines import best_length_cut, majority, mean_score
+    from edgejudge.meta_eval.baselines import best_length_cut, majority, mean_score
 
     assert majority(["FAIL", "PASS", "FAIL"]) == "FAIL" and mean_score([1, 2, 6]) == 3.0
     lengths = [10, 40, 12, 55, 60, 8, 45, 20]
@@ -162,7 +162,7 @@ def test_baselines_majority_mean_and_the_best_length_cut() -> None:
 
 
 def test_the_batched_binary_forms_equal_scikit_learn_on_every_resample() -> None:
-    from edgejudge.core.agreement import batched_binary
+    from edgejudge.meta_eval.statistics import batched_binary
 
     rng = np.random.default_rng(3)
     labels = ["Yes", "No"]

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-from edgejudge.toml_compat import tomllib
+from edgejudge.util.toml_compat import tomllib
 
 CORPUS = Path(__file__).parent / "data" / "bad"
 

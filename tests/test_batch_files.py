@@ -16,11 +16,11 @@ import pytest
 
 from edgejudge.cli import main
 from edgejudge.errors import InputError, OutputBusyError, OutputError
-from edgejudge.files import JsonlAppender, lock_path, output_lock
+from edgejudge.io.files import JsonlAppender, lock_path, output_lock
 from edgejudge.judging import batch
 from edgejudge.paths import CACHE_ENV
-from tests.cases import TEN_FAITHFULNESS
-from tests.test_cli import run_cli
+from tests.support.cases import TEN_FAITHFULNESS
+from tests.support.cli import run_cli
 
 METRIC = "response-faithfulness-5point"
 
@@ -92,7 +92,7 @@ FULL_DISK = """
 import resource, signal, sys
 from pathlib import Path
 from edgejudge.errors import OutputError
-from edgejudge.files import JsonlAppender
+from edgejudge.io.files import JsonlAppender
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a refused write is then an error, EFBIG
 sink = JsonlAppender(Path(sys.argv[1]))
 sink.append({"id": 1, "score": 2})

@@ -14,8 +14,8 @@ import pytest
 
 from edgejudge import Judge
 from edgejudge.core import Message
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from tests.cases import FAITHFUL
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from tests.support.cases import FAITHFUL
 
 pytestmark = pytest.mark.model
 
@@ -82,7 +82,7 @@ def test_a_judgment_through_the_instruct_model(instruct: LlamaCppRuntime) -> Non
 def test_the_server_runtime_makes_the_same_tokens(
     instruct: LlamaCppRuntime, instruct_path: Path, llama_server: Path
 ) -> None:
-    from edgejudge.runtime.server import ServerRuntime
+    from edgejudge.runtime.llama_server.server import ServerRuntime
 
     server = ServerRuntime.launch(instruct_path, context_length=2048, binary=llama_server)
     try:

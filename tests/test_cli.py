@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +11,8 @@ import pytest
 from edgejudge.cli import main
 from edgejudge.core import coerce_input, get_format, get_preset
 from edgejudge.judging.batch import finished_keys
-from edgejudge.paths import CACHE_ENV
-from tests.cases import FAITHFUL, TEN_FAITHFULNESS
+from tests.support.cases import FAITHFUL, TEN_FAITHFULNESS
+from tests.support.cli import interrupt_batch, run_cli
 
 METRIC = "response-faithfulness-5point"
 
@@ -140,18 +136,6 @@ def test_torn_last_line_is_dropped_and_errors_can_be_retried(tmp_path: Path) -> 
 # --- real model, real processes ---------------------------------------------------------
 
 
-def run_cli(args: list[str], cache: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, **{CACHE_ENV: str(cache)})
-    return subprocess.run(
-        [sys.executable, "-m", "edgejudge", *args],
-        env=env,
-        text=True,
-        capture_output=True,
-        timeout=600,
-        **kwargs,
-    )  # type: ignore[call-overload]
-
-
 @pytest.mark.model
 def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> None:
     case = write_json(tmp_path / "case.json", FAITHFUL)
@@ -184,28 +168,6 @@ def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> No
     off = run_cli([*common, "--json", "--no-probabilities"], demo_cache)
     plain = json.loads(off.stdout)
     assert "probabilities" not in plain and plain["raw"] == result["raw"]
-
-
-def interrupt_batch(args: list[str], cache: Path, out: Path, *, rows: int) -> str:
-    """Run `edgejudge batch` as a process and press Ctrl-C once `out` holds `rows` rows;
-    check it exits 130 and return its stderr."""
-    env = dict(os.environ, **{CACHE_ENV: str(cache)})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "edgejudge", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text().count("\n") >= rows:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
-    return err
 
 
 @pytest.mark.model
@@ -264,7 +226,7 @@ def test_bare_edgejudge_without_a_terminal_prints_help(
 
 
 def test_metrics_list_shows_saved_metrics(capsys: pytest.CaptureFixture[str]) -> None:
-    from edgejudge.metric_files import save_metric
+    from edgejudge.io.metric_files import save_metric
 
     save_metric(get_preset(METRIC).model_copy(update={"name": "house-style"}))
     assert main(["metrics", "list"]) == 0

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from edgejudge.cli import main
-from edgejudge.doctor import reinstall_advice
 from edgejudge.errors import (
     CatalogError,
     ChecksumMismatchError,
@@ -31,7 +30,8 @@ from edgejudge.models.download import pull
 from edgejudge.models.resolve import resolve_model
 from edgejudge.models.store import installed_path, store_path
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-from tests.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
+from edgejudge.system.doctor import reinstall_advice
+from tests.support.hub_server import COMMIT, DATA, REPO, SIZE, FakeHub, register
 
 PIP_REINSTALL = "pip install --force-reinstall --no-cache-dir llama-cpp-python"
 
@@ -373,7 +373,7 @@ def test_judge_pulls_a_real_model_through_the_hub_protocol_when_allowed(
     hub: FakeHub, demo_path: Path
 ) -> None:
     from edgejudge import Judge
-    from tests.cases import FAITHFUL
+    from tests.support.cases import FAITHFUL
 
     hub.add("edgejudge-test/gemma", "gemma.gguf", demo_path.read_bytes())
     register("gemma-hub", repo="edgejudge-test/gemma", file="gemma.gguf", context_length=4096)

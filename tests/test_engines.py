@@ -1,4 +1,4 @@
-"""Serving-engine profiles against stand-in engines (tests/engine_stand_ins.py): the grammar
+"""Serving-engine profiles against stand-in engines (tests/support/engine_stand_ins.py): the grammar
 in each engine's own field, its answers read in its shape, the probe that refuses an engine
 ignoring the grammar, retries through 503s, dropped connections and a restart, and keys.
 
@@ -21,10 +21,10 @@ from edgejudge.core import formats as F
 from edgejudge.core.formats.regex import gbnf_to_regex
 from edgejudge.core.presets import PRESETS
 from edgejudge.errors import ServerError
-from edgejudge.runtime import http
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT
-from edgejudge.runtime.remote import detect
-from tests.engine_stand_ins import MODEL, SCORE_CHANCES, StandIn
+from edgejudge.runtime.serving import http
+from edgejudge.runtime.serving.remote import detect
+from tests.support.engine_stand_ins import MODEL, SCORE_CHANCES, StandIn
 
 METRIC = "response-faithfulness-5point"
 CASE = {
@@ -204,7 +204,7 @@ def test_server_engines_prints_every_profile(capsys: pytest.CaptureFixture[str])
 
 
 def test_an_engine_url_where_nothing_answers_is_one_line_at_once() -> None:
-    from edgejudge.runtime.server_process import free_port
+    from edgejudge.runtime.llama_server.process import free_port
 
     started = time.monotonic()
     with pytest.raises(ServerError, match="cannot reach the server"):

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from edgejudge.hardware import avoid_weight_repacking
 from edgejudge.judging.judge import Judge, JudgeResult
+from edgejudge.runtime.llama_server.process import free_port
 from edgejudge.runtime.numerics import PARITY_ARGS
-from edgejudge.runtime.pool import Pool
-from edgejudge.runtime.remote import EngineRuntime, detect
-from edgejudge.runtime.server_process import free_port
-from tests.cases import TEN_FAITHFULNESS
+from edgejudge.runtime.serving.pool import Pool
+from edgejudge.runtime.serving.remote import EngineRuntime, detect
+from edgejudge.system.hardware import avoid_weight_repacking
+from tests.support.cases import TEN_FAITHFULNESS
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 METRIC = "response-faithfulness-5point"

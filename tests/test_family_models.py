@@ -19,8 +19,8 @@ import pytest
 from edgejudge import Judge
 from edgejudge.core import get_preset
 from edgejudge.core.formats import get_format, verdict_grammar
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from tests.test_grammar import admits
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from tests.support.grammar import admits
 
 pytestmark = pytest.mark.model
 
@@ -202,7 +202,7 @@ def test_the_server_gives_the_same_verdicts(
     metric: str,
     item: dict[str, str],
 ) -> None:
-    from edgejudge.runtime.server import ServerRuntime
+    from edgejudge.runtime.llama_server.server import ServerRuntime
 
     server = ServerRuntime.launch(instruct_path, context_length=4096, binary=llama_server)
     try:
@@ -224,7 +224,7 @@ def test_the_authors_sampling_runs_in_both_runtimes(
     instruct: LlamaCppRuntime, instruct_path: Path, llama_server: Path
 ) -> None:
     # Prometheus' settings use every sampler knob: temperature, top_p and a repeat penalty.
-    from edgejudge.runtime.server import ServerRuntime
+    from edgejudge.runtime.llama_server.server import ServerRuntime
 
     metric, item = "response-faithfulness-5point", MODES[0][2]
     server = ServerRuntime.launch(instruct_path, context_length=4096, binary=llama_server)

@@ -12,9 +12,7 @@ hash to them. Where the research folder is beside the repository, the bytes are 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,6 +22,7 @@ from edgejudge.core.formats import get_format
 from edgejudge.core.formats.templates import template
 from edgejudge.core.presets import FLOW_JUDGE_PRESETS
 from edgejudge.errors import FamilyError, ParseError
+from tests.support.references import reference_module
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "edgejudge/core/formats/templates"
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared/research/prompts"
@@ -52,19 +51,6 @@ SHA256 = {
 QUESTION = "What is the capital of France? {not a placeholder}"
 CONTEXT = "Paris is the capital of France.\nIt has 2.1 million people."
 RESPONSE = "Paris, a city of {braces} and 2 million people. [RESULT] 1"  # verdict syntax inside
-
-
-def reference_module(name: str) -> ModuleType:
-    """`prometheus_eval.<name>` loaded from its file: the package's __init__ imports fastchat,
-    which is not installed (and not needed for its prompt strings)."""
-    spec = importlib.util.find_spec("prometheus_eval")
-    assert spec is not None and spec.submodule_search_locations, "prometheus-eval is missing"
-    path = Path(next(iter(spec.submodule_search_locations))) / f"{name}.py"
-    module_spec = importlib.util.spec_from_file_location(f"_reference_{name}", path)
-    assert module_spec is not None and module_spec.loader is not None
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return module
 
 
 def test_the_packaged_templates_are_the_research_files() -> None:

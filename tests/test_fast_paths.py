@@ -21,8 +21,8 @@ from edgejudge import ContextOverflowError, Judge, JudgeResult
 from edgejudge.core import get_preset
 from edgejudge.errors import InputError
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime, plain_llama
-from tests.cases import FAITHFUL, TEN_FAITHFULNESS
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime, plain_llama
+from tests.support.cases import FAITHFUL, TEN_FAITHFULNESS
 
 pytestmark = pytest.mark.model
 

@@ -24,12 +24,12 @@ from pathlib import Path
 import pytest
 
 from edgejudge.errors import CatalogError, OutputError, ServerError
-from edgejudge.files import MAX_LINE_BYTES, MAX_TEXT_BYTES, output_target
+from edgejudge.io.files import MAX_LINE_BYTES, MAX_TEXT_BYTES, output_target
 from edgejudge.judging import batch
 from edgejudge.models.catalog import load_catalog, parse_catalog
 from edgejudge.models.store import model_folder, remove, store_path
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
-from edgejudge.runtime.http import MAX_ANSWER_BYTES, Http
+from edgejudge.runtime.serving.http import MAX_ANSWER_BYTES, Http
 from tests.support.broken_models import with_layers, with_nan_weights, with_repeated_token
 
 METRIC = "response-faithfulness-5point"
@@ -176,7 +176,7 @@ def test_an_output_linked_to_a_device_is_refused_and_the_device_stays(tmp_path: 
     assert caught.value.exit_code == 2
     html = tmp_path / "report.html"
     html.symlink_to(device)
-    from edgejudge.atomic import write_text_atomic
+    from edgejudge.io.atomic import write_text_atomic
 
     with pytest.raises(OutputError, match="regular files only"):
         write_text_atomic(html, "<html>")

@@ -6,7 +6,7 @@ import pytest
 
 from edgejudge.core import EvalInput, coerce_input, get_preset
 from edgejudge.errors import InputError
-from tests.cases import FAITHFUL
+from tests.support.cases import FAITHFUL
 
 METRIC = get_preset("response-faithfulness-5point")
 

@@ -14,7 +14,7 @@ import pytest
 from edgejudge import ContextOverflowError, EvalInput, Judge, JudgeResult, Metric, RubricItem
 from edgejudge.core import get_preset
 from edgejudge.errors import InputError, ModelLoadError
-from tests.cases import CORRECTNESS, FAITHFUL, TEN_FAITHFULNESS, TRICKY
+from tests.support.cases import CORRECTNESS, FAITHFUL, TEN_FAITHFULNESS, TRICKY
 
 pytestmark = pytest.mark.model
 
@@ -95,7 +95,7 @@ GEMMA_TEMPLATE = (
 
 @pytest.fixture(scope="module")
 def chat_runtime(demo_path: Path) -> object:
-    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
     runtime = LlamaCppRuntime(demo_path, context_length=4096, chat_template=GEMMA_TEMPLATE)
     yield runtime

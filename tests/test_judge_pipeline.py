@@ -26,7 +26,7 @@ from edgejudge.errors import (
     ServerGoneError,
 )
 from edgejudge.judging import batch
-from tests.cases import FAITHFUL, TEN_FAITHFULNESS
+from tests.support.cases import FAITHFUL, TEN_FAITHFULNESS
 from tests.support.fake_runtime import FakeRuntime
 
 METRIC = "response-faithfulness-5point"

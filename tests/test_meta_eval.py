@@ -18,59 +18,26 @@ from sklearn import metrics
 
 from edgejudge.cli import main
 from edgejudge.cli.meta_eval import judge_specs
-from edgejudge.core.agreement import batched_pearson, batched_quadratic_kappa
-from edgejudge.core.meta_eval import MetaEvaluation, meta_evaluate, read_labels
 from edgejudge.errors import InputError
+from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging.batch import read_rows
-from edgejudge.judging.meta_eval import meta_evaluate as meta_evaluate_files
-from edgejudge.meta_html import render
-from edgejudge.metric_files import resolve_any_metric
+from edgejudge.meta_eval.evaluation import MetaEvaluation, compare, read_labels
+from edgejudge.meta_eval.html import render
+from edgejudge.meta_eval.run import meta_evaluate
+from edgejudge.meta_eval.statistics import batched_pearson, batched_quadratic_kappa
+from tests.support.meta_eval import (
+    EXPECTED,
+    FIVE,
+    HUMAN,
+    JUDGE,
+    PAIRS,
+    RESPONSES,
+    numeric_rows,
+    write_jsonl,
+)
 
-FIVE = resolve_any_metric("response-faithfulness-5point")
 BINARY = resolve_any_metric("response-faithfulness-binary")
-PAIRS = resolve_any_metric("pairwise-faithfulness")
 RESAMPLES = 200
-
-HUMAN = [5, 1, 4, 3, 5, 2, 1, 4, 5, 3, 2, 4]
-JUDGE = [5, 2, 4, 4, 4, 2, 1, 3, 5, 3, 1, 5]
-EXPECTED = [4.6, 1.8, 3.9, 3.7, 4.2, 2.3, 1.2, 3.1, 4.8, 3.2, 1.5, 4.4]
-RESPONSES = ["a" * n for n in (30, 5, 22, 18, 41, 9, 3, 25, 33, 17, 8, 26)]
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
-def numeric_rows(tmp_path: Path) -> tuple[Path, Path]:
-    """A labelled set (with two labels that cannot be read) and its verdicts (an error row,
-    a missing row)."""
-    rows = [
-        {"id": i, "query": "q", "context": "c", "response": r, "label": h}
-        for i, (r, h) in enumerate(zip(RESPONSES, HUMAN, strict=True))
-    ]
-    rows.append({"id": "off", "query": "q", "context": "c", "response": "r", "label": 7})
-    rows.append({"id": "none", "query": "q", "context": "c", "response": "r"})
-    rows.append({"id": "err", "query": "q", "context": "c", "response": "r", "label": 2})
-    rows.append({"id": "gone", "query": "q", "context": "c", "response": "r", "label": 3})
-    verdicts = [
-        {
-            "id": i,
-            "feedback": "f",
-            "score": j,
-            "model": "judge-x",
-            "metric": FIVE.name,
-            "expected_score": e,
-            "confidence": 0.5 + 0.04 * i,
-            "probabilities": {"1": 0.2, "2": 0.2, "3": 0.2, "4": 0.2, "5": 0.2},
-        }
-        for i, (j, e) in enumerate(zip(JUDGE, EXPECTED, strict=True))
-    ]
-    verdicts.append({"id": "err", "error": "prompt longer than the context"})
-    return (
-        write_jsonl(tmp_path / "labels.jsonl", rows),
-        write_jsonl(tmp_path / "judge-x.jsonl", verdicts),
-    )
 
 
 def values(estimates: dict[str, Any]) -> dict[str, float | None]:
@@ -79,7 +46,7 @@ def values(estimates: dict[str, Any]) -> dict[str, float | None]:
 
 def test_numeric_meta_eval_is_scipys_and_sklearns(tmp_path: Path) -> None:
     labels, verdicts = numeric_rows(tmp_path)
-    report = meta_evaluate_files(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES).fields()
+    report = meta_evaluate(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES).fields()
     (judge,) = report["judges"]
     assert judge["name"] == "judge-x" and judge["n"] == 12
     assert values(judge["statistics"]) == pytest.approx(
@@ -131,7 +98,7 @@ def test_numeric_meta_eval_is_scipys_and_sklearns(tmp_path: Path) -> None:
 
 def test_numeric_baselines_stand_on_every_labelled_row(tmp_path: Path) -> None:
     labels, verdicts = numeric_rows(tmp_path)
-    report = meta_evaluate_files(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES).fields()
+    report = meta_evaluate(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES).fields()
     baselines = {b["name"]: b for b in report["baselines"]}
     assert list(baselines) == ["majority label", "mean score", "length"]
     human = [*HUMAN, 2, 3]  # the error row and the missing row have labels too
@@ -182,7 +149,7 @@ def test_binary_meta_eval_follows_the_model_cards_layout(tmp_path: Path) -> None
             for i, (j, p) in enumerate(zip(BIN_JUDGE, P_HIGH, strict=True))
         ],
     )
-    report = meta_evaluate_files(labels, BINARY, verdicts=[verdicts], resamples=RESAMPLES)
+    report = meta_evaluate(labels, BINARY, verdicts=[verdicts], resamples=RESAMPLES)
     fields = report.fields()
     assert fields["kind"] == "binary"
     (judge,) = fields["judges"]
@@ -246,7 +213,7 @@ def test_pairwise_meta_eval_agreement_ties_and_consistency(tmp_path: Path) -> No
             for i, (v, c, p) in enumerate(zip(verdict, consistent, p_a, strict=True))
         ],
     )
-    fields = meta_evaluate_files(labels, PAIRS, verdicts=[verdicts], resamples=RESAMPLES).fields()
+    fields = meta_evaluate(labels, PAIRS, verdicts=[verdicts], resamples=RESAMPLES).fields()
     (judge,) = fields["judges"]
     got = values(judge["statistics"])
     assert got == pytest.approx(
@@ -290,12 +257,12 @@ def test_batched_kappa_and_pearson_equal_the_libraries_on_resamples() -> None:
 
 def test_the_same_rows_give_the_same_report(tmp_path: Path) -> None:
     labels, verdicts = numeric_rows(tmp_path)
-    first = meta_evaluate_files(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES)
-    again = meta_evaluate_files(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES)
+    first = meta_evaluate(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES)
+    again = meta_evaluate(labels, FIVE, verdicts=[verdicts], resamples=RESAMPLES)
     assert json.dumps(first.fields()) == json.dumps(again.fields())
 
 
-def test_core_meta_evaluate_from_records() -> None:
+def test_compare_from_records() -> None:
     class Row:
         def __init__(self, i: int, label: Any) -> None:
             self.id, self.key, self.problem = i, str(i), None
@@ -303,7 +270,7 @@ def test_core_meta_evaluate_from_records() -> None:
 
     labelled = read_labels([Row(i, h) for i, h in enumerate([1, 5, 3])], FIVE, "label")
     records = {str(i): {"id": i, "score": s} for i, s in enumerate([2, 5, 3])}
-    report = meta_evaluate(labelled, {"j": records}, FIVE, resamples=50)
+    report = compare(labelled, {"j": records}, FIVE, resamples=50)
     assert isinstance(report, MetaEvaluation)
     assert report.judges[0].statistics["exact_agreement"].value == pytest.approx(2 / 3)
     assert "expected_pearson" not in report.judges[0].statistics  # no probabilities
@@ -332,7 +299,7 @@ def test_cli_table_json_and_html_from_verdict_files(
     assert code == 0, err
     data = json.loads(out)
     assert [j["name"] for j in data["judges"]] == ["judge-x", "judge-y"]
-    api = meta_evaluate_files(labels, FIVE, verdicts=[verdicts, other], resamples=100)
+    api = meta_evaluate(labels, FIVE, verdicts=[verdicts, other], resamples=100)
     assert data == json.loads(json.dumps(api.fields()))  # the API's numbers, exactly
     assert data["judges"][1]["statistics"]["pearson"]["value"] is None  # a constant judge
 
@@ -356,7 +323,7 @@ def test_cli_table_json_and_html_from_verdict_files(
 
 def test_html_escapes_what_it_shows(tmp_path: Path) -> None:
     labels, verdicts = numeric_rows(tmp_path)
-    report = meta_evaluate_files(labels, FIVE, verdicts=[verdicts], resamples=50)
+    report = meta_evaluate(labels, FIVE, verdicts=[verdicts], resamples=50)
     page = render(report, heading="<script>alert(1)</script>")
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
 
@@ -437,7 +404,7 @@ def test_a_pairwise_judge_through_the_api_with_both_orders_and_resume(tmp_path: 
     """The judging path of meta-eval on pairs, with a scripted runtime (a judge that sees
     through the order): the label is not sent, both orders are judged, a rerun judges
     nothing, and one order goes to a file of its own."""
-    from tests.test_pairwise import BAD, GOOD, faithful_pair, judge, prefers_good
+    from tests.support.pairs import BAD, GOOD, faithful_pair, judge, prefers_good
 
     fields = faithful_pair().fields()
     rows = []
@@ -451,15 +418,15 @@ def test_a_pairwise_judge_through_the_api_with_both_orders_and_resume(tmp_path: 
     labels = write_jsonl(tmp_path / "pairs.jsonl", rows)
     with judge(prefers_good) as pairwise:
         seen: list[dict[str, Any]] = []
-        report = meta_evaluate_files(
+        report = meta_evaluate(
             labels, PAIRS, judges=[pairwise], resamples=RESAMPLES, progress=seen.append
         ).fields()
         assert len(seen) == 6
-        again = meta_evaluate_files(
+        again = meta_evaluate(
             labels, PAIRS, judges=[pairwise], resamples=RESAMPLES, progress=seen.append
         ).fields()
         assert len(seen) == 6 and again == report  # every row was in the verdicts file
-        once = meta_evaluate_files(labels, PAIRS, judges=[pairwise], swap=False, resamples=50)
+        once = meta_evaluate(labels, PAIRS, judges=[pairwise], swap=False, resamples=50)
     (result,) = report["judges"]
     assert result["name"].endswith(" · prometheus")
     # Every pair judged (a row sent with its label would be an error row: unexpected key).

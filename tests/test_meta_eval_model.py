@@ -14,8 +14,8 @@ import pytest
 
 from edgejudge import Judge
 from edgejudge.judging.batch import read_results
-from edgejudge.judging.meta_eval import meta_evaluate
-from tests.test_cli import interrupt_batch, run_cli
+from edgejudge.meta_eval.run import meta_evaluate
+from tests.support.cli import interrupt_batch, run_cli
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "faithfulness-labelled.jsonl"
 METRIC = "response-faithfulness-5point"

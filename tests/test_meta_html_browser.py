@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from edgejudge.judging.meta_eval import meta_evaluate
-from edgejudge.meta_html import write_report
-from tests.test_meta_eval import FIVE, PAIRS, numeric_rows, write_jsonl
+from edgejudge.meta_eval.html import write_report
+from edgejudge.meta_eval.run import meta_evaluate
+from tests.support.meta_eval import FIVE, PAIRS, numeric_rows, write_jsonl
 
 BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

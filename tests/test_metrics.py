@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from edgejudge.core import PRESETS, Metric, get_preset, metric_from_dict
 from edgejudge.errors import MetricError
-from edgejudge.metric_files import load_metric_file, resolve_metric
+from edgejudge.io.metric_files import load_metric_file, resolve_metric
 
 
 def _data(**overrides: object) -> dict[str, object]:
@@ -126,7 +126,7 @@ def test_metric_is_immutable() -> None:
 
 
 def test_saved_metrics_round_trip_and_resolve_by_name() -> None:
-    from edgejudge.metric_files import save_metric, user_metrics, user_metrics_dir
+    from edgejudge.io.metric_files import save_metric, user_metrics, user_metrics_dir
 
     tricky = get_preset("response-correctness-3point").model_copy(
         update={
@@ -146,7 +146,7 @@ def test_saved_metrics_round_trip_and_resolve_by_name() -> None:
 
 
 def test_a_saved_metric_may_not_take_a_presets_name() -> None:
-    from edgejudge.metric_files import save_metric
+    from edgejudge.io.metric_files import save_metric
 
     with pytest.raises(MetricError, match="preset"):
         save_metric(get_preset("response-faithfulness-5point"))

@@ -1,4 +1,4 @@
-"""The engine gives its OpenMP team back when it runs out of work (runtime/openmp.py).
+"""The decoder gives its OpenMP team back when it runs out of work (runtime/openmp.py).
 
 libgomp keeps a team of threads for every thread that ran llama.cpp, and once it manages
 more threads than cores its barriers sleep instead of spinning: an idle judge would slow
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from edgejudge.runtime.openmp import _libgomp
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from edgejudge.runtime.inprocess.openmp import _libgomp
 
 pytestmark = pytest.mark.model
 
@@ -26,7 +26,7 @@ def threads() -> set[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
-def test_an_idle_engine_keeps_no_openmp_team(demo_path: Path) -> None:
+def test_an_idle_decoder_keeps_no_openmp_team(demo_path: Path) -> None:
     runtime = LlamaCppRuntime(demo_path, context_length=1024, n_threads=2, slots=1)
     try:
         if _libgomp() is None:
@@ -44,7 +44,7 @@ def test_an_idle_engine_keeps_no_openmp_team(demo_path: Path) -> None:
         deadline = time.monotonic() + 10
         while threads() != before and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert threads() == before  # the team went once the engine had nothing to do
+        assert threads() == before  # the team went once the decoder had nothing to do
         # And the next generation makes a new one.
         again = [p for p in runtime.generate(prompt, grammar=None, max_tokens=8,
                                              sampling=Sampling())]  # fmt: skip

@@ -18,9 +18,9 @@ import pytest
 from edgejudge import Judge
 from edgejudge.core.formats import get_pairwise_format, pair_grammar
 from edgejudge.judging.pairs import OTHER, PairResult
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from tests.test_cli import interrupt_batch, run_cli
-from tests.test_grammar import admits
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from tests.support.cli import interrupt_batch, run_cli
+from tests.support.grammar import admits
 
 pytestmark = pytest.mark.model
 
@@ -170,7 +170,7 @@ def test_a_batch_of_pairs_interrupted_and_resumed_has_every_pair_once(
 def test_a_pair_through_a_server_is_the_pair_judged_in_process(
     instruct_alone: LlamaCppRuntime, instruct_path: Path, llama_server: Path, family: str
 ) -> None:
-    from edgejudge.runtime.server import ServerRuntime
+    from edgejudge.runtime.llama_server.server import ServerRuntime
 
     pair = dict(GIVEN, response_a=WRONG, response_b=RIGHT)
     server = ServerRuntime.launch(instruct_path, context_length=4096, binary=llama_server)

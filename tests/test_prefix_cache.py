@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from edgejudge import Judge
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from tests.cases import TEN_FAITHFULNESS
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from tests.support.cases import TEN_FAITHFULNESS
 
 pytestmark = pytest.mark.model
 
@@ -62,7 +62,7 @@ def cold(demo_path: Path) -> dict[tuple[int, str], Any]:
 
 def logits_hash(runtime: LlamaCppRuntime, tokens: list[int], cuts: list[int]) -> str:
     """The last token's logits for `tokens` evaluated in pieces ending at `cuts`, in a
-    context of its own (low-level llama.cpp, as the engine drives it)."""
+    context of its own (low-level llama.cpp, as the decoder drives it)."""
     import llama_cpp as lc
 
     params = lc.llama_context_default_params()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from edgejudge.runtime.prefix import CacheStats, PieceRule, Snapshots
+from edgejudge.runtime.inprocess.prefix import CacheStats, PieceRule, Snapshots
 
 RULE = PieceRule(n_batch=512)
 
 
 def plan(rule: PieceRule, start: int, length: int, room: int = 512) -> list[tuple[int, int]]:
-    """The pieces the engine evaluates from `start`, as it cuts them."""
+    """The pieces the decoder evaluates from `start`, as it cuts them."""
     pieces = []
     while start < length:
         end = rule.next_end(start, length, room)

@@ -15,8 +15,8 @@ import pytest
 from edgejudge import Judge
 from edgejudge.core import Metric, RubricItem, get_preset
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime, plain_llama
-from tests.cases import TEN_FAITHFULNESS
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime, plain_llama
+from tests.support.cases import TEN_FAITHFULNESS
 
 pytestmark = pytest.mark.model
 

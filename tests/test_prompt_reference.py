@@ -15,7 +15,7 @@ from flow_judge.utils.prompt_formatter import (  # noqa: E402
 from edgejudge.core import PRESETS, EvalInput, Metric, RubricItem, coerce_input  # noqa: E402
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE  # noqa: E402
 from edgejudge.core.presets import FLOW_JUDGE_PRESETS  # noqa: E402
-from tests.cases import CORRECTNESS, FAITHFUL, TRICKY  # noqa: E402
+from tests.support.cases import CORRECTNESS, FAITHFUL, TRICKY  # noqa: E402
 
 REFERENCE_NAMES = {
     f"response-{kind.lower()}-{scale}": f"RESPONSE_{kind}_{ref_scale}"

@@ -1,4 +1,4 @@
-"""The pytest plugin (edgejudge/pytest_plugin.py) in real pytest runs, through `pytester`, on
+"""The pytest plugin (edgejudge/integrations/pytest.py) in real pytest runs, through `pytester`, on
 the real demo model: the fixture and assert_verdict, a failing assertion's message, the
 terminal summary, a rerun's identical verdicts, and `-p no:edgejudge` loading nothing."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cases import TEN_FAITHFULNESS
+from tests.support.cases import TEN_FAITHFULNESS
 
 pytest_plugins = ("pytester",)
 
@@ -98,7 +98,7 @@ def test_unused_it_loads_nothing_and_p_no_edgejudge_imports_nothing(
     assert "edgejudge" not in unused.stdout.str().split("passed")[-1]  # no summary section
     pytester.makepyfile(
         test_off="import sys\n\ndef test_off():\n"
-        "    assert 'edgejudge.pytest_plugin' not in sys.modules\n"
+        "    assert 'edgejudge.integrations.pytest' not in sys.modules\n"
     )
     off = pytester.runpytest_subprocess("-p", "no:edgejudge", "-p", "no:cacheprovider",
                                         "test_off.py")  # fmt: skip

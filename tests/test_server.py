@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from edgejudge.errors import ServerError
-from edgejudge.hardware import avoid_weight_repacking
 from edgejudge.judging import batch
 from edgejudge.judging.judge import Judge, JudgeResult
 from edgejudge.paths import SERVER_ENV
-from edgejudge.runtime.server import ServerRuntime
-from tests.server_helpers import (
+from edgejudge.runtime.llama_server.server import ServerRuntime
+from edgejudge.system.hardware import avoid_weight_repacking
+from tests.support.server_helpers import (
     gone_within,
     llamafile_stand_in,
     pids_with,
@@ -211,7 +211,7 @@ def test_a_port_already_taken_is_not_mistaken_for_our_server(
 def test_no_server_outlives_a_killed_python_process(server_env: Path, demo_path: Path) -> None:
     code = (
         "import sys\n"
-        "from edgejudge.runtime.server import ServerRuntime\n"
+        "from edgejudge.runtime.llama_server.server import ServerRuntime\n"
         f"rt = ServerRuntime.launch({str(demo_path)!r}, context_length=1024)\n"
         "print(rt.process.alias, flush=True)\n"
         "sys.stdin.read()\n"
@@ -263,7 +263,7 @@ def test_a_llamafile_from_the_catalog_runs_as_a_server_with_llamafile_flags(
 @pytest.fixture
 def shared_server(server_env: Path, demo_path: Path) -> Iterator[str]:
     """A llama-server started by hand with an API key, as a colleague's machine would run it."""
-    from edgejudge.runtime.server_process import free_port
+    from edgejudge.runtime.llama_server.process import free_port
 
     port = free_port()
     command = [str(server_env), "-m", str(demo_path), "--host", "127.0.0.1", "--port", str(port),
@@ -308,7 +308,7 @@ def test_the_tui_judges_through_a_server_and_leaves_none_behind(server_env: Path
     from textual.widgets import Select
 
     from edgejudge.tui.settings import TuiSettings
-    from tests.test_tui import CASE, drive, fields, settle, type_into
+    from tests.support.tui import CASE, drive, fields, settle, type_into
 
     seen: dict[str, Any] = {}
 

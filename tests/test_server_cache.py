@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from edgejudge import Judge
-from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-from edgejudge.runtime.server import ServerRuntime
-from edgejudge.runtime.server_cache import SlotCache
-from tests.cases import TEN_FAITHFULNESS
+from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+from edgejudge.runtime.llama_server.prompt_cache import SlotCache
+from edgejudge.runtime.llama_server.server import ServerRuntime
+from tests.support.cases import TEN_FAITHFULNESS
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 RAG = [json.loads(line) for line in (EXAMPLES / "rag.jsonl").read_text().splitlines()]

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from edgejudge.errors import ServerError
-from edgejudge.runtime.server import ServerRuntime
-from edgejudge.runtime.server_process import ServerProcess
-from tests.server_helpers import gone_within, serve_json, write_executable
+from edgejudge.runtime.llama_server.process import ServerProcess
+from edgejudge.runtime.llama_server.server import ServerRuntime
+from tests.support.server_helpers import gone_within, serve_json, write_executable
 
 
 def test_a_server_that_never_becomes_healthy_times_out_with_its_last_lines(
@@ -86,7 +86,7 @@ def test_a_server_that_ignores_grammars_is_refused() -> None:
 
 
 def test_nothing_listening_at_the_url_fails_clearly() -> None:
-    from edgejudge.runtime.server_process import free_port
+    from edgejudge.runtime.llama_server.process import free_port
 
     with pytest.raises(ServerError, match="cannot reach a server at"):
         ServerRuntime.connect(f"http://127.0.0.1:{free_port()}", wait=0)
@@ -138,7 +138,7 @@ def test_runtime_choice_follows_the_model_kind_unless_told(tmp_path: Path) -> No
 
 
 def test_the_end_of_a_stream_maps_to_the_in_process_stop_reasons() -> None:
-    from edgejudge.runtime.server import _finished
+    from edgejudge.runtime.llama_server.server import _finished
 
     eos = _finished({"stop": True, "stop_type": "eos", "tokens_predicted": 12})
     assert (eos.stop_reason, eos.completion_tokens) == ("eos", 11)  # the EOS is not counted
@@ -150,7 +150,7 @@ def test_a_configured_llama_server_that_is_not_executable_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from edgejudge.paths import SERVER_ENV
-    from edgejudge.runtime.server_process import find_llama_server
+    from edgejudge.runtime.llama_server.process import find_llama_server
 
     plain = tmp_path / "llama-server"
     plain.write_text("not a program")
@@ -201,7 +201,7 @@ def test_server_build_reuses_a_working_build_and_needs_cmake(
     import shutil
 
     from edgejudge.cli import main
-    from edgejudge.runtime.server_process import built_server_path
+    from edgejudge.runtime.llama_server.process import built_server_path
 
     built = built_server_path()  # in this test's own cache directory
     built.parent.mkdir(parents=True)

@@ -16,9 +16,9 @@ import pytest
 from edgejudge import Judge
 from edgejudge.errors import MetricError
 from edgejudge.judging import batch
-from tests.cases import TEN_FAITHFULNESS
+from tests.support.cases import TEN_FAITHFULNESS
+from tests.support.cli import run_cli
 from tests.support.fake_runtime import FakeRuntime
-from tests.test_cli import run_cli
 
 METRICS = ["response-faithfulness-5point", "response-relevance-5point"]
 ANSWER = "<feedback>Fine.</feedback>\n<score>1</score>"
@@ -165,7 +165,7 @@ def labelled_rows(path: Path) -> Path:
 
 
 def test_meta_eval_judges_each_metric_against_its_own_labels(tmp_path: Path) -> None:
-    from edgejudge.judging.meta_eval import meta_evaluate
+    from edgejudge.meta_eval.run import meta_evaluate
 
     labels = labelled_rows(tmp_path / "labels.jsonl")
     runtime = FakeRuntime(ANSWER)

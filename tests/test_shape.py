@@ -12,7 +12,7 @@ import pytest
 from edgejudge.core import get_preset
 from edgejudge.core.formats.shape import AnswerShape, JsonText, Label, Lit, Score, Text
 from edgejudge.errors import ParseError
-from tests.test_grammar import admits
+from tests.support.grammar import admits
 
 FIVE = get_preset("response-faithfulness-5point")
 JSON_VERDICT = AnswerShape(

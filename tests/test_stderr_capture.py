@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-from edgejudge.runtime.llama_cpp import _stderr_lines
+from edgejudge.runtime.inprocess.llama_cpp import _stderr_lines
 
 
 def where(fd: int) -> tuple[int, int]:

@@ -6,10 +6,9 @@ metric editor, settings, the prompt view and pulls from the local hub (tests/hub
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Select, Static, TextArea
 
 from edgejudge.core import get_format, get_preset
-from edgejudge.files import output_lock
-from edgejudge.metric_files import resolve_metric, user_metrics_dir
+from edgejudge.io.files import output_lock
+from edgejudge.io.metric_files import resolve_metric, user_metrics_dir
 from edgejudge.models.catalog import load_catalog
 from edgejudge.tui import EdgeJudgeApp
 from edgejudge.tui.batch_pane import BatchPane
@@ -28,38 +27,10 @@ from edgejudge.tui.histogram import histogram_lines
 from edgejudge.tui.rubric_editor import RubricEditor, RubricRow
 from edgejudge.tui.score_badge import ScoreBadge, scale_position
 from edgejudge.tui.settings import TuiSettings
-from tests.hub_server import DATA, FakeHub, register
+from tests.support.hub_server import DATA, FakeHub, register
+from tests.support.tui import CASE, drive, fields, settle, type_into
 
 METRIC = "response-faithfulness-5point"
-CASE = {
-    "query": "What is the capital of France?",
-    "context": "Paris is the capital and largest city of France.",
-    "response": "The capital of France is Paris.",
-}
-Scenario = Callable[[EdgeJudgeApp, Pilot[Any]], Awaitable[None]]
-
-
-def drive(scenario: Scenario, size: tuple[int, int] = (100, 32), **kwargs: Any) -> EdgeJudgeApp:
-    """Run the app headless under a pilot, run `scenario`, and quit the way a user does."""
-    app = EdgeJudgeApp(**kwargs)
-
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(app, pilot)
-            await scenario(app, pilot)
-            await pilot.press("ctrl+q")
-            await pilot.pause()
-
-    asyncio.run(main())
-    return app
-
-
-async def settle(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
-    """Wait for running workers (model load, judging, pulls) and the screen to catch up."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.pause()
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: float = 60) -> None:
@@ -69,18 +40,6 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], seconds: 
             return
         await pilot.pause(0.05)
     raise AssertionError("the app never reached the expected state")
-
-
-async def type_into(pilot: Pilot[Any], widget: Any, text: str) -> None:
-    """Focus `widget` and type `text` key by key, as a user would."""
-    widget.focus()
-    await pilot.pause()
-    await pilot.press(*text)
-
-
-def fields(app: EdgeJudgeApp) -> dict[str, TextArea]:
-    """The Judge tab's text areas by field name."""
-    return {a.field_name: a for a in app.query("#fields TextArea").results(TextArea)}  # type: ignore[attr-defined]
 
 
 def text_of(app: EdgeJudgeApp, selector: str) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from edgejudge.doctor import Report
 from edgejudge.models.catalog import ModelEntry
+from edgejudge.system.doctor import Report
 from edgejudge.tui import EdgeJudgeApp
 
 SIZES = [(80, 24), (120, 40)]

@@ -28,7 +28,7 @@ from edgejudge.errors import ParseError
 from edgejudge.judging import batch
 from edgejudge.tui.histogram import histogram_lines, scale_with
 from edgejudge.tui.score_badge import ScoreBadge
-from tests.cases import FAITHFUL
+from tests.support.cases import FAITHFUL
 from tests.support.fake_runtime import FakeRuntime
 
 METRIC = "response-faithfulness-5point"

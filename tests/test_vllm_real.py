@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from edgejudge.judging.judge import Judge
-from edgejudge.runtime.remote import EngineRuntime, detect
-from tests.cases import TEN_FAITHFULNESS
+from edgejudge.runtime.serving.remote import EngineRuntime, detect
+from tests.support.cases import TEN_FAITHFULNESS
 
 URL = os.environ.get("EDGEJUDGE_VLLM_URL")
 pytestmark = [

@@ -25,7 +25,7 @@ from edgejudge.core.formats.shape import AnswerShape, JsonText, Label, Lit, Scor
 from edgejudge.core.metrics import Metric
 from edgejudge.core.presets import PRESETS
 from edgejudge.errors import FamilyError, MetricError
-from edgejudge.runtime.remote import PROBE_GRAMMAR, PROBE_TEXT
+from edgejudge.runtime.serving.remote import PROBE_GRAMMAR, PROBE_TEXT
 
 if os.environ.get("EDGEJUDGE_REQUIRE_XGRAMMAR") == "1":
     import xgrammar as xgr

@@ -15,13 +15,13 @@ from typing import Any
 from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
+from edgejudge.io.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS, resolve_metrics
 from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
-from edgejudge.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
-from edgejudge.runtime.engines import ENGINE_NAMES
 from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
-from edgejudge.runtime.remote import DEFAULT_CONCURRENCY
+from edgejudge.runtime.serving.profiles import ENGINE_NAMES
+from edgejudge.runtime.serving.remote import DEFAULT_CONCURRENCY
 
 
 def positive_int(text: str) -> int:
@@ -331,7 +331,7 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
 
 
 def read_input(source: str) -> Any:
-    from edgejudge.files import decode_utf8, parse_json, read_bounded, read_text
+    from edgejudge.io.files import decode_utf8, parse_json, read_bounded, read_text
 
     if source == "-":
         text = decode_utf8(read_bounded(sys.stdin.buffer, "standard input"), "standard input")

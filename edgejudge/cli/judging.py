@@ -136,7 +136,7 @@ def probability_line(result: JudgeResult) -> str | None:
 
 def _cmd_judge(parsed: argparse.Namespace) -> int:
     from edgejudge.core import coerce_input
-    from edgejudge.metric_files import resolve_metric
+    from edgejudge.io.metric_files import resolve_metric
 
     metrics = [resolve_metric(metric) for metric in args.metrics(parsed)]  # pairwise: compare
     data = args.read_input(parsed.input)

@@ -1,5 +1,5 @@
 """`edgejudge meta-eval`: how well judges agree with a labelled JSONL file, as a terminal
-table, JSON or an HTML report (`edgejudge.judging.meta_eval`, `edgejudge.core.meta_eval`)."""
+table, JSON or an HTML report (`edgejudge.meta_eval.run`, `edgejudge.meta_eval.evaluation`)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from edgejudge.cli import args
 from edgejudge.cli.judging import open_judge
 from edgejudge.cli.progress import batch_bar, working
 from edgejudge.cli.report import report
-from edgejudge.core.agreement import RESAMPLES
-from edgejudge.core.meta_eval import MetaEvaluation, cell, title
 from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import InputError
-from edgejudge.files import output_target
+from edgejudge.io.files import output_target
+from edgejudge.meta_eval.evaluation import MetaEvaluation
+from edgejudge.meta_eval.report import cell, title
+from edgejudge.meta_eval.statistics import RESAMPLES
 
 DESCRIPTION = """\
 Judge every row of LABELS.jsonl and compare the verdicts with the human label in each row
@@ -138,7 +139,7 @@ def judge_specs(
 
 
 def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
-    from edgejudge.judging import meta_eval
+    from edgejudge.meta_eval import run as meta_eval
 
     metrics = args.metrics(parsed)
     if parsed.html:  # a report that could not be written fails before any judging
@@ -168,7 +169,7 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
     with working(not parsed.no_progress, "computing statistics and bootstrap intervals"):
         evaluations = meta_eval.compare_each(labels, columns, given, parsed.resamples)
     if parsed.html:
-        from edgejudge.meta_html import write_report
+        from edgejudge.meta_eval.html import write_report
 
         heading = f"{parsed.labels.name} · {' · '.join(m.name for m in metrics)}"
         write_report(evaluations, parsed.html, title=heading)
@@ -195,7 +196,8 @@ def _judge_one(
     with several metrics, only the (row, metric) pairs in `wanted`) with one judge into its
     verdicts file, resuming it: the file's judge name and path, or an exit code if it
     stopped."""
-    from edgejudge.judging import batch, meta_eval
+    from edgejudge.judging import batch
+    from edgejudge.meta_eval import run as meta_eval
 
     options = copy.copy(parsed)
     options.model, options.family = model, family

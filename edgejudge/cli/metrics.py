@@ -8,7 +8,7 @@ from typing import Any
 from edgejudge.core import PRESETS
 from edgejudge.core.metrics import AnyMetric, PairwiseMetric, describe, describe_pairwise
 from edgejudge.core.presets import PAIRWISE_PRESETS
-from edgejudge.metric_files import resolve_any_metric
+from edgejudge.io.metric_files import resolve_any_metric
 
 
 def add_commands(commands: Any) -> None:
@@ -32,7 +32,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _cmd_list(_: argparse.Namespace) -> int:
-    from edgejudge.metric_files import user_metrics, user_metrics_dir
+    from edgejudge.io.metric_files import user_metrics, user_metrics_dir
 
     saved = user_metrics()
     width = max(len(name) for name in [*PRESETS, *PAIRWISE_PRESETS, *(m.name for m in saved)])

@@ -26,7 +26,7 @@ from edgejudge.models.catalog import (
     save_import,
 )
 from edgejudge.models.store import installed_path
-from edgejudge.sizes import human_size
+from edgejudge.util.sizes import human_size
 
 MODELS_EPILOG = """\
 examples:
@@ -128,7 +128,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from edgejudge import hardware
+    from edgejudge.system import hardware
 
     catalog = load_catalog()
     memory = hardware.total_memory()
@@ -311,8 +311,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(_: argparse.Namespace) -> int:
-    from edgejudge.doctor import examine, folder_problems, render
     from edgejudge.errors import SetupError
+    from edgejudge.system.doctor import examine, folder_problems, render
 
     problems = folder_problems()
     if problems:  # nothing else can be looked at until the folders can be used

@@ -53,7 +53,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from edgejudge.runtime.server_build import build_server
+    from edgejudge.runtime.llama_server.build import build_server
 
     path = build_server(force=args.force, say=lambda text: print(text, file=sys.stderr))
     print(path)
@@ -61,7 +61,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _cmd_engines(_args: argparse.Namespace) -> int:
-    from edgejudge.runtime.engines import FACTS
+    from edgejudge.runtime.serving.profiles import FACTS
 
     for name, facts in FACTS.items():
         print(f"{name}: {facts.title} (read from {facts.read_from})")

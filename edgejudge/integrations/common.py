@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 
-from edgejudge.core.labels import LabelError, read_label
 from edgejudge.core.metrics import Metric
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.result import JudgeResult
+from edgejudge.meta_eval.labels import LabelError, read_label
 
 
 def open_judge(

@@ -21,11 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
-from edgejudge.files import (
+from edgejudge.io.atomic import write_text_atomic
+from edgejudge.io.files import (
     MAX_LINE_BYTES,
     JsonlAppender,
     bounded_lines,
@@ -38,7 +38,7 @@ from edgejudge.files import (
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.result import JudgeResult
-from edgejudge.sizes import human_size
+from edgejudge.util.sizes import human_size
 
 ERROR_KEY = "error"
 METRIC_KEY = "metric"

@@ -37,6 +37,7 @@ from edgejudge.core.formats.base import Answer, BoundFormat
 from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.errors import EdgeJudgeError, MetricError, ParseError
+from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.pipeline import Pipeline
 from edgejudge.judging.result import JudgeResult
@@ -47,7 +48,6 @@ from edgejudge.judging.runtime_choice import (
     open_runtime,
 )
 from edgejudge.judging.scheduler import as_completed
-from edgejudge.metric_files import resolve_any_metric
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Runtime, Sampling
 

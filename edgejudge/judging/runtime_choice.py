@@ -112,7 +112,7 @@ def open_runtime(
     context = options.context_length or (entry.context_length if entry else None)
     kind = kind_of(local)
     if choose(local, options) == "server":
-        from edgejudge.runtime.server import ServerRuntime
+        from edgejudge.runtime.llama_server.server import ServerRuntime
 
         runtime: Runtime = ServerRuntime.launch(
             local.path,
@@ -132,8 +132,8 @@ def open_runtime(
             f"load; run it with --runtime server, or use a GGUF build of the same model",
             str(local.path),
         )
-    from edgejudge.runtime.llama_cpp import LlamaCppRuntime
-    from edgejudge.runtime.prefix import DEFAULT_BUDGET_MIB
+    from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
+    from edgejudge.runtime.inprocess.prefix import DEFAULT_BUDGET_MIB
 
     budget = options.prefix_cache_mib
     runtime = LlamaCppRuntime(
@@ -158,7 +158,7 @@ def server_urls(options: RuntimeOptions) -> list[str]:
 
 
 def _connect(model: str | os.PathLike[str] | None, options: RuntimeOptions) -> Runtime:
-    from edgejudge.runtime.pool import Pool
+    from edgejudge.runtime.serving.pool import Pool
 
     urls = server_urls(options)
     opened: list[tuple[Runtime, str]] = []
@@ -179,9 +179,9 @@ def _connect_one(
 ) -> tuple[Runtime, str]:
     """The runtime for one server URL, and the name of the model it serves."""
     from edgejudge.paths import API_KEY_ENV
-    from edgejudge.runtime.engines import ENGINE_NAMES
-    from edgejudge.runtime.remote import EngineRuntime, detect
-    from edgejudge.runtime.server import ServerRuntime
+    from edgejudge.runtime.llama_server.server import ServerRuntime
+    from edgejudge.runtime.serving.profiles import ENGINE_NAMES
+    from edgejudge.runtime.serving.remote import EngineRuntime, detect
 
     if options.concurrency is not None and options.concurrency < 1:
         raise ValueError("concurrency must be at least 1")

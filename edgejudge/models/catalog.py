@@ -16,14 +16,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edgejudge.atomic import write_text_atomic
 from edgejudge.core.formats import KNOWN_FAMILIES
 from edgejudge.core.metrics import first_problem
 from edgejudge.errors import CatalogError, ModelNotFoundError
-from edgejudge.files import read_text
+from edgejudge.io.atomic import write_text_atomic
+from edgejudge.io.files import read_text
 from edgejudge.paths import config_dir
-from edgejudge.sizes import human_size
-from edgejudge.toml_compat import tomllib
+from edgejudge.util.sizes import human_size
+from edgejudge.util.toml_compat import tomllib
 
 USER_CATALOG = "models.toml"
 IMPORTS_FILE = "imported.json"

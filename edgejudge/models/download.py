@@ -30,8 +30,7 @@ from edgejudge.errors import (
     DownloadError,
     OfflineError,
 )
-from edgejudge.files import make_executable
-from edgejudge.hardware import free_disk
+from edgejudge.io.files import make_executable
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.models.store import (
     MANIFEST,
@@ -45,7 +44,8 @@ from edgejudge.models.store import (
     write_stamp,
 )
 from edgejudge.paths import OFFLINE_ENV
-from edgejudge.sizes import human_size
+from edgejudge.system.hardware import free_disk
+from edgejudge.util.sizes import human_size
 
 # Kept free after a download, so that a full disk does not take the machine down with it.
 DISK_MARGIN = 256 * 1024 * 1024

@@ -14,7 +14,7 @@ from pathlib import Path
 from edgejudge.errors import ModelNotFoundError
 from edgejudge.models.catalog import ModelEntry, find_entry
 from edgejudge.models.store import assemble_from_package, installed_path
-from edgejudge.sizes import human_size
+from edgejudge.util.sizes import human_size
 
 
 @dataclass(frozen=True)

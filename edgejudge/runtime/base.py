@@ -16,7 +16,7 @@ from edgejudge.core.probabilities import NextTokens
 from edgejudge.runtime.numerics import REPEAT_PENALTY, TOP_P
 
 if TYPE_CHECKING:
-    from edgejudge.runtime.prefix import CacheStats
+    from edgejudge.runtime.inprocess.prefix import CacheStats
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from edgejudge.doctor import Report
 from edgejudge.judging.runtime_choice import RuntimeOptions
 from edgejudge.models.catalog import ModelEntry, load_catalog
+from edgejudge.system.doctor import Report
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.judge_pane import JudgePane
 from edgejudge.tui.models_pane import ModelsPane
@@ -116,7 +116,7 @@ class EdgeJudgeApp(App[None]):
     @work(thread=True, group="report", exclusive=True)
     def refresh_report(self) -> None:
         """Re-read the catalog and look at the machine and the store (doctor's report)."""
-        from edgejudge.doctor import examine
+        from edgejudge.system.doctor import examine
 
         try:
             catalog = load_catalog()

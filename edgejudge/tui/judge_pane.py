@@ -27,10 +27,10 @@ from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.io.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
 from edgejudge.judging.pairs import VERDICTS, PairResult
 from edgejudge.judging.runtime_choice import server_urls
-from edgejudge.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.probability_bars import ProbabilityBars

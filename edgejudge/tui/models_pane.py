@@ -15,13 +15,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, ProgressBar, Static
 
-from edgejudge.doctor import Report
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.models.catalog import FITS_WORDS, ModelEntry, entry_cells
 from edgejudge.models.download import QuietProgress
-from edgejudge.sizes import human_size
+from edgejudge.system.doctor import Report
 from edgejudge.tui.dialogs import Confirm
 from edgejudge.tui.session import ModelSession
+from edgejudge.util.sizes import human_size
 
 COLUMNS = ("name", "family", "size", "RAM", "on disk", "fits")
 
@@ -81,7 +81,7 @@ class ModelsPane(Vertical):
     ) -> None:
         """Fill the table and the doctor summary: the catalog, what is on disk, and the
         doctor's report (None while it is being made)."""
-        from edgejudge.doctor import render
+        from edgejudge.system.doctor import render
 
         self.catalog, self.installed, self.report = catalog, installed, report
         table = self.query_one(DataTable)

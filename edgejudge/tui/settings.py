@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from edgejudge.atomic import write_text_atomic
+from edgejudge.io.atomic import write_text_atomic
 from edgejudge.paths import config_dir
 
 SETTINGS_FILE = "tui.json"

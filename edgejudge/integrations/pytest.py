@@ -1,0 +1,316 @@
+"""edgejudge as the judge in a pytest suite (the `edgejudge` plugin, `pip install
+'edgejudge[pytest]'`).
+
+    def test_answer_is_faithful(judge):
+        judge.assert_verdict(
+            {"query": q, "context": c, "response": my_app(q, c)},
+            metric="response-faithfulness-5point", at_least=4,
+        )
+
+    pytest --edgejudge-model flow-judge-v0.1 --edgejudge-metric response-faithfulness-5point
+
+Options come from the command line or the ini file (`edgejudge_model = ...` under
+`[pytest]` / `[tool.pytest.ini_options]`). The model loads once per session, the first time
+a test asks for a judgment: a run that judges nothing loads nothing, and `-p no:edgejudge`
+does not even import this module. `assert_verdict` fails with the score, the rubric row it
+matched and the judge's feedback; `judge.evaluate_many` runs a test's judgments in the
+runtime's slots. At the end, the terminal summary has one line per judgment (test, metric,
+decision, seconds) and the mean score per metric. Decoding is greedy, so a rerun gives the
+same verdicts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from edgejudge.core.metrics import AnyMetric
+    from edgejudge.judging.judge import Judge
+    from edgejudge.judging.pairs import PairResult
+    from edgejudge.judging.result import JudgeResult
+
+# (name, help, type): each is the option --edgejudge-NAME and the ini key edgejudge_NAME.
+OPTIONS: tuple[tuple[str, str, type], ...] = (
+    ("model", "the judge model: a catalog name or a GGUF/llamafile path", str),
+    ("metric", "the metric assert_verdict uses when a test names none", str),
+    ("family", "the judge format, where the catalog does not say", str),
+    ("max-tokens", "the judge's token budget per answer (default 256)", int),
+    ("runtime", "inprocess or server (default: by the model file)", str),
+    ("server-url", "a llama.cpp server or serving engine to judge through", str),
+    ("slots", "judgments run at once by judge.evaluate_many", int),
+    ("ctx", "context length (default: the model's, at most 8192)", int),
+    ("threads", "CPU threads (default: physical cores)", int),
+)
+DEFAULT_MAX_TOKENS = 256
+DEFAULT_CTX = 8192
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("edgejudge", "edgejudge: a local LLM judge")
+    for name, help_text, _ in OPTIONS:
+        group.addoption(f"--edgejudge-{name}", dest=f"edgejudge_{name.replace('-', '_')}",
+                        metavar=name.upper().replace("-", "_"), help=help_text)  # fmt: skip
+        parser.addini(f"edgejudge_{name.replace('-', '_')}", help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SESSION] = JudgeSession(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(_SESSION, None)
+    if session is not None:
+        session.close()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.config.stash[_SESSION].test = item.nodeid
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    lines = config.stash[_SESSION].summary()
+    if lines:
+        terminalreporter.write_sep("=", "edgejudge")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def judge(request: pytest.FixtureRequest) -> JudgeSession:
+    """The session's judge: `assert_verdict`, `evaluate`, `evaluate_many`, `compare`. Its
+    model loads at the first judgment and stays for the session."""
+    return request.config.stash[_SESSION]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One judgment a test made, for the terminal summary."""
+
+    test: str
+    metric: str
+    decision: int | str
+    seconds: float
+
+
+@dataclass
+class JudgeSession:
+    """The session's judge model, opened on first use, with one judge per metric asked for
+    (all on the one loaded model) and what was judged."""
+
+    config: pytest.Config
+    test: str = ""
+    judged: list[Judged] = field(default_factory=list)
+    _base: Judge | None = None
+    _judges: dict[str, Judge] = field(default_factory=dict)
+
+    def option(self, name: str) -> Any:
+        """A --edgejudge-NAME option, else the ini's edgejudge_NAME, typed; None if unset."""
+        key = f"edgejudge_{name.replace('-', '_')}"
+        value = self.config.getoption(key, None)
+        if value is None:
+            value = self.config.getini(key) or None
+        kind = next(kind for option, _, kind in OPTIONS if option == name)
+        if value is None or kind is str:
+            return value
+        try:
+            return kind(value)
+        except ValueError:
+            raise pytest.UsageError(f"edgejudge_{name}: {value!r} is not a number") from None
+
+    def for_metric(self, metric: str | os.PathLike[str] | AnyMetric | None = None) -> Judge:
+        """The judge for `metric` (default: the configured metric), loading the model at
+        the first call."""
+        chosen = metric if metric is not None else self.option("metric")
+        if chosen is None:
+            raise pytest.UsageError(
+                "edgejudge: no metric: pass metric=... or set --edgejudge-metric "
+                "(edgejudge_metric in the ini)"
+            )
+        from edgejudge.io.metric_files import resolve_any_metric
+
+        resolved = resolve_any_metric(chosen)
+        if resolved.name not in self._judges:
+            if self._base is None:
+                self._base = self._open(resolved)
+                self._judges[resolved.name] = self._base
+            else:
+                self._judges[resolved.name] = self._base.with_metric(resolved)
+        return self._judges[resolved.name]
+
+    def _open(self, metric: AnyMetric) -> Judge:
+        from edgejudge.judging.judge import Judge
+
+        model, server = self.option("model"), self.option("server-url")
+        if model is None and server is None:
+            raise pytest.UsageError(
+                "edgejudge: no judge model: pass --edgejudge-model NAME_OR_PATH (or set "
+                "edgejudge_model in the ini, or --edgejudge-server-url)"
+            )
+        from edgejudge.errors import EdgeJudgeError
+
+        try:
+            return Judge(
+                model,
+                metric,
+                max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
+                family=self.option("family"),
+                runtime=self.option("runtime"),
+                server_url=server,
+                slots=self.option("slots"),
+                context_length=self.option("ctx") or (None if server else DEFAULT_CTX),
+                n_threads=self.option("threads"),
+            )
+        except EdgeJudgeError as exc:  # a missing or broken model: its message says it all
+            problem = str(exc)
+        pytest.fail(f"edgejudge: {problem}", pytrace=False)  # outside: no chained exception
+
+    # -- judging --------------------------------------------------------------------------
+
+    def evaluate(self, case: Any, *, metric: Any = None) -> JudgeResult:
+        """Judge one answer (a dict of the metric's inputs, or an `EvalInput`)."""
+        result = self.for_metric(metric).evaluate(case)
+        self._record(result.metric, result.decision, result.seconds)
+        return result
+
+    def evaluate_many(self, cases: Iterable[Any], *, metric: Any = None) -> list[JudgeResult]:
+        """Judge several answers in the runtime's slots; results in input order."""
+        from edgejudge.judging.result import JudgeResult
+
+        results = []
+        for result in self.for_metric(metric).evaluate_many(list(cases)):
+            assert isinstance(result, JudgeResult)  # without return_exceptions, errors raise
+            self._record(result.metric, result.decision, result.seconds)
+            results.append(result)
+        return results
+
+    def compare(self, pair: Any, *, metric: Any = None) -> PairResult:
+        """Judge a pair (`response_a`, `response_b`) with a pairwise metric, both orders."""
+        result = self.for_metric(metric).compare(pair)
+        self._record(result.metric, result.verdict, result.seconds)
+        return result
+
+    def assert_verdict(
+        self,
+        case: Any,
+        *,
+        metric: Any = None,
+        at_least: int | None = None,
+        at_most: int | None = None,
+        label: str | None = None,
+        choice: str | None = None,
+    ) -> JudgeResult | PairResult:
+        """Judge `case` and fail the test unless the verdict meets the condition: a score
+        `at_least` / `at_most` (numeric rubrics), a `label` (two-row rubrics: PASS, Yes...;
+        matched without case), or a pairwise `choice` (A, B or tie). Returns the result."""
+        bounds = at_least is not None or at_most is not None
+        if bounds + (label is not None) + (choice is not None) != 1:
+            raise pytest.UsageError(
+                "assert_verdict: give one condition: at_least/at_most, label or choice"
+            )
+        chosen = self.for_metric(metric)
+        if chosen.pairwise:
+            if choice is None:
+                raise pytest.UsageError(f"{chosen.metric.name} compares pairs: use choice=")
+            pair = self.compare(case, metric=chosen.metric)
+            if pair.verdict.lower() != choice.lower():
+                pytest.fail(_pair_message(pair, choice), pytrace=False)
+            return pair
+        if choice is not None:
+            raise pytest.UsageError(f"{chosen.metric.name} judges one answer: no choice=")
+        wanted_label = _label(label, chosen.metric) if label is not None else None
+        result = self.evaluate(case, metric=chosen.metric)
+        failed = (
+            (at_least is not None and (result.score is None or result.score < at_least))
+            or (at_most is not None and (result.score is None or result.score > at_most))
+            or (label is not None and not _same(result.decision, wanted_label))
+        )
+        if failed:
+            wanted = (
+                f"label {label}"
+                if label is not None
+                else " and ".join(
+                    f"{word} {bound}"
+                    for word, bound in (("at least", at_least), ("at most", at_most))
+                    if bound is not None
+                )
+            )
+            pytest.fail(_message(result, chosen.metric, wanted), pytrace=False)
+        return result
+
+    def _record(self, metric: str, decision: int | str, seconds: float) -> None:
+        self.judged.append(Judged(self.test, metric, decision, seconds))
+
+    # -- the end --------------------------------------------------------------------------
+
+    def summary(self) -> list[str]:
+        """One line per judgment, then the mean score of each metric with scores."""
+        if not self.judged:
+            return []
+        lines = [f"{j.test}  {j.metric}  {j.decision}  {j.seconds:.1f} s" for j in self.judged]
+        by_metric: dict[str, list[Judged]] = {}
+        for one in self.judged:
+            by_metric.setdefault(one.metric, []).append(one)
+        for metric, judged in by_metric.items():
+            scores = [j.decision for j in judged if isinstance(j.decision, int)]
+            seconds = sum(j.seconds for j in judged)
+            mean = f"mean score {sum(scores) / len(scores):.2f}, " if scores else ""
+            lines.append(f"{metric}: {len(judged)} judged, {mean}{seconds:.1f} s in all")
+        return lines
+
+    def close(self) -> None:
+        """Free the model (at the end of the session)."""
+        if self._base is not None:
+            self._base.close()
+            self._base = None
+        self._judges.clear()
+
+
+def _label(label: str, metric: AnyMetric) -> int | str:
+    """The decision `label` stands for: PASS, yes, true or the higher score is a two-row
+    rubric's higher row (edgejudge.meta_eval.labels); a UsageError if it fits none."""
+    from edgejudge.meta_eval.labels import LabelError, read_label
+
+    try:
+        return read_label(label, metric)
+    except LabelError as exc:
+        raise pytest.UsageError(f"assert_verdict: {exc} for {metric.name}") from None
+
+
+def _same(decision: int | str, wanted: int | str | None) -> bool:
+    if isinstance(decision, str) and isinstance(wanted, str):
+        return decision.lower() == wanted.lower()
+    return decision == wanted
+
+
+def _message(result: JudgeResult, metric: AnyMetric, wanted: str) -> str:
+    from edgejudge.meta_eval.labels import LabelError, read_label
+
+    row = ""
+    rubric = getattr(metric, "rubric", ())
+    try:
+        score = result.score if result.score is not None else read_label(result.decision, metric)
+    except LabelError:
+        score = None
+    for item in rubric:
+        if item.score == score:
+            row = f"\n  rubric {item.score}: {item.description}"
+    return (
+        f"edgejudge: {metric.name} gave {result.decision}, wanted {wanted}{row}\n"
+        f"  feedback: {result.feedback}"
+    )
+
+
+def _pair_message(pair: PairResult, choice: str) -> str:
+    orders = "; ".join(
+        f"order {index + 1} preferred {pick}: {result.feedback}"
+        for index, (pick, result) in enumerate(zip(pair.preferred, pair.results, strict=True))
+    )
+    return f"edgejudge: {pair.metric} chose {pair.verdict}, wanted {choice}\n  {orders}"
+
+
+_SESSION = pytest.StashKey[JudgeSession]()

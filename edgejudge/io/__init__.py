@@ -1,0 +1,1 @@
+"""The user's files: bounded reads, checked outputs, atomic writes, metric TOML files."""

@@ -1,0 +1,1 @@
+"""This machine: hardware facts (cores, memory, GPU) and `edgejudge doctor`."""
