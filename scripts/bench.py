@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from edgejudge import Judge
+from edgejudge import Judge, RuntimeOptions
 from edgejudge.core import Metric
 from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
@@ -192,8 +192,12 @@ def timed(run: Run, n: int, judge_all: Callable[[], list[Any]]) -> None:
 
 def edgejudge_runs(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """edgejudge one at a time and batched; also the prompts and grammar for the baseline."""
-    with Judge(args.model, args.metric, max_tokens=args.max_tokens, n_threads=args.threads,
-               context_length=args.ctx, slots=args.slots) as judge:  # fmt: skip
+    with Judge(
+        args.model,
+        args.metric,
+        max_tokens=args.max_tokens,
+        runtime=RuntimeOptions(n_threads=args.threads, context_length=args.ctx, slots=args.slots),
+    ) as judge:
         runtime = judge.runtime
         prompts = [runtime.chat_tokens(judge.prompt(row)) for row in rows]
         one, many = Run("edgejudge, one at a time"), Run(f"edgejudge, batch of {judge.slots}")

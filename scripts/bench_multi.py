@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgejudge import Judge, JudgeResult
+from edgejudge import Judge, JudgeResult, RuntimeOptions
 from edgejudge.runtime.base import Finished, Sampling, token_ids
 from edgejudge.runtime.inprocess.llama_cpp import plain_llama
 from edgejudge.runtime.inprocess.prefix import common_prefix
@@ -58,8 +58,14 @@ def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: s
          peak_rss: Any) -> tuple[MultiRun, Any]:  # fmt: skip
     """edgejudge over every (row, metric), one at a time; also its cache's figures."""
     run = MultiRun(name)
-    with Judge(args.model, list(METRICS), max_tokens=args.max_tokens, n_threads=args.threads,
-               context_length=args.ctx, slots=1, prefix_cache_mib=mib) as judge:  # fmt: skip
+    with Judge(
+        args.model,
+        list(METRICS),
+        max_tokens=args.max_tokens,
+        runtime=RuntimeOptions(
+            n_threads=args.threads, context_length=args.ctx, slots=1, prefix_cache_mib=mib
+        ),
+    ) as judge:
         tasks = [(row, metric) for row in rows for metric in METRICS]
         runtime: Any = judge.runtime
         generate = runtime.generate
@@ -140,8 +146,12 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
     rates = {}
     metric = "response-faithfulness-5point"
     for slots in (1, 4):
-        with Judge(args.model, metric, max_tokens=args.long_tokens, n_threads=args.threads,
-                   context_length=args.ctx, slots=slots) as judge:  # fmt: skip
+        with Judge(
+            args.model,
+            metric,
+            max_tokens=args.long_tokens,
+            runtime=RuntimeOptions(n_threads=args.threads, context_length=args.ctx, slots=slots),
+        ) as judge:
             started = time.perf_counter()
             results = list(judge.evaluate_many(rows, return_exceptions=True))
             elapsed = time.perf_counter() - started
@@ -149,8 +159,14 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
                 prompts = [judge.runtime.chat_tokens(judge.prompt(row)) for row in rows]
                 grammar = judge.grammar
                 ms = alone_decode_ms(judge, prompts, grammar, args.long_tokens)
-                with Judge(args.model, metric, max_tokens=8, n_threads=args.threads,
-                           context_length=args.ctx, slots=1) as other:  # fmt: skip
+                with Judge(
+                    args.model,
+                    metric,
+                    max_tokens=8,
+                    runtime=RuntimeOptions(
+                        n_threads=args.threads, context_length=args.ctx, slots=1
+                    ),
+                ) as other:
                     other.evaluate(rows[0])  # it ran llama.cpp, and now sits idle
                     beside = alone_decode_ms(judge, prompts, grammar, args.long_tokens)
         made = sum(r.completion_tokens for r in results if isinstance(r, JudgeResult))

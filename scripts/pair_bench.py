@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edgejudge import Judge
+from edgejudge import Judge, RuntimeOptions
 from edgejudge.judging.pairs import PairResult
 from edgejudge.system.hardware import physical_cores
 
@@ -44,8 +44,8 @@ def main() -> None:
     seconds = {"side by side (2 slots)": 0.0, "one after the other (1 slot)": 0.0}
     results: dict[str, list[PairResult]] = {name: [] for name in seconds}
     with (
-        Judge(args.model, args.metric, slots=2, **common) as side,
-        Judge(args.model, args.metric, slots=1, **common) as alone,
+        Judge(args.model, args.metric, **common, runtime=RuntimeOptions(slots=2)) as side,
+        Judge(args.model, args.metric, **common, runtime=RuntimeOptions(slots=1)) as alone,
     ):
         judges = dict(zip(seconds, (side, alone), strict=True))
         for index, pair in enumerate(pairs):

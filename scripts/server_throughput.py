@@ -27,10 +27,11 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edgejudge import Judge
+from edgejudge import Judge, RuntimeOptions
 from edgejudge.judging.judge import JudgeResult
 from edgejudge.models.resolve import resolve_model
 from edgejudge.runtime.llama_server.process import find_llama_server, free_port
@@ -40,15 +41,15 @@ from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(args: argparse.Namespace, rows: list[dict[str, Any]], **how: Any) -> tuple[list, float]:
+def run(
+    args: argparse.Namespace, rows: list[dict[str, Any]], how: RuntimeOptions
+) -> tuple[list, float]:
     """Judge `rows` once; returns the verdicts and judgments per minute (model load excluded)."""
     with Judge(
         args.model,
         args.metric,
         max_tokens=args.max_tokens,
-        n_threads=args.threads,
-        context_length=args.ctx,
-        **how,
+        runtime=replace(how, n_threads=args.threads, context_length=args.ctx),
     ) as judge:
         started = time.perf_counter()
         results = list(judge.evaluate_many(rows, return_exceptions=True))
@@ -110,10 +111,10 @@ def connected(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
     cores = physical_cores()
     half = max(1, cores // 2)
     with servers(args.model, args.ctx, [(4, cores), (2, half), (2, half)]) as urls:
-        configs: dict[str, dict[str, Any]] = {
-            "1 server -np 4, --concurrency 1": {"server_url": urls[0], "concurrency": 1},
-            "1 server -np 4, --concurrency 4": {"server_url": urls[0], "concurrency": 4},
-            f"2 servers -np 2 -t {half}, 2 URLs": {"server_url": urls[1:]},
+        configs: dict[str, RuntimeOptions] = {
+            "1 server -np 4, --concurrency 1": RuntimeOptions(server_url=urls[0], concurrency=1),
+            "1 server -np 4, --concurrency 4": RuntimeOptions(server_url=urls[0], concurrency=4),
+            f"2 servers -np 2 -t {half}, 2 URLs": RuntimeOptions(server_url=urls[1:]),
         }
         print(
             f"model {args.model}, {len(rows)} inputs from {args.input.name}, metric "
@@ -123,7 +124,9 @@ def connected(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
         verdicts: dict[str, list[tuple[Any, ...]]] = {}
         for round_number in range(args.rounds):
             for name, how in configs.items():
-                with Judge(args.model, args.metric, max_tokens=args.max_tokens, **how) as judge:
+                with Judge(
+                    args.model, args.metric, max_tokens=args.max_tokens, runtime=how
+                ) as judge:
                     started = time.perf_counter()
                     results = list(judge.evaluate_many(rows, return_exceptions=True))
                     rate = 60 * len(rows) / (time.perf_counter() - started)
@@ -162,10 +165,10 @@ def main() -> None:
     if args.connected:
         connected(args, rows)
         return
-    configs: dict[str, dict[str, Any]] = {
-        "in-process": {"runtime": "inprocess", "slots": 1},
-        "server, 1 slot": {"runtime": "server", "slots": 1},
-        "server, 4 slots": {"runtime": "server", "slots": 4},
+    configs: dict[str, RuntimeOptions] = {
+        "in-process": RuntimeOptions(runtime="inprocess", slots=1),
+        "server, 1 slot": RuntimeOptions(runtime="server", slots=1),
+        "server, 4 slots": RuntimeOptions(runtime="server", slots=4),
     }
     print(
         f"model {args.model}, {len(rows)} inputs from {args.input.name}, metric {args.metric}, "
@@ -175,7 +178,7 @@ def main() -> None:
     verdicts: dict[str, list[tuple[Any, ...]]] = {}
     for round_number in range(args.rounds):
         for name, how in configs.items():
-            results, rate = run(args, rows, **how)
+            results, rate = run(args, rows, how)
             rates[name].append(rate)
             verdicts.setdefault(name, [verdict(r) for r in results])
             print(f"  round {round_number + 1}: {name:<16} {rate:6.1f} judgments/min")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from edgejudge import Judge
+from edgejudge import Judge, RuntimeOptions
 from edgejudge.core import formats as F
 from edgejudge.core.formats.regex import gbnf_to_regex
 from edgejudge.core.presets import PRESETS
@@ -59,7 +59,7 @@ def test_a_grammar_engine_gets_the_grammar_in_its_own_field_and_its_verdict_is_e
     stand_ins: list[StandIn], name: str
 ) -> None:
     server = engine(stand_ins, name)
-    with Judge(None, METRIC, server_url=server.url) as judge:
+    with Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url)) as judge:
         assert judge.runtime.enforces_grammar
         result = judge.evaluate(CASE)
     assert (result.score, result.enforced) == (4, True)
@@ -80,7 +80,7 @@ def test_an_engine_that_ignores_the_grammar_field_is_refused_in_one_line(
 ) -> None:
     server = engine(stand_ins, name, ignore_grammar=True)
     with pytest.raises(ServerError) as caught:
-        Judge(None, METRIC, server_url=server.url)
+        Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url))
     text = str(caught.value)
     assert "\n" not in text and "does not apply the grammar" in text
     assert "--allow-unconstrained" in text
@@ -92,9 +92,11 @@ def test_ollama_has_no_grammar_field_so_it_runs_only_when_allowed_and_says_so(
 ) -> None:
     server = engine(stand_ins, "ollama")
     with pytest.raises(ServerError, match="Ollama .* has no grammar field"):
-        Judge(None, METRIC, server_url=server.url)
+        Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url))
     assert server.requests == []  # no probe is sent: there is no field to probe
-    with Judge(None, METRIC, server_url=server.url, allow_unconstrained=True) as judge:
+    with Judge(
+        None, METRIC, runtime=RuntimeOptions(server_url=server.url, allow_unconstrained=True)
+    ) as judge:
         result = judge.evaluate(CASE)
     assert (result.score, result.enforced) == (4, False)
     assert result.to_dict()["enforced"] is False
@@ -107,7 +109,7 @@ def test_an_unknown_openai_server_is_refused_without_allow_unconstrained(
 ) -> None:
     server = engine(stand_ins, "vllm")
     with pytest.raises(ServerError, match="any OpenAI-compatible server .* has no grammar field"):
-        Judge(None, METRIC, server_url=server.url, engine="openai")
+        Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url, engine="openai"))
 
 
 def test_the_regex_for_tgi_admits_exactly_the_family_answers() -> None:
@@ -136,7 +138,7 @@ def test_a_batch_survives_503s_dropped_connections_and_a_restart_with_every_row_
     monkeypatch.setattr(http, "LONGEST_PAUSE", 0.5)  # the backoff's shape, in less time
     server = engine(stand_ins, "vllm")
     rows = [{**CASE, "id": i} for i in range(8)]
-    with Judge(None, METRIC, server_url=server.url, concurrency=3) as judge:
+    with Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url, concurrency=3)) as judge:
         server.busy, server.drops = 3, 2  # after the probe: faults mid-batch
 
         def restart_soon() -> None:
@@ -159,17 +161,19 @@ def test_a_wrong_api_key_is_one_line_that_does_not_show_the_key(
 ) -> None:
     server = engine(stand_ins, "sglang", key="right-key")
     with pytest.raises(ServerError) as caught:
-        Judge(None, METRIC, server_url=server.url, api_key="wrong-key-123")
+        Judge(None, METRIC, runtime=RuntimeOptions(server_url=server.url, api_key="wrong-key-123"))
     text = str(caught.value)
     assert "refused the API key" in text and "wrong-key-123" not in text and "\n" not in text
-    with Judge(None, METRIC, server_url=server.url, api_key="right-key") as judge:
+    with Judge(
+        None, METRIC, runtime=RuntimeOptions(server_url=server.url, api_key="right-key")
+    ) as judge:
         assert judge.evaluate(CASE).score == 4
 
 
 def test_several_urls_spread_one_batch_over_every_server(stand_ins: list[StandIn]) -> None:
     servers = [engine(stand_ins, "sglang"), engine(stand_ins, "sglang")]
     rows = [{**CASE, "id": i} for i in range(12)]
-    with Judge(None, METRIC, server_url=[s.url for s in servers]) as judge:
+    with Judge(None, METRIC, runtime=RuntimeOptions(server_url=[s.url for s in servers])) as judge:
         assert judge.slots == 12  # 6 reported by each
         results = list(judge.evaluate_many(rows))
     assert len(results) == 12 and all(r.score == 4 for r in results)
@@ -208,5 +212,9 @@ def test_an_engine_url_where_nothing_answers_is_one_line_at_once() -> None:
 
     started = time.monotonic()
     with pytest.raises(ServerError, match="cannot reach the server"):
-        Judge(None, METRIC, server_url=f"http://127.0.0.1:{free_port()}", engine="vllm")
+        Judge(
+            None,
+            METRIC,
+            runtime=RuntimeOptions(server_url=f"http://127.0.0.1:{free_port()}", engine="vllm"),
+        )
     assert time.monotonic() - started < 10  # not the two minutes a running batch waits

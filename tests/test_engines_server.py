@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from edgejudge import RuntimeOptions
 from edgejudge.judging.judge import Judge, JudgeResult
 from edgejudge.runtime.llama_server.process import free_port
 from edgejudge.runtime.numerics import PARITY_ARGS
@@ -89,13 +90,16 @@ def _seen(results: list[JudgeResult]) -> list[tuple[Any, ...]]:
 def test_native_and_chat_endpoints_give_the_in_process_verdicts_and_probabilities(
     servers: list[str], instruct_path: Path
 ) -> None:
-    with Judge(instruct_path, METRIC, max_tokens=BUDGET, slots=1) as judge:
+    with Judge(instruct_path, METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(slots=1)) as judge:
         expected = _seen(list(judge.evaluate_many(ROWS)))
     assert detect(servers[0], api_key=None) == "llama-server"
     for engine in ("llama-server", "llama-server-chat"):
         # One request at a time: side-by-side slots may change the floats (see README).
         with Judge(
-            None, METRIC, server_url=servers[0], engine=engine, max_tokens=BUDGET, concurrency=1
+            None,
+            METRIC,
+            max_tokens=BUDGET,
+            runtime=RuntimeOptions(server_url=servers[0], engine=engine, concurrency=1),
         ) as judge:
             if engine == "llama-server-chat":
                 assert isinstance(judge.runtime, EngineRuntime)
@@ -113,9 +117,16 @@ def test_native_and_chat_endpoints_give_the_in_process_verdicts_and_probabilitie
 
 
 def test_two_servers_share_one_batch_and_agree_with_one(servers: list[str]) -> None:
-    with Judge(None, METRIC, server_url=servers[:1], max_tokens=BUDGET, concurrency=1) as judge:
+    with Judge(
+        None,
+        METRIC,
+        max_tokens=BUDGET,
+        runtime=RuntimeOptions(server_url=servers[:1], concurrency=1),
+    ) as judge:
         one = _seen(list(judge.evaluate_many(ROWS)))
-    with Judge(None, METRIC, server_url=servers, max_tokens=BUDGET, concurrency=1) as judge:
+    with Judge(
+        None, METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(server_url=servers, concurrency=1)
+    ) as judge:
         assert isinstance(judge.runtime, Pool) and judge.slots == 2
         both = list(judge.evaluate_many(ROWS))
     assert [(s, raw) for s, raw, _ in _seen(both)] == [(s, raw) for s, raw, _ in one]
@@ -130,7 +141,9 @@ def test_a_server_killed_mid_batch_and_brought_back_finishes_the_batch_with_ever
     process, url = _start(llama_server, instruct_path)
     port = int(url.rsplit(":", 1)[1])
     try:
-        with Judge(None, METRIC, server_url=url, max_tokens=BUDGET, concurrency=1) as judge:
+        with Judge(
+            None, METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(server_url=url, concurrency=1)
+        ) as judge:
             unbroken = _seen(list(judge.evaluate_many(ROWS)))
             got: list[JudgeResult] = []
             for result in judge.evaluate_many(ROWS):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edgejudge import Judge
+from edgejudge import Judge, RuntimeOptions
 from edgejudge.judging.batch import read_results
 from edgejudge.meta_eval.run import meta_evaluate
 from tests.support.cli import interrupt_batch, run_cli
@@ -89,7 +89,9 @@ def test_interrupted_and_resumed_equals_uninterrupted(
     # The Python API: the same numbers, judged as the CLI did, one at a time (side by side in
     # one llama.cpp batch the floats may differ slightly: README, Determinism).
     api = labelled_copy(tmp_path / "api")
-    with Judge(model="demo", metric=METRIC, max_tokens=MAX_TOKENS, slots=1) as judge:
+    with Judge(
+        model="demo", metric=METRIC, max_tokens=MAX_TOKENS, runtime=RuntimeOptions(slots=1)
+    ) as judge:
         got = meta_evaluate(api, METRIC, judges=[judge]).fields()
     assert without_sources(got) == without_sources(expected)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from edgejudge import RuntimeOptions
 from edgejudge.errors import ServerError
 from edgejudge.judging import batch
 from edgejudge.judging.judge import Judge, JudgeResult
@@ -75,7 +76,9 @@ def test_start_judge_stop_leaves_no_process(server_env: Path, ten: list[dict[str
 def test_the_same_ten_inputs_get_the_same_verdicts_in_process_and_through_the_server(
     server_env: Path, ten: list[dict[str, Any]]
 ) -> None:
-    with Judge("demo", METRIC, runtime="inprocess", slots=1, max_tokens=BUDGET) as judge:
+    with Judge(
+        "demo", METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(runtime="inprocess", slots=1)
+    ) as judge:
         local = [_verdict(r) for r in judge.evaluate_many(ten)]  # type: ignore[arg-type]
     with Judge("demo", METRIC, runtime="server", max_tokens=BUDGET) as judge:
         served = [_verdict(r) for r in judge.evaluate_many(ten)]  # type: ignore[arg-type]
@@ -87,7 +90,10 @@ def test_four_slots_keep_four_judgments_in_flight(
     server_env: Path, ten: list[dict[str, Any]]
 ) -> None:
     with Judge(
-        "demo", METRIC, runtime="server", slots=4, context_length=2048, max_tokens=24
+        "demo",
+        METRIC,
+        max_tokens=24,
+        runtime=RuntimeOptions(runtime="server", slots=4, context_length=2048),
     ) as judge:
         runtime = judge.runtime
         assert runtime.slots == 4 and judge.slots == 4  # type: ignore[attr-defined]
@@ -147,7 +153,9 @@ def test_a_server_killed_mid_batch_is_restarted_and_the_rows_in_flight_retried(
 ) -> None:
     out = tmp_path / "out.jsonl"
     rows = batch.read_rows(FAITHFULNESS)[:10]
-    with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
+    with Judge(
+        "demo", METRIC, max_tokens=24, runtime=RuntimeOptions(runtime="server", slots=2)
+    ) as judge:
         first_port = judge.runtime.url  # type: ignore[attr-defined]
         killer = _kill_server_after(judge, 2, out, kills=1)
         with batch.BatchOutput(out) as output:
@@ -165,7 +173,9 @@ def test_a_server_that_dies_again_stops_the_batch_keeping_every_finished_row(
 ) -> None:
     out = tmp_path / "out.jsonl"
     rows = batch.read_rows(FAITHFULNESS)[:10]
-    with Judge("demo", METRIC, runtime="server", slots=2, max_tokens=24) as judge:
+    with Judge(
+        "demo", METRIC, max_tokens=24, runtime=RuntimeOptions(runtime="server", slots=2)
+    ) as judge:
         killer = _kill_server_after(judge, 2, out, kills=2)
         with (
             pytest.raises(ServerError, match="failed again after a restart"),
@@ -241,7 +251,9 @@ def test_a_llamafile_from_the_catalog_runs_as_a_server_with_llamafile_flags(
         '[models.tiny-llamafile]\nkind = "llamafile"\nfamily = "flow-judge"\nsource = "path"\n'
         f'path = "{stand_in}"\ncontext_length = 2048\n'
     )
-    with Judge("tiny-llamafile", METRIC, max_tokens=16, n_threads=1) as judge:  # no runtime=
+    with Judge(
+        "tiny-llamafile", METRIC, max_tokens=16, runtime=RuntimeOptions(n_threads=1)
+    ) as judge:  # no runtime=
         assert isinstance(judge.runtime, ServerRuntime)
         result = judge.evaluate({"query": "q", "context": "c", "response": "r"})
         assert 1 <= result.score <= 5 and result.model == "tiny-llamafile"
@@ -290,15 +302,24 @@ def shared_server(server_env: Path, demo_path: Path) -> Iterator[str]:
 def test_a_server_at_a_url_judges_with_a_bearer_key(
     shared_server: str, ten: list[dict[str, Any]]
 ) -> None:
-    with Judge(None, METRIC, server_url=shared_server, api_key="s3cret", max_tokens=16) as judge:
+    with Judge(
+        None,
+        METRIC,
+        max_tokens=16,
+        runtime=RuntimeOptions(server_url=shared_server, api_key="s3cret"),
+    ) as judge:
         assert judge.slots == 2 and judge.runtime.context_length == 2048
         assert judge.runtime.model_name == "gemma-3-270m-q4_k_m.gguf"
         assert 1 <= judge.evaluate(ten[0]).score <= 5
     assert "127.0.0.1" in shared_server  # closing the judge did not stop someone else's server
     with pytest.raises(ServerError, match="refused the API key"):
-        Judge(None, METRIC, server_url=shared_server, api_key="wrong")
+        Judge(None, METRIC, runtime=RuntimeOptions(server_url=shared_server, api_key="wrong"))
     with pytest.raises(ServerError, match="serves 'gemma-3-270m-q4_k_m.gguf', not"):
-        Judge("flow-judge-v0.1", METRIC, server_url=shared_server, api_key="s3cret")
+        Judge(
+            "flow-judge-v0.1",
+            METRIC,
+            runtime=RuntimeOptions(server_url=shared_server, api_key="s3cret"),
+        )
 
 
 # -- the TUI ------------------------------------------------------------------------------

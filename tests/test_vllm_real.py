@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edgejudge import RuntimeOptions
 from edgejudge.judging.judge import Judge
 from edgejudge.runtime.serving.remote import EngineRuntime, detect
 from tests.support.cases import TEN_FAITHFULNESS
@@ -35,9 +36,11 @@ def test_real_vllm_is_detected_probed_and_judges_with_the_grammar_and_probabilit
 ) -> None:
     assert URL is not None
     assert detect(URL, api_key=None) == "vllm"
-    with Judge(instruct_path, METRIC, max_tokens=BUDGET, slots=1) as judge:
+    with Judge(instruct_path, METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(slots=1)) as judge:
         local = list(judge.evaluate_many(ROWS))
-    with Judge(None, METRIC, server_url=URL, max_tokens=BUDGET, concurrency=1) as judge:
+    with Judge(
+        None, METRIC, max_tokens=BUDGET, runtime=RuntimeOptions(server_url=URL, concurrency=1)
+    ) as judge:
         assert isinstance(judge.runtime, EngineRuntime) and judge.runtime.enforces_grammar
         remote = list(judge.evaluate_many(ROWS))
     for there, here in zip(remote, local, strict=True):

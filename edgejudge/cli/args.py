@@ -17,9 +17,9 @@ from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
 from edgejudge.io.metric_files import resolve_any_metric, resolve_metric
 from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS, resolve_metrics
-from edgejudge.judging.runtime_choice import RUNTIMES, RuntimeOptions
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
+from edgejudge.runtime.options import RUNTIMES, RuntimeOptions
 from edgejudge.runtime.serving.profiles import ENGINE_NAMES
 from edgejudge.runtime.serving.remote import DEFAULT_CONCURRENCY
 
@@ -315,7 +315,8 @@ def any_metric(args: argparse.Namespace) -> AnyMetric:
 
 
 def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
-    """What `runtime_options` parsed."""
+    """What `runtime_options` parsed, with what `model_options` parsed of the runtime (a
+    command without them leaves those options at their defaults)."""
     return RuntimeOptions(
         runtime=args.runtime,
         server_url=tuple(args.server_url) if args.server_url else None,
@@ -327,6 +328,10 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
         concurrency=args.concurrency,
         served_model=args.served_model,
         allow_unconstrained=args.allow_unconstrained,
+        context_length=getattr(args, "ctx", None),
+        n_threads=getattr(args, "threads", None),
+        n_gpu_layers=getattr(args, "gpu_layers", None),
+        verbose=getattr(args, "verbose", False),
     )
 
 

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -86,13 +85,6 @@ def open_judge(parsed: argparse.Namespace, metric: AnyMetric | list[AnyMetric]) 
     """The `Judge` the model options describe (the model loads here)."""
     if not parsed.model and not parsed.server_url:
         raise InputError("name a model with --model (or use a server with --server-url)")
-    options = replace(
-        args.parsed_runtime(parsed),
-        context_length=parsed.ctx,
-        n_threads=parsed.threads,
-        n_gpu_layers=parsed.gpu_layers,
-        verbose=parsed.verbose,
-    )
     judge = Judge(
         model=parsed.model,
         metric=metric,
@@ -104,7 +96,7 @@ def open_judge(parsed: argparse.Namespace, metric: AnyMetric | list[AnyMetric]) 
         probabilities=not parsed.no_probabilities,
         family=parsed.family,
         download=parsed.pull,
-        **options.judge_arguments(),
+        runtime=args.parsed_runtime(parsed),
     )
     if parsed.sampling != "greedy":
         print(f"sampling: {judge.sampling_note}", file=sys.stderr)

@@ -9,6 +9,7 @@ from edgejudge.core.metrics import Metric
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.result import JudgeResult
 from edgejudge.meta_eval.labels import LabelError, read_label
+from edgejudge.runtime.options import RuntimeOptions
 
 
 def open_judge(
@@ -27,7 +28,8 @@ def open_judge(
     if judge is None:
         if model is None and server_url is None:
             raise ValueError(f"{owner} needs {model_option}= (or server_url=, or judge=)")
-        judge = Judge(model, metric, max_tokens=max_tokens, server_url=server_url)
+        options = RuntimeOptions(server_url=server_url)
+        judge = Judge(model, metric, max_tokens=max_tokens, runtime=options)
     if not isinstance(judge.metric, Metric):
         raise ValueError(f"{judge.metric.name} compares two answers; {owner} judges one")
     return judge, judge.metric

@@ -144,6 +144,7 @@ class JudgeSession:
 
     def _open(self, metric: AnyMetric) -> Judge:
         from edgejudge.judging.judge import Judge
+        from edgejudge.runtime.options import RuntimeOptions
 
         model, server = self.option("model"), self.option("server-url")
         if model is None and server is None:
@@ -154,16 +155,19 @@ class JudgeSession:
         from edgejudge.errors import EdgeJudgeError
 
         try:
-            return Judge(
-                model,
-                metric,
-                max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
-                family=self.option("family"),
+            options = RuntimeOptions(
                 runtime=self.option("runtime"),
                 server_url=server,
                 slots=self.option("slots"),
                 context_length=self.option("ctx") or (None if server else DEFAULT_CTX),
                 n_threads=self.option("threads"),
+            )
+            return Judge(
+                model,
+                metric,
+                max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
+                family=self.option("family"),
+                runtime=options,
             )
         except EdgeJudgeError as exc:  # a missing or broken model: its message says it all
             problem = str(exc)

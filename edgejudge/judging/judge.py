@@ -41,15 +41,11 @@ from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.pipeline import Pipeline
 from edgejudge.judging.result import JudgeResult
-from edgejudge.judging.runtime_choice import (
-    RuntimeName,
-    RuntimeOptions,
-    catalog_entry,
-    open_runtime,
-)
+from edgejudge.judging.runtime_choice import as_options, catalog_entry, open_runtime
 from edgejudge.judging.scheduler import as_completed
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Runtime, Sampling
+from edgejudge.runtime.options import RuntimeName, RuntimeOptions
 
 DEFAULT_MAX_TOKENS = 512
 SAMPLINGS = ("greedy", "authors")
@@ -180,49 +176,31 @@ class Judge:
         model: str | os.PathLike[str] | None,
         metric: MetricArg | Sequence[MetricArg],
         *,
-        runtime: Runtime | RuntimeName | None = None,
+        runtime: RuntimeOptions | RuntimeName | Runtime | None = None,
         family: str | None = None,
-        context_length: int | None = None,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
         max_tokens: int = DEFAULT_MAX_TOKENS,
         temperature: float = 0.0,
         seed: int = 0,
         grammar: bool = True,
         sampling: str = "greedy",
         probabilities: bool = True,
-        verbose: bool = False,
         download: bool = False,
-        server_url: str | Sequence[str] | None = None,
-        api_key: str | None = None,
-        slots: int | None = None,
-        prefix_cache_mib: int | None = None,
-        llama_server: str | os.PathLike[str] | None = None,
-        engine: str | None = None,
-        concurrency: int | None = None,
-        served_model: str | None = None,
-        allow_unconstrained: bool = False,
+        **deprecated: Any,
     ) -> None:
         """Open `model` (a catalog name or a file) to judge with `metric`: one metric, or a
         list of single-answer metrics the model's family can express, each input then
         judged on each (`evaluate_metrics`, `tasks_as_completed`; `for_metric` gives the
         judge of one of them, on the same loaded model).
 
-        `runtime` is "inprocess" (llama-cpp-python in this process), "server" (a llama.cpp
-        server edgejudge starts; `llama_server` names the binary), a `Runtime` object, or
-        None: a llamafile runs as a server, a GGUF file in-process. `slots` is how many
-        judgments `evaluate_many` runs at once: decoded together in one batch in-process
-        (default 1 on a CPU, 4 on a GPU), parallel requests to a server (default 1).
-        `prefix_cache_mib` is the in-process memory for prompt heads kept between judgments
-        (default 1024; 0 evaluates every prompt in full); verdicts never depend on it.
-        `server_url` uses a server someone else runs, or a list of them serving the same
-        model, one batch spread over all (`model` may then be None; `api_key` is sent as a
-        bearer token to those URLs only): a llama.cpp server, or a serving engine (`engine`:
-        "vllm", "sglang", "tgi", "ollama", "openai", "llama-server-chat"; None detects it)
-        that applies the model's chat template itself. `concurrency` is the requests in
-        flight per URL (default: the slots the server reports); `served_model` the engine's
-        name for the model. An engine that does not apply the verdict grammar is refused
-        unless `allow_unconstrained`.
+        `runtime` says where the model runs: a `RuntimeOptions` (which runtime, its slots,
+        context, threads, GPU layers, prefix cache, servers to use and how: see its fields),
+        "inprocess" or "server" (those options at their defaults), a `Runtime` object already
+        open (the judge then does not close it), or None: a llamafile runs as a server, a GGUF
+        file in-process. `RuntimeOptions.slots` is how many judgments `evaluate_many` runs at
+        once; `RuntimeOptions.server_url` a server someone else runs, or a list of them
+        serving the same model (`model` may then be None). The runtime options once given as
+        keyword arguments here (`n_threads=`, `slots=`, `server_url=`, ...) still work, with
+        a `DeprecationWarning`, for one release.
 
         A catalog model that is not on disk is downloaded only when `download` is True;
         otherwise `ModelNotFoundError` says how to get it. `family` overrides the catalog's
@@ -246,7 +224,8 @@ class Judge:
             raise ValueError("max_tokens must be at least 1")
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
-        self._owns_runtime = runtime is None or isinstance(runtime, str)
+        options = as_options(runtime, deprecated)
+        self._owns_runtime = options is not None
         # The format is checked before the (slow) model load.
         self.format = format_for(model if self._owns_runtime else None, family)
         self.max_tokens = max_tokens
@@ -255,24 +234,9 @@ class Judge:
             self._bind(other)
         self._bind(metrics[0])
         self.judges: dict[str, Judge] = {metrics[0].name: self}
-        if runtime is None or isinstance(runtime, str):  # as _owns_runtime, for the type checker
-            options = RuntimeOptions(
-                runtime=runtime,
-                server_url=server_url,
-                api_key=api_key,
-                slots=slots,
-                prefix_cache_mib=prefix_cache_mib,
-                llama_server=llama_server,
-                engine=engine,
-                concurrency=concurrency,
-                served_model=served_model,
-                allow_unconstrained=allow_unconstrained,
-                context_length=context_length,
-                n_gpu_layers=n_gpu_layers,
-                n_threads=n_threads,
-                verbose=verbose,
-            )
+        if options is not None:
             runtime = open_runtime(model, options, download=download)
+        assert runtime is not None and not isinstance(runtime, str | RuntimeOptions)
         self.runtime = runtime
         self.sampling, self.sampling_note = _sampling(
             self.format, sampling, temperature=temperature, seed=seed

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,36 +21,9 @@ from edgejudge.models.catalog import ModelEntry, find_entry
 from edgejudge.models.resolve import LocalModel, looks_like_path, resolve_model
 from edgejudge.runtime.base import Runtime
 from edgejudge.runtime.limits import bounded_threads, check_context
+from edgejudge.runtime.options import FIELDS, RUNTIMES, RuntimeName, RuntimeOptions
 
-RuntimeName = Literal["inprocess", "server"]
-RUNTIMES: tuple[RuntimeName, ...] = ("inprocess", "server")
 LLAMAFILE_SUFFIXES = (".llamafile", ".exe")
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    """How to run a model; every field has a default that suits a laptop."""
-
-    runtime: RuntimeName | None = None  # None: a llamafile runs as a server, the rest in-process
-    # A server someone else runs, or several serving the same model (one batch over all).
-    server_url: str | Sequence[str] | None = None
-    api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
-    # judgments at once; None: in-process 1 on a CPU, 4 on a GPU; 1 for a server (-np)
-    slots: int | None = None
-    prefix_cache_mib: int | None = None  # in-process head cache; None: 1024, 0: off
-    engine: str | None = None  # what serves server_url (engines.ENGINE_NAMES); None: detect
-    concurrency: int | None = None  # requests in flight per server URL; None: its slots
-    served_model: str | None = None  # the engine's name for the model; None: the one it serves
-    allow_unconstrained: bool = False  # judge through an engine that ignores the grammar
-    llama_server: str | os.PathLike[str] | None = None
-    context_length: int | None = None
-    n_gpu_layers: int | None = None
-    n_threads: int | None = None
-    verbose: bool = False
-
-    def judge_arguments(self) -> dict[str, Any]:
-        """These options as `Judge` keyword arguments (the names are the same)."""
-        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def kind_of(local: LocalModel) -> Literal["gguf", "llamafile"]:
@@ -59,6 +31,30 @@ def kind_of(local: LocalModel) -> Literal["gguf", "llamafile"]:
     if local.entry is not None:
         return local.entry.kind
     return "llamafile" if local.path.suffix.lower() in LLAMAFILE_SUFFIXES else "gguf"
+
+
+def as_options(
+    runtime: RuntimeOptions | RuntimeName | Runtime | None, deprecated: dict[str, Any]
+) -> RuntimeOptions | None:
+    """The options a judge opens its runtime with: `runtime` as given (a name: the defaults
+    for it), with the runtime options once given as `Judge` keyword arguments (deprecated)
+    laid over it; None for a runtime already open, which those arguments never reached."""
+    unknown = sorted(set(deprecated) - set(FIELDS))
+    if unknown:
+        raise TypeError(f"Judge() got an unexpected keyword argument {unknown[0]!r}")
+    if deprecated:
+        given = ", ".join(f"{name}=" for name in deprecated)
+        warnings.warn(
+            f"Judge({given}...) is deprecated and goes in the next release: pass "
+            f"runtime=RuntimeOptions({given}...) (from edgejudge import RuntimeOptions)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    if runtime is None or isinstance(runtime, str):
+        return RuntimeOptions(runtime=runtime, **deprecated)  # type: ignore[arg-type]
+    if isinstance(runtime, RuntimeOptions):
+        return replace(runtime, **deprecated)
+    return None
 
 
 def choose(local: LocalModel | None, options: RuntimeOptions) -> RuntimeName:

@@ -22,8 +22,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from edgejudge.judging.runtime_choice import RuntimeOptions
 from edgejudge.models.catalog import ModelEntry, load_catalog
+from edgejudge.runtime.options import RuntimeOptions
 from edgejudge.system.doctor import Report
 from edgejudge.tui.batch_pane import BatchPane
 from edgejudge.tui.judge_pane import JudgePane

@@ -14,7 +14,7 @@ from typing import Any
 
 from edgejudge.core.metrics import AnyMetric
 from edgejudge.judging.judge import Judge
-from edgejudge.judging.runtime_choice import RuntimeOptions
+from edgejudge.runtime.options import RuntimeOptions
 
 AUTO = "auto"
 # The runtime picker's choices: (label, value). "server:N" is a server with N slots.
@@ -84,7 +84,7 @@ class ModelSession:
         with self._lock:
             if self._judge is None or self._model != model:
                 self._close()
-                self._judge = Judge(model, metric, **self.options.judge_arguments())
+                self._judge = Judge(model, metric, runtime=self.options)
                 self._model = model
             return self._judge.with_metric(metric)
 
