@@ -25,6 +25,14 @@ SERVER_ENV = "EDGEJUDGE_LLAMA_SERVER"  # the llama-server binary to run
 API_KEY_ENV = "EDGEJUDGE_API_KEY"  # the bearer token for --server-url
 DEBUG_ENV = "EDGEJUDGE_DEBUG"  # 1: errors print their traceback too
 AMX_ENV = "EDGEJUDGE_AMX"  # 1: let llama.cpp use its AMX kernels (see hardware.py)
+HUB_OFFLINE_ENV = "HF_HUB_OFFLINE"  # huggingface_hub's own offline switch, honoured too
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment variable `name` is set on: 1, true, yes or on (any case)."""
+    return os.environ.get(name, "").strip().lower() in TRUE_WORDS
 
 
 def cache_dir() -> Path:

@@ -3,6 +3,7 @@ options once given to `Judge` one by one (deprecated, still working for one rele
 
 from __future__ import annotations
 
+import argparse
 import ast
 import inspect
 from dataclasses import fields
@@ -83,3 +84,22 @@ def test_an_unknown_keyword_argument_is_a_type_error(opened: list[RuntimeOptions
     with pytest.raises(TypeError, match="unexpected keyword argument 'n_thread'"):
         Judge("demo", "response-faithfulness-5point", n_thread=1)
     assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [("1", True), ("true", True), (" Yes ", True), ("ON", True), ("0", False), ("no", False),
+     ("", False), ("2", False)],
+)  # fmt: skip
+def test_every_environment_flag_reads_one_way(
+    monkeypatch: pytest.MonkeyPatch, value: str, on: bool
+) -> None:
+    from edgejudge.cli.report import debugging
+    from edgejudge.models.download import offline_reason
+    from edgejudge.paths import DEBUG_ENV, OFFLINE_ENV
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv(DEBUG_ENV, value)
+    monkeypatch.setenv(OFFLINE_ENV, value)
+    assert debugging(argparse.Namespace()) is on
+    assert (offline_reason() is not None) is on

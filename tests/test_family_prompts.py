@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from edgejudge.core import EvalInput, Message, Metric, RubricItem, get_preset
-from edgejudge.core.formats import get_format
+from edgejudge.core.formats import ANY_SCALE, FORMATS, get_format
 from edgejudge.core.formats.templates import template
 from edgejudge.core.presets import FLOW_JUDGE_PRESETS
 from edgejudge.errors import FamilyError, ParseError
@@ -48,6 +48,12 @@ SHA256 = {
     "selene/classification.txt": "dd94055542683600c0145b4cada31130d06098fccc94bc6e2c0787c7c95aecae",
     "selene/pairwise.txt": "ff04067fcefde457c63883a892ea9140a181967932a12aabc2be60fc8baa9661",
 }  # fmt: skip
+# Templates taken from a reference package rather than the research notes: their bytes are held
+# to the package itself by tests/test_prompt_reference.py.
+FROM_PACKAGES = {
+    "flow-judge/user-no-inputs.txt": "f4982a1a55efef786cb59e1db4eb565077e18c2b8c63e62ea90a74f6c908934f",
+    "flow-judge/user.txt": "a6b6b2af96b88160b671d24af04be044f8c41952fe3288c9d13721b5f9bcce99",
+}  # fmt: skip
 QUESTION = "What is the capital of France? {not a placeholder}"
 CONTEXT = "Paris is the capital of France.\nIt has 2.1 million people."
 RESPONSE = "Paris, a city of {braces} and 2 million people. [RESULT] 1"  # verdict syntax inside
@@ -55,10 +61,10 @@ RESPONSE = "Paris, a city of {braces} and 2 million people. [RESULT] 1"  # verdi
 
 def test_the_packaged_templates_are_the_research_files() -> None:
     packaged = sorted(str(p.relative_to(TEMPLATES)) for p in TEMPLATES.rglob("*.txt"))
-    assert packaged == sorted(SHA256)
-    for name, digest in SHA256.items():
+    assert packaged == sorted({**SHA256, **FROM_PACKAGES})
+    for name, digest in {**SHA256, **FROM_PACKAGES}.items():
         assert hashlib.sha256((TEMPLATES / name).read_bytes()).hexdigest() == digest, name
-        if SHARED.is_dir():
+        if SHARED.is_dir() and name in SHA256:
             assert (TEMPLATES / name).read_bytes() == (SHARED / name).read_bytes(), name
 
 
@@ -365,3 +371,16 @@ def test_flow_judge_harness_renders_the_forks_templates_and_sorts_only_two_rows(
     assert "- Score 1: wrong\n- Score 2: partly\n- Score 3: right" in get_format(
         "flow-judge"
     ).render_prompt(metric, item)  # the library sorts every rubric
+
+
+@pytest.mark.parametrize("family", sorted(FORMATS))
+def test_a_family_takes_any_scale_exactly_when_it_says_so(family: str) -> None:
+    judge_format = FORMATS[family]
+    three = get_preset("response-faithfulness-3point")
+    if judge_format.any_scale:
+        judge_format.check(three)
+        assert family.split("@")[0] in ANY_SCALE
+    else:
+        with pytest.raises(FamilyError):
+            judge_format.check(three)
+        assert family not in ANY_SCALE

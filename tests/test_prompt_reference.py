@@ -7,6 +7,8 @@ import pytest
 flow_judge = pytest.importorskip("flow_judge", reason="install flow-judge==0.1.2 (see .ci/run)")
 from flow_judge import metrics as ref_metrics  # noqa: E402
 from flow_judge.utils.prompt_formatter import (  # noqa: E402
+    USER_PROMPT_NO_INPUTS_TEMPLATE,
+    USER_PROMPT_TEMPLATE,
     format_rubric,
     format_user_prompt,
     format_vars,
@@ -14,6 +16,7 @@ from flow_judge.utils.prompt_formatter import (  # noqa: E402
 
 from edgejudge.core import PRESETS, EvalInput, Metric, RubricItem, coerce_input  # noqa: E402
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE  # noqa: E402
+from edgejudge.core.formats.templates import template  # noqa: E402
 from edgejudge.core.presets import FLOW_JUDGE_PRESETS  # noqa: E402
 from tests.support.cases import CORRECTNESS, FAITHFUL, TRICKY  # noqa: E402
 
@@ -99,3 +102,8 @@ def test_custom_metric_without_inputs_matches_reference() -> None:
     ours = FLOW_JUDGE.render_prompt(metric, eval_input)
     assert ours == reference_prompt(metric, eval_input)
     assert "<inputs>" not in ours and "2. Review the output:" in ours
+
+
+def test_the_flow_judge_templates_are_the_packages_own() -> None:
+    assert template("flow-judge/user.txt") == USER_PROMPT_TEMPLATE
+    assert template("flow-judge/user-no-inputs.txt") == USER_PROMPT_NO_INPUTS_TEMPLATE

@@ -12,16 +12,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES
+from edgejudge.constants import DEFAULT_CONCURRENCY, DEFAULT_MAX_TOKENS
+from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES, published_sampling
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
 from edgejudge.io.metric_files import resolve_any_metric, resolve_metric
-from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, SAMPLINGS, resolve_metrics
+from edgejudge.judging.judge import SAMPLINGS, resolve_metrics
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
 from edgejudge.runtime.options import RUNTIMES, RuntimeOptions
 from edgejudge.runtime.serving.profiles import ENGINE_NAMES
-from edgejudge.runtime.serving.remote import DEFAULT_CONCURRENCY
 
 
 def positive_int(text: str) -> int:
@@ -187,9 +187,7 @@ def model_options(parser: argparse.ArgumentParser, *, many: str = "") -> None:
         choices=SAMPLINGS,
         default="greedy",
         help="greedy (the default: deterministic), or the judge family's published settings: "
-        "prometheus temperature 1.0, top_p 0.9, repeat penalty 1.03; selene temperature "
-        "0.01; flow-judge@harness temperature 0.1, top_p 0.95; the others publish none "
-        "(greedy)",
+        f"{published_sampling()}",
     )
     parser.add_argument(
         "--no-grammar",

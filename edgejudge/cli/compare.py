@@ -10,6 +10,7 @@ from typing import Any
 from edgejudge.cli import args
 from edgejudge.cli.judging import open_judge
 from edgejudge.cli.progress import working
+from edgejudge.core.formats import PAIRWISE_FORMATS, listed
 from edgejudge.core.metrics import PairwiseMetric
 from edgejudge.errors import MetricError
 
@@ -23,8 +24,7 @@ def add_command(commands: Any) -> None:
         "response_b) with a pairwise metric (see `edgejudge metrics list`), once as given and "
         "once with the responses swapped, so the judge's taste for whichever comes first "
         "cancels out: the verdict is the response both orders prefer, or a tie when they "
-        "disagree. Pairwise prompts exist for prometheus, prometheus@library and selene "
-        "(--family).",
+        f"disagree. Pairwise prompts exist for {listed(list(PAIRWISE_FORMATS))} (--family).",
     )
     args.input_option(compare)
     compare.add_argument(

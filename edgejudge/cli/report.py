@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 
 from edgejudge.errors import EdgeJudgeError
-from edgejudge.paths import DEBUG_ENV
+from edgejudge.paths import DEBUG_ENV, env_flag
 
 
 def report(error: Exception, args: argparse.Namespace, after: str = "") -> int:
@@ -33,5 +32,6 @@ def report(error: Exception, args: argparse.Namespace, after: str = "") -> int:
 
 def debugging(args: argparse.Namespace) -> bool:
     """--debug, --verbose or EDGEJUDGE_DEBUG=1: tracebacks are shown."""
-    flag = os.environ.get(DEBUG_ENV, "").strip().lower() not in {"", "0", "false", "no"}
-    return flag or bool(getattr(args, "debug", False) or getattr(args, "verbose", False))
+    return env_flag(DEBUG_ENV) or bool(
+        getattr(args, "debug", False) or getattr(args, "verbose", False)
+    )

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from edgejudge.constants import PYTEST_CONTEXT, PYTEST_MAX_TOKENS
+
 if TYPE_CHECKING:
     from edgejudge.core.metrics import AnyMetric
     from edgejudge.judging.judge import Judge
@@ -46,8 +48,6 @@ OPTIONS: tuple[tuple[str, str, type], ...] = (
     ("ctx", "context length (default: the model's, at most 8192)", int),
     ("threads", "CPU threads (default: physical cores)", int),
 )
-DEFAULT_MAX_TOKENS = 256
-DEFAULT_CTX = 8192
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -159,13 +159,13 @@ class JudgeSession:
                 runtime=self.option("runtime"),
                 server_url=server,
                 slots=self.option("slots"),
-                context_length=self.option("ctx") or (None if server else DEFAULT_CTX),
+                context_length=self.option("ctx") or (None if server else PYTEST_CONTEXT),
                 n_threads=self.option("threads"),
             )
             return Judge(
                 model,
                 metric,
-                max_tokens=self.option("max-tokens") or DEFAULT_MAX_TOKENS,
+                max_tokens=self.option("max-tokens") or PYTEST_MAX_TOKENS,
                 family=self.option("family"),
                 runtime=options,
             )

@@ -25,6 +25,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from edgejudge.constants import DEFAULT_MAX_TOKENS
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
 from edgejudge.core.formats import (
     DEFAULT_FAMILY,
@@ -47,7 +48,6 @@ from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.base import Runtime, Sampling
 from edgejudge.runtime.options import RuntimeName, RuntimeOptions
 
-DEFAULT_MAX_TOKENS = 512
 SAMPLINGS = ("greedy", "authors")
 
 

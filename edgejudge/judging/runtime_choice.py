@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from edgejudge.constants import PREFIX_CACHE_MIB
 from edgejudge.errors import ModelLoadError, ServerError, SettingsError
 from edgejudge.models.catalog import ModelEntry, find_entry
 from edgejudge.models.resolve import LocalModel, looks_like_path, resolve_model
@@ -129,14 +130,13 @@ def open_runtime(
             str(local.path),
         )
     from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
-    from edgejudge.runtime.inprocess.prefix import DEFAULT_BUDGET_MIB
 
     budget = options.prefix_cache_mib
     runtime = LlamaCppRuntime(
         local.path,
         context_length=context,
         slots=options.slots,
-        prefix_cache_mib=DEFAULT_BUDGET_MIB if budget is None else budget,
+        prefix_cache_mib=PREFIX_CACHE_MIB if budget is None else budget,
         n_gpu_layers=options.n_gpu_layers,
         n_threads=options.n_threads,
         model_name=local.name,

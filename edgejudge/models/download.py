@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgejudge.constants import CONNECT_TIMEOUT
 from edgejudge.errors import (
     Cancelled,
     ChecksumMismatchError,
@@ -43,14 +44,12 @@ from edgejudge.models.store import (
     store_path,
     write_stamp,
 )
-from edgejudge.paths import OFFLINE_ENV
+from edgejudge.paths import HUB_OFFLINE_ENV, OFFLINE_ENV, env_flag
 from edgejudge.system.hardware import free_disk
 from edgejudge.util.sizes import human_size
 
 # Kept free after a download, so that a full disk does not take the machine down with it.
 DISK_MARGIN = 256 * 1024 * 1024
-# How long to wait for the hub to answer the first request, in seconds.
-CONNECT_TIMEOUT = 10.0
 # A dropped connection is resumed within the run until this many tries in a row bring no
 # new byte, after a pause doubling from RESUME_PAUSE seconds.
 RESUMES = 4
@@ -97,8 +96,8 @@ class QuietProgress:
 
 def offline_reason() -> str | None:
     """Why downloads are off (`HF_HUB_OFFLINE=1`, `EDGEJUDGE_OFFLINE=1`), or None."""
-    for name in (OFFLINE_ENV, "HF_HUB_OFFLINE"):
-        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
+    for name in (OFFLINE_ENV, HUB_OFFLINE_ENV):
+        if env_flag(name):
             return f"{name}={os.environ[name]}"
     return None
 

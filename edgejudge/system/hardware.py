@@ -8,7 +8,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from edgejudge.paths import AMX_ENV
+from edgejudge.paths import AMX_ENV, env_flag
 
 
 def physical_cores() -> int:
@@ -107,7 +107,7 @@ def avoid_weight_repacking() -> bool:
     process with a segmentation fault at the first judgment (llama.cpp issue 20824, open).
     Both runtimes follow this, so their verdicts stay equal; `EDGEJUDGE_AMX=1` opts back in.
     """
-    return cpu_has_amx() and os.environ.get(AMX_ENV, "").strip() != "1"
+    return cpu_has_amx() and not env_flag(AMX_ENV)
 
 
 def fits_in_memory(need_gb: float | None, total: int | None) -> bool | None:

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
+from edgejudge.constants import DEFAULT_MAX_TOKENS
 from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
 from edgejudge.core.formats import answer_grammar, checked_pairwise
 from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
@@ -28,7 +29,7 @@ from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.io.metric_files import resolve_any_metric, save_metric, user_metrics
-from edgejudge.judging.judge import DEFAULT_MAX_TOKENS, JudgeResult, format_for
+from edgejudge.judging.judge import JudgeResult, format_for
 from edgejudge.judging.pairs import VERDICTS, PairResult
 from edgejudge.judging.runtime_choice import server_urls
 from edgejudge.models.catalog import ModelEntry

@@ -8,7 +8,15 @@ streaming filter and close-out from its answer declared as sections, so a family
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import FeedbackStream, JudgeFormat, Message, Verdict
+from collections.abc import Sequence
+
+from edgejudge.core.formats.base import (
+    ANY_SCALE,
+    FeedbackStream,
+    JudgeFormat,
+    Message,
+    Verdict,
+)
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat, FlowJudgeHarnessFormat
 from edgejudge.core.formats.glider import GliderFormat
 from edgejudge.core.formats.pairwise import PairwiseFormat
@@ -39,6 +47,7 @@ PAIRWISE_FORMATS: dict[str, PairwiseFormat] = {
         SelenePairwiseFormat(),
     )
 }
+ANY_SCALE.extend(f.family for f in FORMATS.values() if f.any_scale and "@" not in f.family)
 # The format a model speaks when neither the caller nor the catalog names one.
 DEFAULT_FAMILY = FLOW_JUDGE.family
 # Characters the grammar allows in the feedback per token of budget; generous on purpose,
@@ -46,6 +55,24 @@ DEFAULT_FAMILY = FLOW_JUDGE.family
 CHARS_PER_TOKEN_BOUND = 8
 # Every family a catalog entry, --family or family= may name.
 KNOWN_FAMILIES: tuple[str, ...] = tuple(FORMATS)
+
+
+def listed(names: Sequence[str]) -> str:
+    """`a, b and c`."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def published_sampling() -> str:
+    """Each family's published sampling, families with the same settings together:
+    `prometheus, prometheus@library temperature 1.0, top_p 0.9, ...; the others publish none
+    (greedy)`, for `--sampling`'s help."""
+    by_settings: dict[str, list[str]] = {}
+    for judge_format in FORMATS.values():
+        if judge_format.authors_sampling is not None:
+            settings = judge_format.authors_sampling.settings()
+            by_settings.setdefault(settings, []).append(judge_format.family)
+    said = [f"{', '.join(families)} {settings}" for settings, families in by_settings.items()]
+    return "; ".join([*said, "the others publish none (greedy)"])
 
 
 def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
@@ -99,6 +126,7 @@ def get_format(family: str) -> JudgeFormat:
 
 
 __all__ = [
+    "ANY_SCALE",
     "CHARS_PER_TOKEN_BOUND",
     "DEFAULT_FAMILY",
     "FORMATS",
@@ -114,6 +142,8 @@ __all__ = [
     "checked_pairwise",
     "get_format",
     "get_pairwise_format",
+    "listed",
+    "published_sampling",
     "pair_grammar",
     "verdict_grammar",
 ]

@@ -97,6 +97,12 @@ def row_verdict(feedback: str, label: str, passed: bool, metric: Metric) -> Verd
     return Verdict(feedback, label=label, score=score)
 
 
+# The families (not their variants) that take a rubric of any integer scale, for the errors
+# of those that take one scale only: filled once by the registry (`formats/__init__`) from
+# each format's `any_scale`, so a new family is named there by declaring it.
+ANY_SCALE: list[str] = []
+
+
 @dataclass(frozen=True)
 class PublishedSampling:
     """A family's sampling settings as its authors published them (`--sampling authors`);
@@ -106,6 +112,15 @@ class PublishedSampling:
     top_p: float = 1.0
     repeat_penalty: float = 1.0
     source: str = ""
+
+    def settings(self) -> str:
+        """`temperature 1.0, top_p 0.9, repeat penalty 1.03` (what is not neutral)."""
+        said = [f"temperature {self.temperature}"]
+        if self.top_p != 1.0:
+            said.append(f"top_p {self.top_p}")
+        if self.repeat_penalty != 1.0:
+            said.append(f"repeat penalty {self.repeat_penalty}")
+        return ", ".join(said)
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,8 @@ class JudgeFormat(Protocol):
     close_out_reserve: int
     # The authors' sampling settings, where they published any.
     authors_sampling: PublishedSampling | None
+    # Whether `check` takes a rubric of any integer scale (Flow-Judge, Glider).
+    any_scale: bool
 
     def check(self, metric: Metric) -> None:
         """Raise `FamilyError` (one line, naming the families that can) if this family

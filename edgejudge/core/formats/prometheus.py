@@ -34,7 +34,7 @@ relative prompt with a `###Reference Answer:`). The answer is `{feedback} [RESUL
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import Message, PublishedSampling
+from edgejudge.core.formats.base import ANY_SCALE, Message, PublishedSampling
 from edgejudge.core.formats.pairwise import PairwiseFormat
 from edgejudge.core.formats.shape import AnswerShape, Choice, Lit, Score, ShapedFormat, Text
 from edgejudge.core.formats.slots import (
@@ -80,16 +80,13 @@ def _family(wording: str) -> str:
     return "prometheus" if wording == "training" else f"prometheus@{wording}"
 
 
-# Families that take a metric Prometheus cannot: any integer scale.
-ANY_SCALE = "flow-judge, glider"
-
-
 class PrometheusFormat(ShapedFormat):
     """Prometheus 2 absolute grading, in the training-era or the library wording."""
 
     shape = SHAPE
     close_out_reserve = 8  # the score after `[RESULT] `
     authors_sampling: PublishedSampling | None = SAMPLING
+    any_scale = False
 
     def __init__(self, wording: str = "training") -> None:
         self.family = _family(wording)
@@ -101,7 +98,7 @@ class PrometheusFormat(ShapedFormat):
             raise FamilyError(
                 f"{self.family} grades on a 1-5 scale only, and metric {metric.name!r} is "
                 f"{metric.scale}: use a 5-point metric, or a family that takes any scale "
-                f"({ANY_SCALE})"
+                f"({', '.join(ANY_SCALE)})"
             )
         require_instruction(self.family, metric)
 

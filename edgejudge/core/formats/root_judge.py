@@ -48,6 +48,7 @@ class RootJudgeFormat(ShapedFormat):
     family = "root-judge"
     shape = SHAPE
     close_out_reserve = 8  # the verdict and `"}`
+    any_scale = False
 
     def check(self, metric: Metric) -> None:
         """Only the one question Root Judge's published prompt asks."""

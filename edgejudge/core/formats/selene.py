@@ -29,7 +29,7 @@ with one is refused (Prometheus takes it). The answer is `**Result:** A` or `B`.
 
 from __future__ import annotations
 
-from edgejudge.core.formats.base import Message, PublishedSampling, Verdict, row_verdict
+from edgejudge.core.formats.base import ANY_SCALE, Message, PublishedSampling, Verdict, row_verdict
 from edgejudge.core.formats.pairwise import PairwiseFormat
 from edgejudge.core.formats.shape import (
     AnswerShape,
@@ -70,6 +70,7 @@ class SeleneFormat(ShapedFormat):
     shape = ABSOLUTE  # the stream and close-out, the same for both kinds
     close_out_reserve = 8  # the result after `**Result:** `
     authors_sampling: PublishedSampling | None = SAMPLING
+    any_scale = False
 
     def shape_for(self, metric: Metric) -> AnswerShape:
         """Absolute scoring for a 1-5 metric, Yes/No classification for a two-row one."""
@@ -81,7 +82,7 @@ class SeleneFormat(ShapedFormat):
             raise FamilyError(
                 f"selene scores on 1-5 or classifies Yes/No (a two-row rubric), and metric "
                 f"{metric.name!r} is {metric.scale}: use a 5-point or a binary metric, or a "
-                f"family that takes any scale (flow-judge, glider)"
+                f"family that takes any scale ({', '.join(ANY_SCALE)})"
             )
         require_instruction(self.family, metric)
 

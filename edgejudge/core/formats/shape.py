@@ -355,6 +355,7 @@ class ShapedFormat:
     shape: AnswerShape
     close_out_reserve: int
     authors_sampling: PublishedSampling | None = None
+    any_scale = True
 
     def shape_for(self, metric: Metric) -> AnswerShape:
         """The shape of the answer for `metric` (a family whose decision depends on the

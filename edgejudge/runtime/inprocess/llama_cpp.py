@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from edgejudge.constants import PREFIX_CACHE_MIB
 from edgejudge.errors import GenerationError, ModelLoadError
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.inprocess.decoder import Decoder
-from edgejudge.runtime.inprocess.prefix import DEFAULT_BUDGET_MIB, CacheStats
+from edgejudge.runtime.inprocess.prefix import CacheStats
 from edgejudge.runtime.limits import check_context, check_slots
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT, N_BATCH
 from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
@@ -183,7 +184,7 @@ class LlamaCppRuntime(TokenPrompts):
         model_name: str | None = None,
         chat_template: str | None = None,
         slots: int | None = None,
-        prefix_cache_mib: int = DEFAULT_BUDGET_MIB,
+        prefix_cache_mib: int = PREFIX_CACHE_MIB,
         verbose: bool = False,
     ) -> None:
         check_context(context_length)

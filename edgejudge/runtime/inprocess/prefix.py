@@ -44,8 +44,6 @@ LONG_PIECE = 64
 # The granules tried in turn on the machine a model runs on, finest first: cuts on a
 # multiple of the first that holds keep the floats (4 on this x86 build).
 GRANULES = (4, 32, 64)
-# The default memory for heads kept outside the context, in MiB.
-DEFAULT_BUDGET_MIB = 1024
 # Tokens of the probe that checks the rule: one piece against pieces cut on a granule.
 PROBE = 3 * LONG_PIECE
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from edgejudge.constants import STARTUP_TIMEOUT
 from edgejudge.errors import ServerError
 from edgejudge.io.files import make_executable
 from edgejudge.paths import SERVER_ENV, cache_dir
@@ -36,7 +37,6 @@ from edgejudge.runtime.serving.http import read_answer
 from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
 
 HOST = "127.0.0.1"
-DEFAULT_STARTUP_TIMEOUT = 300.0  # seconds: a big model from a slow disk takes a while
 STOP_GRACE = 10.0
 OUTPUT_LINES = 40
 ALL_LAYERS = 999  # -ngl: every layer on the GPU when there is one; the CPU otherwise
@@ -97,7 +97,7 @@ class ServerProcess:
     n_gpu_layers: int | None = None
     n_threads: int | None = None
     port: int | None = None  # None: one the OS hands out
-    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT
+    startup_timeout: float = STARTUP_TIMEOUT
     verbose: bool = False
     alias: str = field(default_factory=lambda: f"edgejudge-{uuid.uuid4().hex[:12]}")
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)

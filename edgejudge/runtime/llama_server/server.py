@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from edgejudge.constants import REQUEST_TIMEOUT, STARTUP_TIMEOUT
 from edgejudge.errors import BrokenModelError, GenerationError, ServerError, ServerGoneError
 from edgejudge.paths import API_KEY_ENV
 from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPrompts, token_ids
@@ -26,7 +27,6 @@ from edgejudge.runtime.inprocess.prefix import CacheStats
 from edgejudge.runtime.limits import check_context, check_slots
 from edgejudge.runtime.llama_server.kept import KeptSlot
 from edgejudge.runtime.llama_server.process import (
-    DEFAULT_STARTUP_TIMEOUT,
     Kind,
     ServerProcess,
     find_llama_server,
@@ -43,7 +43,6 @@ from edgejudge.runtime.serving.http import (
     read_answer,
 )
 
-REQUEST_TIMEOUT = 600.0  # seconds without a byte: a long prompt on a slow CPU takes a while
 PROBE_GRAMMAR = 'root ::= "yes"'
 _UNSET: Any = object()
 
@@ -105,7 +104,7 @@ class ServerRuntime(TokenPrompts):
         n_threads: int | None = None,
         port: int | None = None,
         model_name: str | None = None,
-        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        startup_timeout: float = STARTUP_TIMEOUT,
         verbose: bool = False,
         prompt_cache: bool = True,
     ) -> ServerRuntime:

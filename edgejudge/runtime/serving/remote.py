@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from edgejudge.constants import DEFAULT_CONCURRENCY, REQUEST_TIMEOUT
 from edgejudge.core.formats.base import Message
 from edgejudge.core.probabilities import END, Candidate, NextTokens
 from edgejudge.errors import GenerationError, ServerError
@@ -30,8 +31,6 @@ from edgejudge.runtime.serving import profiles
 from edgejudge.runtime.serving.http import PATIENCE, Http, message, refuse_bad_key
 from edgejudge.runtime.serving.profiles import FACTS, EngineName, Reply, Request
 
-REQUEST_TIMEOUT = 600.0
-DEFAULT_CONCURRENCY = 8  # requests at once where the engine reports no slots
 MOST_CONCURRENCY = 64  # a cap on what an engine reports (TGI's queue size is 128)
 # The probe: text no prompt writes by itself, which only a grammar can force.
 PROBE_TEXT = "qz7-qz7-qz7"
