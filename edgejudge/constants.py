@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+# The real judge a trial model's verdicts point to (`edgejudge models pull` it).
+FIRST_JUDGE = "flow-judge-v0.1"
+
 # Tokens a judge may write: room for a paragraph of feedback and the verdict.
 DEFAULT_MAX_TOKENS = 512
 # The pytest plugin's judge writes less (a test suite waits for every answer) and, in-process,

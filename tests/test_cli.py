@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgejudge.cli import main
+from edgejudge.cli.judging import trial_line
 from edgejudge.core import coerce_input, get_format, get_preset
 from edgejudge.judging.batch import finished_keys
 from tests.support.cases import FAITHFUL, TEN_FAITHFULNESS
@@ -137,6 +138,19 @@ def test_torn_last_line_is_dropped_and_errors_can_be_retried(tmp_path: Path) -> 
 
 
 @pytest.mark.model
+def test_only_a_trial_models_verdicts_point_to_a_real_judge(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for model in ("demo", "demo-instruct", "flow-judge-v0.1", "some/file.gguf", None):
+        trial_line(model)
+        err = capsys.readouterr().err
+        if model in ("demo", "demo-instruct"):
+            assert err.startswith(f"{model} is ") and err.count("\n") == 1
+            assert "edgejudge models pull flow-judge-v0.1 (2.39 GB, once)" in err
+        else:
+            assert err == ""
+
+
 def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> None:
     case = write_json(tmp_path / "case.json", FAITHFUL)
     common = [
@@ -153,6 +167,8 @@ def test_judge_prints_feedback_and_score(tmp_path: Path, demo_cache: Path) -> No
     text = run_cli(common, demo_cache)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith("Feedback:\n") and "Score: " in text.stdout
+    trial = text.stderr.splitlines()[-1]  # a demo's verdicts say what it is, and what to get
+    assert trial.startswith("demo is gemma-3-270m") and "models pull flow-judge-v0.1" in trial
     as_json = run_cli([*common, "--json"], demo_cache)
     assert as_json.returncode == 0, as_json.stderr
     result = json.loads(as_json.stdout)

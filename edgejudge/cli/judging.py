@@ -143,7 +143,26 @@ def _cmd_judge(parsed: argparse.Namespace) -> int:
                 print(f"{chr(10) if index else ''}== {metric.name} ==")
             _print_judgment(judge, item, metric)
         cache_line(whole, parsed)
+    trial_line(parsed.model)
     return 0
+
+
+def trial_line(model: str | None) -> None:
+    """Under a trial model's verdicts (the demos), one line on stderr: what it is, and the
+    command that gets a real judge."""
+    from edgejudge.constants import FIRST_JUDGE
+    from edgejudge.judging.runtime_choice import catalog_entry
+
+    entry = catalog_entry(model)
+    if entry is None or not entry.trial:
+        return
+    real = catalog_entry(FIRST_JUDGE)
+    size = f" ({real.size_gb} GB, once)" if real is not None and real.size_gb else ""
+    print(
+        f"{entry.name} is {entry.description}. A real judge reads the rubric and explains "
+        f"its score: edgejudge models pull {FIRST_JUDGE}{size}, then --model {FIRST_JUDGE}",
+        file=sys.stderr,
+    )
 
 
 def cache_line(judge: Judge, parsed: argparse.Namespace) -> None:

@@ -83,6 +83,9 @@ class ModelEntry(BaseModel):
     ram_gb: float | None = Field(default=None, gt=0)
     confirmed: bool = True  # False: the repo/file could not be checked against the hub
     note: str = ""
+    # A model that shows the machinery, not judgment (the demos): the CLI says so under its
+    # verdicts, with the command that gets a real judge.
+    trial: bool = False
 
     @field_validator("name")
     @classmethod
