@@ -40,7 +40,7 @@ from edgejudge.core import Metric
 from edgejudge.core.formats.base import JudgeFormat
 from edgejudge.errors import EdgeJudgeError, ParseError
 from edgejudge.judging.judge import JudgeResult
-from edgejudge.models.resolve import resolve_model
+from edgejudge.models.resolve import resolve
 from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.inprocess.llama_cpp import build_info, plain_llama
@@ -381,7 +381,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = args.input.read_text().splitlines()
     rows = [json.loads(line) for line in lines if line.strip()][: args.n]
-    path = resolve_model(args.model).path
+    path = resolve(args.model).path
     print(machine_line(args.threads))
     print(f"model {args.model} ({path.name}, {path.stat().st_size / MIB:.0f} MiB), "
           f"{len(rows)} inputs from {args.input.name}, metric {args.metric}, "

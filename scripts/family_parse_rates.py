@@ -24,6 +24,7 @@ from pathlib import Path
 from edgejudge import Judge, JudgeResult
 from edgejudge.errors import EdgeJudgeError
 from edgejudge.judging.runtime_choice import RuntimeOptions, open_runtime
+from edgejudge.models.resolve import identify
 
 ROOT = Path(__file__).resolve().parent.parent
 # (family, metric) pairs: each family with a metric over query, context and response.
@@ -55,7 +56,7 @@ def main() -> int:
     rows = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     for row in rows:
         row.pop("id", None)
-    runtime = open_runtime(args.model, RuntimeOptions(runtime="inprocess", slots=4))
+    runtime = open_runtime(identify(args.model), RuntimeOptions(runtime="inprocess", slots=4))
     print(f"model {args.model}, {len(rows)} rows of {args.input.name}, "
           f"max_tokens {args.max_tokens}, greedy, in-process", file=sys.stderr)  # fmt: skip
     print(f"{'family':<20} {'metric':<30} {'grammar':>9} {'no grammar':>11} {'seconds':>8}")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from edgejudge import Judge, ParseError
-from edgejudge.models.resolve import resolve_model
+from edgejudge.models.resolve import resolve
 from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def main() -> None:
 
     lines = args.input.read_text().splitlines()
     rows = [json.loads(line) for line in lines if line.strip()][: args.n]
-    local = resolve_model(args.model)
+    local = resolve(args.model)
     runtime = LlamaCppRuntime(
         local.path,
         model_name=local.name,

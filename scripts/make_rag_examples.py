@@ -82,10 +82,10 @@ def documented(module: object) -> list[tuple[str, str]]:
 
 def main() -> None:
     """Write the rows, each context cut to between LOW and HIGH tokens."""
-    from edgejudge.models.resolve import resolve_model
+    from edgejudge.models.resolve import resolve
     from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
-    runtime = LlamaCppRuntime(resolve_model("demo").path, context_length=4096)
+    runtime = LlamaCppRuntime(resolve("demo").path, context_length=4096)
     chosen = []  # (module, context) for modules whose documentation is long enough
     for module in map(importlib.import_module, MODULES):
         text = pydoc.render_doc(module, renderer=pydoc.plaintext)

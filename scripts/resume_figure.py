@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgejudge.models.resolve import resolve_model  # noqa: E402
+from edgejudge.models.resolve import resolve  # noqa: E402
 from tests.support.hub_server import FakeHub, start  # noqa: E402
 
 REPO = "edgejudge-demo/gemma-3-270m-GGUF"
@@ -58,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stop-at-mb", type=int, default=150, help="where the server stalls")
     args = parser.parse_args()
-    data = resolve_model("demo").path.read_bytes()
+    data = resolve("demo").path.read_bytes()
     hub = FakeHub()
     hub.add(REPO, "gemma.gguf", data)
     server, url = start(hub)

@@ -33,7 +33,7 @@ from typing import Any
 
 from edgejudge import Judge, RuntimeOptions
 from edgejudge.judging.judge import JudgeResult
-from edgejudge.models.resolve import resolve_model
+from edgejudge.models.resolve import resolve
 from edgejudge.runtime.llama_server.process import find_llama_server, free_port
 from edgejudge.runtime.numerics import PARITY_ARGS
 from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
@@ -60,7 +60,7 @@ def run(
 @contextlib.contextmanager
 def servers(model: str, ctx: int, shapes: list[tuple[int, int]]) -> Iterator[list[str]]:
     """llama-servers on `model`, one per (parallel, threads), started by hand; their URLs."""
-    path = resolve_model(model).path
+    path = resolve(model).path
     binary = find_llama_server(None)
     started: list[tuple[subprocess.Popen[bytes], str]] = []
     try:

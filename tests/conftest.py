@@ -38,13 +38,13 @@ def _openmp_team_released() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An edgejudge cache holding the assembled demo model, built once per test session."""
-    from edgejudge.models.resolve import resolve_model
+    from edgejudge.models.resolve import resolve
 
     cache = tmp_path_factory.mktemp("demo-cache")
     old = os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(cache)
     try:
-        resolve_model("demo")
+        resolve("demo")
     finally:
         if old is None:
             del os.environ[CACHE_ENV]

@@ -19,6 +19,7 @@ from tests.support.cases import FAITHFUL
 from tests.support.fake_runtime import FakeRuntime
 
 ERRORS = Path(edgejudge.__file__).with_name("errors.py")
+MODEL = "./judge.gguf"
 ANSWER = "<feedback>fine</feedback>\n<score>4</score>"
 
 
@@ -40,23 +41,26 @@ def test_judge_takes_a_dozen_parameters_and_no_runtime_option_among_them() -> No
 
 
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[RuntimeOptions]:
-    """The options each `Judge` opened its runtime with (a scripted runtime for a model)."""
+def opened(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[RuntimeOptions]:
+    """The options each `Judge` opened its runtime with (a scripted runtime for the model
+    file, which is located on disk first, as any model is)."""
+    (tmp_path / "judge.gguf").touch()
+    monkeypatch.chdir(tmp_path)
     seen: list[RuntimeOptions] = []
 
-    def open_runtime(model: Any, options: RuntimeOptions, *, download: bool) -> FakeRuntime:
+    def open_located(model: Any, options: RuntimeOptions) -> FakeRuntime:
         seen.append(options)
         return FakeRuntime(ANSWER)
 
-    monkeypatch.setattr(judge_module, "open_runtime", open_runtime)
+    monkeypatch.setattr(judge_module, "open_located", open_located)
     return seen
 
 
 def test_runtime_options_reach_the_runtime_as_given(opened: list[RuntimeOptions]) -> None:
     options = RuntimeOptions(runtime="inprocess", n_threads=1, slots=2)
-    with Judge("demo", "response-faithfulness-5point", runtime=options) as judge:
+    with Judge(MODEL, "response-faithfulness-5point", runtime=options) as judge:
         assert judge.evaluate(FAITHFUL).score == 4
-    with Judge("demo", "response-faithfulness-5point", runtime="server"):
+    with Judge(MODEL, "response-faithfulness-5point", runtime="server"):
         pass
     assert opened == [options, RuntimeOptions(runtime="server")]
 
@@ -65,11 +69,11 @@ def test_old_keyword_arguments_still_work_with_a_deprecation_warning(
     opened: list[RuntimeOptions],
 ) -> None:
     with pytest.warns(DeprecationWarning, match=r"runtime=RuntimeOptions\(n_threads=, slots=") as w:
-        Judge("demo", "response-faithfulness-5point", runtime="inprocess", n_threads=1, slots=2)
+        Judge(MODEL, "response-faithfulness-5point", runtime="inprocess", n_threads=1, slots=2)
     assert w[0].filename == __file__  # the warning points at the caller's line
     with pytest.warns(DeprecationWarning):
         Judge(
-            "demo",
+            MODEL,
             "response-faithfulness-5point",
             runtime=RuntimeOptions(slots=3, verbose=True),
             slots=2,
@@ -82,7 +86,7 @@ def test_old_keyword_arguments_still_work_with_a_deprecation_warning(
 
 def test_an_unknown_keyword_argument_is_a_type_error(opened: list[RuntimeOptions]) -> None:
     with pytest.raises(TypeError, match="unexpected keyword argument 'n_thread'"):
-        Judge("demo", "response-faithfulness-5point", n_thread=1)
+        Judge(MODEL, "response-faithfulness-5point", n_thread=1)
     assert opened == []
 
 
@@ -103,3 +107,33 @@ def test_every_environment_flag_reads_one_way(
     monkeypatch.setenv(OFFLINE_ENV, value)
     assert debugging(argparse.Namespace()) is on
     assert (offline_reason() is not None) is on
+
+
+def test_a_model_name_is_resolved_once_on_the_way_to_its_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from edgejudge.judging import runtime_choice
+    from edgejudge.models import resolve
+
+    calls: list[str] = []
+    for name in ("looks_like_path", "find_entry"):
+        real = getattr(resolve, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(resolve, name, counted)
+    connected: list[tuple[str | None, str | None]] = []
+
+    def connect(options: RuntimeOptions, *, name: str | None, served_file: str | None) -> Any:
+        connected.append((name, served_file))
+        return FakeRuntime(ANSWER)
+
+    monkeypatch.setattr(runtime_choice, "connect", connect)
+    options = RuntimeOptions(server_url="http://127.0.0.1:9")
+    with Judge("flow-judge-v0.1", "response-faithfulness-5point", runtime=options) as judge:
+        assert judge.model is not None and judge.model.kind == "remote"
+        assert judge.model.family == judge.format.family == "flow-judge"
+    assert sorted(calls) == ["find_entry", "looks_like_path"]
+    assert connected == [("flow-judge-v0.1", "flow-judge-v0.1-Q4_K_M.gguf")]

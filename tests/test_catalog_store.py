@@ -9,7 +9,7 @@ import pytest
 
 from edgejudge.errors import CatalogError, ModelLoadError, ModelNotFoundError
 from edgejudge.models.catalog import builtin_catalog, parse_catalog
-from edgejudge.models.resolve import resolve_model
+from edgejudge.models.resolve import resolve
 from edgejudge.models.store import sha256_file
 from edgejudge.runtime.gguf import read_gguf
 
@@ -59,21 +59,21 @@ def test_malformed_catalog_names_entry_and_field(text: str, message: str) -> Non
 
 def test_unknown_name_lists_the_catalog() -> None:
     with pytest.raises(ModelNotFoundError, match="demo, demo-instruct, flow-judge-v0.1"):
-        resolve_model("gpt-17")
+        resolve("gpt-17")
 
 
 def test_hub_model_not_downloaded_says_how_to_get_it() -> None:
     with pytest.raises(ModelNotFoundError, match="edgejudge models pull flow-judge-v0.1"):
-        resolve_model("flow-judge-v0.1")
+        resolve("flow-judge-v0.1")
 
 
 def test_missing_path() -> None:
     with pytest.raises(ModelNotFoundError, match="not found"):
-        resolve_model("/nowhere/judge.gguf")
+        resolve("/nowhere/judge.gguf")
 
 
 def test_demo_is_assembled_into_the_cache_and_verified(tmp_path: Path) -> None:
-    local = resolve_model("demo")
+    local = resolve("demo")
     assert local.path.is_relative_to(tmp_path)  # the autouse fixture's cache, not the home
     assert sha256_file(local.path) == builtin_catalog()["demo"].sha256
     stamp = local.path.with_name(local.path.name + ".verified")
@@ -82,7 +82,7 @@ def test_demo_is_assembled_into_the_cache_and_verified(tmp_path: Path) -> None:
     with local.path.open("r+b") as handle:
         handle.seek(1000)
         handle.write(b"\0\0\0\0")
-    again = resolve_model("demo")
+    again = resolve("demo")
     assert sha256_file(again.path) == builtin_catalog()["demo"].sha256
 
 

@@ -12,6 +12,7 @@ from edgejudge.cli import main
 from edgejudge.cli.judging import trial_line
 from edgejudge.core import coerce_input, get_format, get_preset
 from edgejudge.judging.batch import finished_keys
+from edgejudge.models.resolve import identify
 from tests.support.cases import FAITHFUL, TEN_FAITHFULNESS
 from tests.support.cli import interrupt_batch, run_cli
 
@@ -142,7 +143,7 @@ def test_only_a_trial_models_verdicts_point_to_a_real_judge(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     for model in ("demo", "demo-instruct", "flow-judge-v0.1", "some/file.gguf", None):
-        trial_line(model)
+        trial_line(identify(model) if model else None)
         err = capsys.readouterr().err
         if model in ("demo", "demo-instruct"):
             assert err.startswith(f"{model} is ") and err.count("\n") == 1

@@ -27,7 +27,7 @@ from edgejudge.errors import (
 )
 from edgejudge.models.catalog import load_catalog
 from edgejudge.models.download import pull
-from edgejudge.models.resolve import resolve_model
+from edgejudge.models.resolve import resolve
 from edgejudge.models.store import installed_path, store_path
 from edgejudge.paths import CACHE_ENV, CONFIG_ENV
 from edgejudge.system.doctor import reinstall_advice
@@ -85,7 +85,7 @@ def test_pull_fetches_verifies_and_reports_progress(hub: FakeHub) -> None:
     assert [s.sent for s in hub.served] == [SIZE]
     assert f'"commit": "{COMMIT}"' in (result.path.parent / "manifest.json").read_text()
     # Installed now: found without the network, and a second pull transfers nothing.
-    assert resolve_model("tiny").path == result.path
+    assert resolve("tiny").path == result.path
     again = pull(entry)
     assert again.already_installed and len(hub.served) == 1
 
@@ -203,7 +203,7 @@ def test_offline_fails_at_once_and_installed_models_still_work(
     with pytest.raises(OfflineError, match=f"downloads are off \\({switch}=1\\)"):
         pull(catalog["tiny-2"])
     assert hub.heads == heads  # failed before any request: nothing to hang on
-    assert resolve_model("tiny").path == installed
+    assert resolve("tiny").path == installed
 
 
 # --- the user catalog -------------------------------------------------------------------------
@@ -319,7 +319,7 @@ def test_import_registers_a_file_in_place(
     assert "imported my-gemma" in capsys.readouterr().out
     entry = load_catalog()["my-gemma"]
     assert (entry.source, entry.quant, entry.context_length) == ("path", "Q4_K_M", 8192)
-    assert resolve_model("my-gemma").path == demo_path
+    assert resolve("my-gemma").path == demo_path
     assert main(["models", "verify", "my-gemma", "--no-progress"]) == 0
     assert main([*args, "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err

@@ -123,11 +123,11 @@ def test_the_regex_for_tgi_admits_exactly_the_family_answers() -> None:
         ("prometheus", "Feedback: fine. [RESULT] 3", "Feedback: fine. [RESULT] 9"),
         ("selene", "**Reasoning:** ok.\n\n**Result:** 5", "**Reasoning:** ok.\n\n**Result:** 0"),
     ):
-        pattern = gbnf_to_regex(F.verdict_grammar(F.get_format(family), metric, 256))
+        pattern = gbnf_to_regex(F.BoundSingle(F.get_format(family), metric).grammar(256))
         assert re.fullmatch(pattern, good), family
         assert not re.fullmatch(pattern, bad), family
     hallucination = PRESETS["hallucination-detection"]
-    pattern = gbnf_to_regex(F.verdict_grammar(F.get_format("root-judge"), hallucination, 256))
+    pattern = gbnf_to_regex(F.BoundSingle(F.get_format("root-judge"), hallucination).grammar(256))
     assert re.fullmatch(pattern, '{"REASONING": "It says \\"no\\".", "VERDICT": "PASS"}')
     assert not re.fullmatch(pattern, '{"REASONING": "ok", "VERDICT": "MAYBE"}')
 

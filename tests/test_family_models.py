@@ -18,7 +18,7 @@ import pytest
 
 from edgejudge import Judge
 from edgejudge.core import get_preset
-from edgejudge.core.formats import get_format, verdict_grammar
+from edgejudge.core.formats import BoundSingle, get_format
 from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 from tests.support.grammar import admits
 
@@ -163,7 +163,7 @@ def instruct(instruct_path: Path) -> Iterator[LlamaCppRuntime]:
 def test_llama_cpp_admits_only_the_familys_answers(
     demo_runtime: Any, family: str, metric: str, answer: str, ok: bool
 ) -> None:
-    grammar = verdict_grammar(get_format(family), get_preset(metric), 64)
+    grammar = BoundSingle(get_format(family), get_preset(metric)).grammar(64)
     demo_runtime.check_grammar(grammar)
     assert admits(demo_runtime, grammar, answer) is ok
 

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from edgejudge import Judge
-from edgejudge.core.formats import get_pairwise_format, pair_grammar
+from edgejudge.core.formats import BoundPair, get_pairwise_format
+from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.judging.pairs import OTHER, PairResult
 from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 from tests.support.cli import interrupt_batch, run_cli
@@ -47,7 +48,8 @@ GRAMMAR_CASES = [
 def test_llama_cpp_admits_only_a_or_b(
     demo_runtime: Any, family: str, answer: str, ok: bool
 ) -> None:
-    grammar = pair_grammar(get_pairwise_format(family), 64)
+    metric = PAIRWISE_PRESETS["pairwise-faithfulness"]
+    grammar = BoundPair(get_pairwise_format(family), metric).grammar(64)
     demo_runtime.check_grammar(grammar)
     assert admits(demo_runtime, grammar, answer) is ok
 

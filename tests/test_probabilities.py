@@ -12,7 +12,7 @@ import pytest
 
 from edgejudge import Judge
 from edgejudge.core import Metric, RubricItem
-from edgejudge.core.formats.base import BoundFormat
+from edgejudge.core.formats import BoundSingle
 from edgejudge.core.probabilities import (
     END,
     Candidate,
@@ -273,12 +273,12 @@ def test_the_verdict_position_can_fall_inside_a_token() -> None:
     table = {(): {b">4": 0.5, b">3": 0.3, b">": 0.2, b"x": 0.1}, (102,): {b"4": 0.5, b"5": 0.5}}
     kept = MergedKept(pieces, table)
     metric = get_preset("response-faithfulness-5point")
-    dist = decision_distribution(BoundFormat(get_format("flow-judge"), metric), raw, 0, kept)  # type: ignore[arg-type]
+    dist = decision_distribution(BoundSingle(get_format("flow-judge"), metric), raw, 0, kept)  # type: ignore[arg-type]
     assert dist is not None
     assert dist.probabilities == pytest.approx({1: 0, 2: 0, 3: 0.3, 4: 0.6, 5: 0.1})
     assert kept.asked == [(1, ()), (1, (102,))]
     # A decision written before this generation started cannot be placed on its tokens.
     assert (
-        decision_distribution(BoundFormat(get_format("flow-judge"), metric), raw, len(raw), kept)
+        decision_distribution(BoundSingle(get_format("flow-judge"), metric), raw, len(raw), kept)
         is None
     )

@@ -124,11 +124,17 @@ def test_a_llamafile_is_launched_through_sh_with_llamafile_flags(tmp_path: Path)
 
 
 def test_runtime_choice_follows_the_model_kind_unless_told(tmp_path: Path) -> None:
-    from edgejudge.judging.runtime_choice import RuntimeOptions, choose
-    from edgejudge.models.resolve import LocalModel
+    from edgejudge.models.resolve import identify
+    from edgejudge.runtime.open import choose
+    from edgejudge.runtime.options import RuntimeOptions
 
-    gguf = LocalModel(path=tmp_path / "a.gguf", entry=None)
-    llamafile = LocalModel(path=tmp_path / "a.llamafile", entry=None)
+    gguf = identify(tmp_path / "a.gguf").kind
+    llamafile = identify(tmp_path / "a.llamafile").kind
+    assert (gguf, llamafile, identify("flow-judge-v0.1-llamafile").kind) == (
+        "gguf",
+        "llamafile",
+        "llamafile",
+    )
     assert choose(gguf, RuntimeOptions()) == "inprocess"
     assert choose(llamafile, RuntimeOptions()) == "server"
     assert choose(gguf, RuntimeOptions(runtime="server")) == "server"
@@ -174,6 +180,7 @@ def test_the_cli_needs_a_model_or_a_server_url(capsys: pytest.CaptureFixture[str
 
 def test_a_url_judge_is_named_after_the_model_asked_for(tmp_path: Path) -> None:
     from edgejudge.judging.runtime_choice import RuntimeOptions, open_runtime
+    from edgejudge.models.resolve import identify
 
     def route(path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
         if path == "/health":
@@ -189,7 +196,7 @@ def test_a_url_judge_is_named_after_the_model_asked_for(tmp_path: Path) -> None:
     options = RuntimeOptions(server_url=f"http://127.0.0.1:{port}")
     try:
         assert open_runtime(None, options).model_name == "x.gguf"  # type: ignore[attr-defined]
-        named = open_runtime(str(tmp_path / "judge.llamafile"), options)
+        named = open_runtime(identify(tmp_path / "judge.llamafile", remote=True), options)
         assert named.model_name == "judge.llamafile"  # type: ignore[attr-defined]
     finally:
         server.shutdown()

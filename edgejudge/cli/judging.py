@@ -17,6 +17,7 @@ from edgejudge.errors import InputError
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.pair_stats import PairTally
 from edgejudge.judging.result import JudgeResult
+from edgejudge.models.resolve import ResolvedModel
 
 
 def add_commands(commands: Any) -> None:
@@ -143,21 +144,21 @@ def _cmd_judge(parsed: argparse.Namespace) -> int:
                 print(f"{chr(10) if index else ''}== {metric.name} ==")
             _print_judgment(judge, item, metric)
         cache_line(whole, parsed)
-    trial_line(parsed.model)
+        trial_line(whole.model)
     return 0
 
 
-def trial_line(model: str | None) -> None:
+def trial_line(model: ResolvedModel | None) -> None:
     """Under a trial model's verdicts (the demos), one line on stderr: what it is, and the
     command that gets a real judge."""
     from edgejudge.constants import FIRST_JUDGE
-    from edgejudge.judging.runtime_choice import catalog_entry
+    from edgejudge.models.catalog import find_entry
 
-    entry = catalog_entry(model)
+    entry = model.entry if model is not None else None
     if entry is None or not entry.trial:
         return
-    real = catalog_entry(FIRST_JUDGE)
-    size = f" ({real.size_gb} GB, once)" if real is not None and real.size_gb else ""
+    real = find_entry(FIRST_JUDGE)
+    size = f" ({real.size_gb} GB, once)" if real.size_gb else ""
     print(
         f"{entry.name} is {entry.description}. A real judge reads the rubric and explains "
         f"its score: edgejudge models pull {FIRST_JUDGE}{size}, then --model {FIRST_JUDGE}",

@@ -8,8 +8,8 @@ import sys
 from typing import Any
 
 from edgejudge.cli import args
-from edgejudge.core.formats import answer_grammar, checked_pairwise
-from edgejudge.core.metrics import PairwiseMetric
+from edgejudge.core.formats import bind
+from edgejudge.core.pairs import PairInput
 from edgejudge.judging.judge import format_for
 
 _SHOW_MODEL_HELP = (
@@ -49,19 +49,11 @@ def add_commands(commands: Any) -> None:
 
 
 def _cmd_prompt(parsed: argparse.Namespace) -> int:
-    from edgejudge.core import coerce_input
-    from edgejudge.core.pairs import coerce_pair
-
-    metric = args.any_metric(parsed)
-    judge_format = format_for(parsed.model, parsed.family)
-    if isinstance(metric, PairwiseMetric):
-        pair_format = checked_pairwise(judge_format, metric)
-        pair = coerce_pair(args.read_input(parsed.input), metric)
-        messages = pair_format.messages(metric, pair.swapped() if parsed.swapped else pair)
-    else:
-        judge_format.check(metric)
-        item = coerce_input(args.read_input(parsed.input), metric)
-        messages = judge_format.messages(metric, item)
+    bound = bind(format_for(parsed.model, parsed.family), args.any_metric(parsed))
+    item = bound.read(args.read_input(parsed.input))
+    if isinstance(item, PairInput) and parsed.swapped:
+        item = item.swapped()
+    messages = bound.messages(item)
     if len(messages) == 1:
         sys.stdout.write(messages[0].content + "\n")
         return 0
@@ -72,7 +64,6 @@ def _cmd_prompt(parsed: argparse.Namespace) -> int:
 
 
 def _cmd_grammar(parsed: argparse.Namespace) -> int:
-    metric = args.any_metric(parsed)
-    judge_format = format_for(parsed.model, parsed.family)
-    sys.stdout.write(answer_grammar(judge_format, metric, parsed.max_tokens))
+    bound = bind(format_for(parsed.model, parsed.family), args.any_metric(parsed))
+    sys.stdout.write(bound.grammar(parsed.max_tokens))
     return 0

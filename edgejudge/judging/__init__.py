@@ -5,5 +5,6 @@
 - `scheduler.py`: many judgments in the runtime's slots, and the restart of a dead server;
 - `result.py`: `JudgeResult`, the verdict and how it was reached;
 - `batch.py`: JSONL in, one flushed, resumable line per row out;
-- `runtime_choice.py`: which runtime carries a judge, and opening it on the resolved model.
+- `runtime_choice.py`: a judge's runtime options checked, its resolved model located, and the
+  runtime table (`runtime/open.py`) asked to open it.
 """

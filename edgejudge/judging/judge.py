@@ -18,23 +18,16 @@ with Judge(model="demo-instruct", metric="pairwise-helpfulness", family="prometh
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from edgejudge.constants import DEFAULT_MAX_TOKENS
-from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, coerce_input, get_format
-from edgejudge.core.formats import (
-    DEFAULT_FAMILY,
-    PairwiseFormat,
-    checked_pairwise,
-    pair_grammar,
-    verdict_grammar,
-)
-from edgejudge.core.formats.base import Answer, BoundFormat
+from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, get_format
+from edgejudge.core.formats import DEFAULT_FAMILY, Bound, bind
 from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.errors import EdgeJudgeError, MetricError, ParseError
@@ -42,9 +35,10 @@ from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.pipeline import Pipeline
 from edgejudge.judging.result import JudgeResult
-from edgejudge.judging.runtime_choice import as_options, catalog_entry, open_runtime
+from edgejudge.judging.runtime_choice import as_options, checked, located, open_located
 from edgejudge.judging.scheduler import as_completed
 from edgejudge.models.catalog import ModelEntry
+from edgejudge.models.resolve import ResolvedModel, identify
 from edgejudge.runtime.base import Runtime, Sampling
 from edgejudge.runtime.options import RuntimeName, RuntimeOptions
 
@@ -82,8 +76,9 @@ def format_for(
     """The judge format (prompt, grammar, parser) for `model`: `family` if given, else the
     one its catalog entry names, else Flow-Judge's. The API, the CLI's `prompt`/`grammar` and
     the TUI all ask here, so they agree on what a model is sent."""
-    entry = None if family else catalog_entry(model, catalog)
-    return get_format(family or (entry.family if entry else DEFAULT_FAMILY))
+    if family or model is None:
+        return get_format(family or DEFAULT_FAMILY)
+    return get_format(identify(model, catalog=catalog).family)
 
 
 Outcome = TypeVar("Outcome")
@@ -131,13 +126,29 @@ def _outcome(judge_one: Callable[[Any], JudgeResult], item: Any) -> JudgeResult 
 
 
 class _Gate:
-    """What copies of a judge share: room for `slots` judgments at once, and the cancel flag."""
+    """Room for `slots` judgments at once, and the cancel flag."""
 
     def __init__(self, slots: int) -> None:
         self.slots = threading.BoundedSemaphore(slots)
         self.lock = threading.Lock()
         self.active = 0
         self.cancel = threading.Event()
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What every metric's judge on one loaded model shares: the runtime and its slots, the
+    format, the model, and the settings of every judgment."""
+
+    runtime: Runtime
+    format: JudgeFormat
+    model: ResolvedModel | None
+    max_tokens: int
+    sampling: Sampling
+    sampling_note: str
+    use_grammar: bool
+    probabilities: bool
+    gate: _Gate
 
 
 MetricArg = AnyMetric | str | os.PathLike[str]
@@ -170,6 +181,8 @@ def resolve_metrics(metric: MetricArg | Sequence[MetricArg]) -> list[AnyMetric]:
 class Judge:
     """A judge model applying one metric, or several to each input. Use as a context
     manager to free the model."""
+
+    judges: dict[str, Judge]  # each metric's judge, by name (this one, for one metric)
 
     def __init__(
         self,
@@ -225,43 +238,101 @@ class Judge:
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {', '.join(SAMPLINGS)}, not {sampling!r}")
         options = as_options(runtime, deprecated)
-        self._owns_runtime = options is not None
-        # The format is checked before the (slow) model load.
-        self.format = format_for(model if self._owns_runtime else None, family)
-        self.max_tokens = max_tokens
-        metrics = resolve_metrics(metric)
-        for other in metrics[1:]:  # each is checked against the family before the load
-            self._bind(other)
-        self._bind(metrics[0])
-        self.judges: dict[str, Judge] = {metrics[0].name: self}
+        # The model named, resolved once (a runtime given open is what it is).
+        resolved: ResolvedModel | None = None
+        if options is not None and model is not None:
+            resolved = identify(model, family=family, remote=bool(options.server_url))
+        judge_format = get_format(resolved.family if resolved else family or DEFAULT_FAMILY)
+        # Every metric is bound, so checked against the family, before the (slow) load.
+        bound = [bind(judge_format, one) for one in resolve_metrics(metric)]
+        settings, note = _sampling(judge_format, sampling, temperature=temperature, seed=seed)
         if options is not None:
-            runtime = open_runtime(model, options, download=download)
+            options = checked(options)
+            resolved = located(resolved, options, download=download)
+            runtime = open_located(resolved, options)
         assert runtime is not None and not isinstance(runtime, str | RuntimeOptions)
-        self.runtime = runtime
-        self.sampling, self.sampling_note = _sampling(
-            self.format, sampling, temperature=temperature, seed=seed
+        gate = _Gate(max(1, int(runtime.slots)))
+        loaded = _Loaded(
+            runtime=runtime,
+            format=judge_format,
+            model=resolved,
+            max_tokens=max_tokens,
+            sampling=settings,
+            sampling_note=note,
+            use_grammar=grammar,
+            probabilities=probabilities,
+            gate=gate,
         )
-        self.use_grammar = grammar
-        self.probabilities = probabilities
-        self._gate = _Gate(self.slots)
-        if len(metrics) > 1:  # one judge of its own for each, this one among none of them
-            self.judges = self.with_metrics(metrics).judges
+        self._take(loaded, bound[0], owns_runtime=options is not None)
+        if len(bound) > 1:  # one judge of its own for each, this one among none of them
+            self.judges = {one.metric.name: self._view(one) for one in bound}
 
-    def _bind(self, metric: AnyMetric) -> None:
-        """Apply `metric`: check the family can express it, and build its grammar."""
-        self.pair_format: PairwiseFormat | None = None
-        if isinstance(metric, PairwiseMetric):
-            self.pair_format = checked_pairwise(self.format, metric)
-            self._grammar = pair_grammar(self.pair_format, self.max_tokens)
-        else:
-            self.format.check(metric)
-            self._grammar = verdict_grammar(self.format, metric, self.max_tokens)
-        self.metric: AnyMetric = metric
+    def _take(self, loaded: _Loaded, bound: Bound, *, owns_runtime: bool) -> None:
+        """Become the judge of `bound`'s metric on `loaded`."""
+        self._loaded = loaded
+        self.bound = bound
+        self._grammar = bound.grammar(loaded.max_tokens)
+        self._owns_runtime = owns_runtime
+        self.judges = {bound.metric.name: self}
+
+    def _view(self, bound: Bound) -> Judge:
+        """The judge of `bound`'s metric on this judge's loaded model: a light view that
+        shares its runtime, slots and cancel flag, and never closes the model."""
+        view = Judge.__new__(Judge)
+        view._take(self._loaded, bound, owns_runtime=False)
+        return view
+
+    # -- what every metric's judge shares ---------------------------------------------
+
+    @property
+    def runtime(self) -> Runtime:
+        """The runtime carrying the model (shared by every metric's judge)."""
+        return self._loaded.runtime
+
+    @property
+    def format(self) -> JudgeFormat:
+        """The judge family's format: prompt, grammar, parser."""
+        return self._loaded.format
+
+    @property
+    def model(self) -> ResolvedModel | None:
+        """The model named, resolved and located (None for a runtime given open)."""
+        return self._loaded.model
+
+    @property
+    def max_tokens(self) -> int:
+        """The token budget of every judgment."""
+        return self._loaded.max_tokens
+
+    @property
+    def sampling(self) -> Sampling:
+        """The sampler settings of every judgment."""
+        return self._loaded.sampling
+
+    @property
+    def sampling_note(self) -> str:
+        """What the sampler settings are, in words."""
+        return self._loaded.sampling_note
+
+    @property
+    def use_grammar(self) -> bool:
+        """Whether answers are forced by the verdict grammar."""
+        return self._loaded.use_grammar
+
+    @property
+    def probabilities(self) -> bool:
+        """Whether the judge's probability for each decision value is measured."""
+        return self._loaded.probabilities
+
+    @property
+    def metric(self) -> AnyMetric:
+        """The metric this judge applies."""
+        return self.bound.metric
 
     @property
     def pairwise(self) -> bool:
         """Whether this judge compares two responses (its metric is pairwise)."""
-        return self.pair_format is not None
+        return self.bound.pairwise
 
     @property
     def slots(self) -> int:
@@ -271,21 +342,17 @@ class Judge:
     def with_metric(self, metric: AnyMetric | str | os.PathLike[str]) -> Judge:
         """A judge applying `metric` on this judge's loaded model, without reloading it.
 
-        It shares the model, its lock and `cancel`; closing it leaves the model open.
+        It shares the model, its slots and `cancel`; closing it leaves the model open.
         """
-        other = copy.copy(self)
-        other._bind(resolve_any_metric(metric))
-        other.judges = {other.metric.name: other}
-        other._owns_runtime = False
-        return other
+        return self._view(bind(self.format, resolve_any_metric(metric)))
 
     def with_metrics(self, metrics: Sequence[MetricArg]) -> Judge:
         """A judge applying `metrics` (one, or several single-answer ones) on this judge's
         loaded model, as `with_metric` does for one."""
-        resolved = resolve_metrics(list(metrics))
-        first = self.with_metric(resolved[0])
-        if len(resolved) > 1:
-            first.judges = {m.name: self.with_metric(m) for m in resolved}
+        bound = [bind(self.format, one) for one in resolve_metrics(list(metrics))]
+        first = self._view(bound[0])
+        if len(bound) > 1:
+            first.judges = {one.metric.name: self._view(one) for one in bound}
         return first
 
     def cancel(self) -> None:
@@ -293,7 +360,7 @@ class Judge:
 
         Has no effect when nothing is generating.
         """
-        gate = self._gate
+        gate = self._loaded.gate
         with gate.lock:
             if gate.active:
                 gate.cancel.set()
@@ -302,21 +369,13 @@ class Judge:
 
     def prompt(self, item: EvalInput | PairInput | dict[str, Any]) -> str:
         """The exact user message the judge is given for `item` (a pair: in the order given)."""
-        if self.pair_format is not None:
-            pairwise = self._pair_metric()
-            return self.pair_format.render_prompt(pairwise, coerce_pair(item, pairwise))
-        single = self._single_metric()
-        return self.format.render_prompt(single, coerce_input(item, single))
+        return self._one().render_prompt(item)
 
     def messages(self, item: EvalInput | PairInput | dict[str, Any]) -> list[Message]:
         """Every message the judge is given for `item`: a system prompt where the family
         has one, then the user message; the runtime applies the model's chat template. A
         pair's messages show its responses in the order given."""
-        if self.pair_format is not None:
-            pairwise = self._pair_metric()
-            return self.pair_format.messages(pairwise, coerce_pair(item, pairwise))
-        single = self._single_metric()
-        return self.format.messages(single, coerce_input(item, single))
+        return self._one().messages(item)
 
     @property
     def metrics(self) -> tuple[AnyMetric, ...]:
@@ -329,18 +388,22 @@ class Judge:
             raise MetricError(f"this judge has no metric {name!r}: it has {', '.join(self.judges)}")
         return self.judges[name]
 
-    def _single_metric(self) -> Metric:
+    def _one(self) -> Bound:
+        """The one metric this judge applies, bound; `MetricError` if it applies several."""
         if len(self.judges) > 1:
             raise MetricError(
                 f"this judge applies {len(self.judges)} metrics ({', '.join(self.judges)}): "
                 "use evaluate_metrics() or tasks_as_completed(), or for_metric(name)"
             )
-        if isinstance(self.metric, PairwiseMetric):
+        return self.bound
+
+    def _single_metric(self) -> Metric:
+        metric = self._one().metric
+        if isinstance(metric, PairwiseMetric):
             raise MetricError(
-                f"metric {self.metric.name!r} compares two responses: use compare() or "
-                "compare_many()"
+                f"metric {metric.name!r} compares two responses: use compare() or compare_many()"
             )
-        return self.metric
+        return metric
 
     def _pair_metric(self) -> PairwiseMetric:
         if not isinstance(self.metric, PairwiseMetric):
@@ -365,19 +428,14 @@ class Judge:
     def _run(self, messages: list[Message]) -> Iterator[str | JudgeResult]:
         """One judgment of `messages` in one of the runtime's slots."""
         with self._judging():
-            yield from self.pipeline.run(messages, self._gate.cancel.is_set)
+            yield from self.pipeline.run(messages, self._loaded.gate.cancel.is_set)
 
     @property
     def pipeline(self) -> Pipeline:
         """What one judgment runs through (judging/pipeline.py), with this judge's settings."""
-        answer: Answer = (
-            self.pair_format
-            if self.pair_format is not None
-            else BoundFormat(self.format, self._single_metric())
-        )
         return Pipeline(
             runtime=self.runtime,
-            answer=answer,
+            answer=self.bound,
             metric=self.metric.name,
             grammar=self._grammar if self.use_grammar else None,
             max_tokens=self.max_tokens,
@@ -388,7 +446,7 @@ class Judge:
     @contextmanager
     def _judging(self) -> Iterator[None]:
         """Hold one of the runtime's slots while a judgment runs."""
-        gate = self._gate
+        gate = self._loaded.gate
         with gate.slots:
             with gate.lock:
                 if not gate.active:
@@ -538,9 +596,7 @@ class Judge:
 
     def _attempt_order(self, item: PairInput | EdgeJudgeError) -> Any:
         """One order of a pair, judged; its error in its place."""
-        pair_format, metric = self.pair_format, self._pair_metric()
-        assert pair_format is not None
-        return _outcome(lambda order: _final(self._run(pair_format.messages(metric, order))), item)
+        return _outcome(lambda order: _final(self._run(self.bound.messages(order))), item)
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
         return _outcome(self.evaluate, item)

@@ -35,9 +35,9 @@ from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import InputError
 from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging import batch
-from edgejudge.judging.judge import Judge, format_for, resolve_metrics
+from edgejudge.judging.judge import Judge, resolve_metrics
 from edgejudge.meta_eval.evaluation import Labelled, MetaEvaluation, compare, read_labels
-from edgejudge.models.resolve import looks_like_path
+from edgejudge.models.resolve import identify
 
 LABEL_KEY = "label"
 
@@ -50,8 +50,8 @@ def judge_name(judge: Judge) -> str:
 def expected_name(model: str | os.PathLike[str], family: str | None) -> str:
     """The `judge_name` a judge opened on `model` with `family` will have, before it loads:
     a catalog name, or a file's name, and the family it gets."""
-    name = Path(model).name if looks_like_path(model) else os.fspath(model)
-    return f"{name} · {format_for(model, family).family}"
+    resolved = identify(model, family=family)
+    return f"{resolved.name} · {resolved.family}"
 
 
 def verdicts_path(labels: Path, name: str, metric: str, *, swap: bool = True) -> Path:

@@ -21,18 +21,18 @@ from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Select, Static, TextArea
 
 from edgejudge.constants import DEFAULT_MAX_TOKENS
-from edgejudge.core import PRESETS, EvalInput, Metric, coerce_input
-from edgejudge.core.formats import answer_grammar, checked_pairwise
+from edgejudge.core import PRESETS, EvalInput, Metric
+from edgejudge.core.formats import Bound, bind
 from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
-from edgejudge.core.pairs import PairInput, coerce_pair
+from edgejudge.core.pairs import PairInput
 from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.io.metric_files import resolve_any_metric, save_metric, user_metrics
 from edgejudge.judging.judge import JudgeResult, format_for
 from edgejudge.judging.pairs import VERDICTS, PairResult
-from edgejudge.judging.runtime_choice import server_urls
 from edgejudge.models.catalog import ModelEntry
+from edgejudge.runtime.open import server_urls
 from edgejudge.tui.dialogs import TextView
 from edgejudge.tui.probability_bars import ProbabilityBars
 from edgejudge.tui.rubric_editor import RubricEditor
@@ -291,13 +291,9 @@ class JudgePane(Vertical):
         self._keep_texts()
         return {name: self.texts[name] for name in self.fields if self.texts.get(name, "").strip()}
 
-    def current_input(self, metric: Metric) -> EvalInput:
-        """The typed fields as the core's input; an empty field counts as missing."""
-        return coerce_input(self._typed(), metric)
-
-    def current_pair(self, metric: PairwiseMetric) -> PairInput:
-        """The typed fields as a pair."""
-        return coerce_pair(self._typed(), metric)
+    def current_item(self, bound: Bound) -> EvalInput | PairInput:
+        """The typed fields as the bound metric's input (a pair for a pairwise metric)."""
+        return bound.read(self._typed())
 
     # -- actions ------------------------------------------------------------------------
 
@@ -317,13 +313,8 @@ class JudgePane(Vertical):
             if model is None:
                 raise EdgeJudgeError("choose a model first")
             metric = self.current_metric()
-            # Bad input is reported before any loading.
-            item: EvalInput | PairInput
-            if isinstance(metric, PairwiseMetric):
-                checked_pairwise(format_for(model, catalog=self.catalog), metric)
-                item = self.current_pair(metric)
-            else:
-                item = self.current_input(metric)
+            # A family that cannot express the metric, and bad input, before any loading.
+            item = self.current_item(bind(format_for(model, catalog=self.catalog), metric))
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return
@@ -363,14 +354,9 @@ class JudgePane(Vertical):
     def action_show_prompt(self) -> None:
         """Show the exact prompt and grammar the judge would be given."""
         try:
-            metric = self.current_metric()
-            judge_format = format_for(self.model, catalog=self.catalog)
-            grammar = answer_grammar(judge_format, metric, DEFAULT_MAX_TOKENS)
-            if isinstance(metric, PairwiseMetric):
-                pair_format = checked_pairwise(judge_format, metric)
-                prompt = pair_format.render_prompt(metric, self.current_pair(metric))
-            else:
-                prompt = judge_format.render_prompt(metric, self.current_input(metric))
+            bound = bind(format_for(self.model, catalog=self.catalog), self.current_metric())
+            grammar = bound.grammar(DEFAULT_MAX_TOKENS)
+            prompt = bound.render_prompt(self.current_item(bound))
         except EdgeJudgeError as exc:
             self.show_error(exc)
             return

@@ -17,13 +17,14 @@ from edgejudge.core.formats.base import (
     Message,
     Verdict,
 )
+from edgejudge.core.formats.bound import CHARS_PER_TOKEN_BOUND, Bound, BoundPair, BoundSingle
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE, FlowJudgeFormat, FlowJudgeHarnessFormat
 from edgejudge.core.formats.glider import GliderFormat
 from edgejudge.core.formats.pairwise import PairwiseFormat
 from edgejudge.core.formats.prometheus import PrometheusFormat, PrometheusRelativeFormat
 from edgejudge.core.formats.root_judge import RootJudgeFormat
 from edgejudge.core.formats.selene import SeleneFormat, SelenePairwiseFormat
-from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
+from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.errors import FamilyError
 
 FORMATS: dict[str, JudgeFormat] = {
@@ -50,9 +51,6 @@ PAIRWISE_FORMATS: dict[str, PairwiseFormat] = {
 ANY_SCALE.extend(f.family for f in FORMATS.values() if f.any_scale and "@" not in f.family)
 # The format a model speaks when neither the caller nor the catalog names one.
 DEFAULT_FAMILY = FLOW_JUDGE.family
-# Characters the grammar allows in the feedback per token of budget; generous on purpose,
-# since the token budget (not this) is meant to be what ends an over-long feedback.
-CHARS_PER_TOKEN_BOUND = 8
 # Every family a catalog entry, --family or family= may name.
 KNOWN_FAMILIES: tuple[str, ...] = tuple(FORMATS)
 
@@ -73,16 +71,6 @@ def published_sampling() -> str:
             by_settings.setdefault(settings, []).append(judge_format.family)
     said = [f"{', '.join(families)} {settings}" for settings, families in by_settings.items()]
     return "; ".join([*said, "the others publish none (greedy)"])
-
-
-def verdict_grammar(judge_format: JudgeFormat, metric: Metric, max_tokens: int) -> str:
-    """The grammar for `metric`'s verdicts, its feedback bound sized to the token budget."""
-    return judge_format.grammar(metric, max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
-
-
-def pair_grammar(pair_format: PairwiseFormat, max_tokens: int) -> str:
-    """The grammar for a pairwise format's answers, sized to the token budget."""
-    return pair_format.grammar(max_feedback_chars=max_tokens * CHARS_PER_TOKEN_BOUND)
 
 
 def get_pairwise_format(family: str) -> PairwiseFormat:
@@ -107,13 +95,14 @@ def checked_pairwise(judge_format: JudgeFormat, metric: PairwiseMetric) -> Pairw
     return pair_format
 
 
-def answer_grammar(judge_format: JudgeFormat, metric: AnyMetric, max_tokens: int) -> str:
-    """The grammar that forces `metric`'s answers in `judge_format`'s family (its pairwise
-    format's A/B grammar for a pairwise metric), once the family is checked against it."""
+def bind(judge_format: JudgeFormat, metric: AnyMetric) -> Bound:
+    """`metric` bound to `judge_format` (to its family's pairwise format for a pairwise
+    metric), once the family is checked against it: `FamilyError` in one line if it cannot
+    express the metric. Called before any model loads."""
     if isinstance(metric, PairwiseMetric):
-        return pair_grammar(checked_pairwise(judge_format, metric), max_tokens)
+        return BoundPair(checked_pairwise(judge_format, metric), metric)
     judge_format.check(metric)
-    return verdict_grammar(judge_format, metric, max_tokens)
+    return BoundSingle(judge_format, metric)
 
 
 def get_format(family: str) -> JudgeFormat:
@@ -138,12 +127,13 @@ __all__ = [
     "PAIRWISE_FORMATS",
     "PairwiseFormat",
     "Verdict",
-    "answer_grammar",
+    "Bound",
+    "BoundPair",
+    "BoundSingle",
+    "bind",
     "checked_pairwise",
     "get_format",
     "get_pairwise_format",
     "listed",
     "published_sampling",
-    "pair_grammar",
-    "verdict_grammar",
 ]

@@ -229,36 +229,3 @@ class Answer(Protocol):
     def decision_site(self, raw: str) -> DecisionSite:
         """See `JudgeFormat.decision_site`."""
         ...
-
-
-@dataclass(frozen=True)
-class BoundFormat:
-    """A `JudgeFormat` bound to one metric: the `Answer` a single-answer judgment parses."""
-
-    format: JudgeFormat
-    metric: Metric
-
-    @property
-    def close_out_reserve(self) -> int:
-        """The format's close-out reserve."""
-        return self.format.close_out_reserve
-
-    def feedback_stream(self) -> FeedbackStream:
-        """The format's feedback filter."""
-        return self.format.feedback_stream()
-
-    def close_out(self, partial: str) -> tuple[str, bool] | None:
-        """The format's close-out."""
-        return self.format.close_out(partial)
-
-    def tail_grammar(self, closed: str = "") -> str:
-        """The format's tail grammar for the metric."""
-        return self.format.tail_grammar(self.metric, closed)
-
-    def parse(self, raw: str) -> Verdict:
-        """The format's parser for the metric."""
-        return self.format.parse(raw, self.metric)
-
-    def decision_site(self, raw: str) -> DecisionSite:
-        """The format's decision site for the metric."""
-        return self.format.decision_site(raw, self.metric)
