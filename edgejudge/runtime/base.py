@@ -7,12 +7,13 @@ metrics or verdicts; `edgejudge.judging` does that on top of any runtime.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from edgejudge.core.formats.base import Message
-from edgejudge.core.probabilities import NextTokens
+from edgejudge.core.probabilities import END, Candidate, NextTokens
 from edgejudge.runtime.numerics import REPEAT_PENALTY, TOP_P
 
 if TYPE_CHECKING:
@@ -120,6 +121,32 @@ class Kept(Protocol):
     def close(self) -> None:
         """Give back what was kept."""
         ...
+
+
+def listed_next(
+    listed: Iterable[tuple[int, bytes, float]],
+    wanted: frozenset[bytes],
+    *,
+    end: bool,
+    top: int,
+    ends: frozenset[bytes] = frozenset({b""}),
+) -> NextTokens:
+    """`Kept.next` from a server's list of its likeliest next tokens, each (token, bytes,
+    log-probability): the wanted ones, and those in `ends` as the end of the generation when
+    `end`; the most a token not listed can have is the least listed probability where the
+    list is full (`top` long), else 0."""
+    found: list[Candidate] = []
+    least = math.inf
+    count = 0
+    for token, piece, logprob in listed:
+        count += 1
+        least = min(least, logprob)
+        if piece in ends:
+            if end:
+                found.append(Candidate(token, END, math.exp(logprob)))
+        elif piece in wanted:
+            found.append(Candidate(token, piece, math.exp(logprob)))
+    return NextTokens(tuple(found), math.exp(least) if count and count >= top else 0.0)
 
 
 @dataclass(frozen=True)

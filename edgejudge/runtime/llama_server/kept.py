@@ -19,12 +19,12 @@ bytes is taken as one that ends the generation (the server writes control tokens
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from edgejudge.core.probabilities import END, Candidate, NextTokens
+from edgejudge.core.probabilities import NextTokens
 from edgejudge.errors import GenerationError
+from edgejudge.runtime.base import listed_next
 
 # How many likeliest tokens to ask for, in turn, while a value is missing.
 TOPS = (64, 1024, 16384)
@@ -71,16 +71,8 @@ class KeptSlot:
             },
         )
         listed = _top_logprobs(body)
-        found: list[Candidate] = []
-        for entry in listed:
-            piece = bytes(entry.get("bytes") or [])
-            p = math.exp(float(entry["logprob"]))
-            if piece and piece in wanted:
-                found.append(Candidate(int(entry["id"]), piece, p))
-            elif not piece and end:
-                found.append(Candidate(int(entry["id"]), END, p))
-        floor = math.exp(min(float(e["logprob"]) for e in listed)) if len(listed) >= top else 0.0
-        return NextTokens(tuple(found), floor)
+        entries = ((int(e["id"]), bytes(e.get("bytes") or []), float(e["logprob"])) for e in listed)
+        return listed_next(entries, wanted, end=end, top=top)
 
     def close(self) -> None:
         """Nothing to give back: the slot's cache is the server's to manage."""

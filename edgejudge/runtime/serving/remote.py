@@ -14,7 +14,6 @@ asked again for (`http.py`) without a half-written answer to undo.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -22,9 +21,9 @@ from typing import Any
 
 from edgejudge.constants import DEFAULT_CONCURRENCY, REQUEST_TIMEOUT
 from edgejudge.core.formats.base import Message
-from edgejudge.core.probabilities import END, Candidate, NextTokens
+from edgejudge.core.probabilities import NextTokens
 from edgejudge.errors import GenerationError, ServerError
-from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling
+from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, listed_next
 from edgejudge.runtime.chat import as_turns
 from edgejudge.runtime.numerics import DEFAULT_CONTEXT
 from edgejudge.runtime.serving import profiles
@@ -344,14 +343,8 @@ class LoggedKept:
         where = at + len(path)
         if tuple(path) != self.tokens[at:where] or where >= len(self._positions):
             return NextTokens((), 1.0)
-        listed = self._positions[where].top
-        found = [
-            Candidate(self._id(piece), END if piece in self._end else piece, math.exp(logprob))
-            for piece, logprob in listed
-            if (piece in self._end and end) or (piece not in self._end and piece in wanted)
-        ]
-        floor = math.exp(min(lp for _, lp in listed)) if len(listed) >= top and listed else 0.0
-        return NextTokens(tuple(found), floor)
+        listed = ((self._id(piece), piece, lp) for piece, lp in self._positions[where].top)
+        return listed_next(listed, wanted, end=end, top=top, ends=frozenset(self._end))
 
     def close(self) -> None:
         """Nothing held."""
