@@ -17,7 +17,7 @@ from edgejudge.core.formats import DEFAULT_FAMILY, KNOWN_FAMILIES, published_sam
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import InputError
 from edgejudge.io.metric_files import resolve_any_metric, resolve_metric
-from edgejudge.judging.judge import SAMPLINGS, resolve_metrics
+from edgejudge.judging.choices import SAMPLINGS, resolve_metrics
 from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
 from edgejudge.runtime.options import RUNTIMES, RuntimeOptions

@@ -10,7 +10,7 @@ from typing import Any
 from edgejudge.cli import args
 from edgejudge.core.formats import bind
 from edgejudge.core.pairs import PairInput
-from edgejudge.judging.judge import format_for
+from edgejudge.judging.choices import format_for
 
 _SHOW_MODEL_HELP = (
     "a catalog name: show what that model is sent, in its judge format (nothing is loaded)"

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from edgejudge.constants import DEFAULT_MAX_TOKENS
 from edgejudge.core import EvalInput, JudgeFormat, Message, Metric, get_format
@@ -32,81 +32,18 @@ from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import PairInput, coerce_pair
 from edgejudge.errors import EdgeJudgeError, MetricError, ParseError
 from edgejudge.io.metric_files import resolve_any_metric
+from edgejudge.judging.choices import SAMPLINGS, MetricArg, resolve_metrics, sampling_for
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.pipeline import Pipeline
 from edgejudge.judging.result import JudgeResult
 from edgejudge.judging.runtime_choice import as_options, checked, located, open_located
-from edgejudge.judging.scheduler import as_completed
-from edgejudge.models.catalog import ModelEntry
+from edgejudge.judging.scheduler import as_completed, in_order
 from edgejudge.models.resolve import ResolvedModel, identify
 from edgejudge.runtime.base import Runtime, Sampling
 from edgejudge.runtime.options import RuntimeName, RuntimeOptions
 
-SAMPLINGS = ("greedy", "authors")
 
-
-def _sampling(
-    judge_format: JudgeFormat, choice: str, *, temperature: float, seed: int
-) -> tuple[Sampling, str]:
-    """The sampler settings for `choice`, and a line that says what they are."""
-    published = judge_format.authors_sampling if choice == "authors" else None
-    if choice == "authors" and published is None:
-        note = f"{judge_format.family} publishes no sampling settings: greedy"
-        return Sampling(temperature=0.0, seed=seed), note
-    if published is None:
-        return Sampling(temperature=temperature, seed=seed), (
-            "greedy" if temperature == 0 else f"temperature {temperature:g}"
-        )
-    if temperature != 0:
-        raise ValueError("sampling='authors' sets the temperature: give one or the other")
-    settings = Sampling(
-        temperature=published.temperature,
-        seed=seed,
-        top_p=published.top_p,
-        repeat_penalty=published.repeat_penalty,
-    )
-    return settings, f"the authors' sampling ({published.source})"
-
-
-def format_for(
-    model: str | os.PathLike[str] | None,
-    family: str | None = None,
-    catalog: dict[str, ModelEntry] | None = None,
-) -> JudgeFormat:
-    """The judge format (prompt, grammar, parser) for `model`: `family` if given, else the
-    one its catalog entry names, else Flow-Judge's. The API, the CLI's `prompt`/`grammar` and
-    the TUI all ask here, so they agree on what a model is sent."""
-    if family or model is None:
-        return get_format(family or DEFAULT_FAMILY)
-    return get_format(identify(model, catalog=catalog).family)
-
-
-Outcome = TypeVar("Outcome")
-
-
-def in_order(
-    outcomes: Generator[tuple[int, Outcome | EdgeJudgeError], None, None],
-    return_exceptions: bool,
-) -> Iterator[Outcome | EdgeJudgeError]:
-    """Outcomes that arrive as `(index, outcome)` as they finish, in index order; the first
-    error is raised unless `return_exceptions`. However the caller stops, `outcomes` is
-    closed, so the judgments still in flight stop first."""
-    waiting: dict[int, Outcome | EdgeJudgeError] = {}
-    following = 0
-    try:
-        for index, outcome in outcomes:
-            waiting[index] = outcome
-            while following in waiting:
-                ready = waiting.pop(following)
-                following += 1
-                if isinstance(ready, EdgeJudgeError) and not return_exceptions:
-                    raise ready
-                yield ready
-    finally:
-        outcomes.close()
-
-
-def _final(pieces: Iterable[str | JudgeResult]) -> JudgeResult:
+def final(pieces: Iterable[str | JudgeResult]) -> JudgeResult:
     """The result a judgment's stream ends with (its feedback text passed over)."""
     for piece in pieces:
         if isinstance(piece, JudgeResult):
@@ -114,7 +51,7 @@ def _final(pieces: Iterable[str | JudgeResult]) -> JudgeResult:
     raise ParseError("the judge produced no result", "")  # pragma: no cover
 
 
-def _outcome(judge_one: Callable[[Any], JudgeResult], item: Any) -> JudgeResult | EdgeJudgeError:
+def outcome(judge_one: Callable[[Any], JudgeResult], item: Any) -> JudgeResult | EdgeJudgeError:
     """`judge_one(item)`, or the error in its place: an error given as the item, or one
     raised judging it (the scheduler's attempts never raise)."""
     if isinstance(item, EdgeJudgeError):
@@ -149,33 +86,6 @@ class _Loaded:
     use_grammar: bool
     probabilities: bool
     gate: _Gate
-
-
-MetricArg = AnyMetric | str | os.PathLike[str]
-
-
-def resolve_metrics(metric: MetricArg | Sequence[MetricArg]) -> list[AnyMetric]:
-    """One metric, or several (a list or tuple): each resolved, names distinct, and several
-    only of single-answer metrics."""
-    given: list[MetricArg]
-    if isinstance(metric, str | os.PathLike | Metric | PairwiseMetric):
-        given = [metric]
-    else:
-        given = list(metric)
-    if not given:
-        raise MetricError("name at least one metric")
-    metrics = [resolve_any_metric(one) for one in given]
-    names = [m.name for m in metrics]
-    doubled = sorted({name for name in names if names.count(name) > 1})
-    if doubled:
-        raise MetricError(f"metric {doubled[0]!r} is named twice")
-    pairwise = [m.name for m in metrics if isinstance(m, PairwiseMetric)]
-    if pairwise and len(metrics) > 1:
-        raise MetricError(
-            f"{pairwise[0]!r} compares two responses: several metrics at once are for "
-            "single answers; compare with one pairwise metric at a time"
-        )
-    return metrics
 
 
 class Judge:
@@ -245,7 +155,7 @@ class Judge:
         judge_format = get_format(resolved.family if resolved else family or DEFAULT_FAMILY)
         # Every metric is bound, so checked against the family, before the (slow) load.
         bound = [bind(judge_format, one) for one in resolve_metrics(metric)]
-        settings, note = _sampling(judge_format, sampling, temperature=temperature, seed=seed)
+        settings, note = sampling_for(judge_format, sampling, temperature=temperature, seed=seed)
         if options is not None:
             options = checked(options)
             resolved = located(resolved, options, download=download)
@@ -460,7 +370,7 @@ class Judge:
 
     def evaluate(self, item: EvalInput | dict[str, Any]) -> JudgeResult:
         """Judge one input and return the verdict."""
-        return _final(self.stream(item))
+        return final(self.stream(item))
 
     def evaluate_many(
         self, items: Iterable[EvalInput | dict[str, Any]], *, return_exceptions: bool = False
@@ -505,7 +415,7 @@ class Judge:
 
     def _attempt_task(self, task: tuple[Any, str]) -> Any:
         item, name = task
-        return _outcome(self.for_metric(name).evaluate, item)
+        return outcome(self.for_metric(name).evaluate, item)
 
     # -- pairwise -----------------------------------------------------------------------
 
@@ -575,11 +485,11 @@ class Judge:
                 if len(got) < expected[index]:
                     continue
                 del arrived[index]
-                yield index, self._pair_outcome(got)
+                yield index, self._pairoutcome(got)
         finally:
             outcomes.close()
 
-    def _pair_outcome(self, got: dict[int, JudgeResult | EdgeJudgeError]) -> Any:
+    def _pairoutcome(self, got: dict[int, JudgeResult | EdgeJudgeError]) -> Any:
         """A pair's verdict from its orders' judgments, or the first order's error."""
         results: list[JudgeResult] = []
         for order in sorted(got):
@@ -596,10 +506,10 @@ class Judge:
 
     def _attempt_order(self, item: PairInput | EdgeJudgeError) -> Any:
         """One order of a pair, judged; its error in its place."""
-        return _outcome(lambda order: _final(self._run(self.bound.messages(order))), item)
+        return outcome(lambda order: final(self._run(self.bound.messages(order))), item)
 
     def _attempt(self, item: EvalInput | dict[str, Any] | EdgeJudgeError) -> Any:
-        return _outcome(self.evaluate, item)
+        return outcome(self.evaluate, item)
 
     # -- lifetime -----------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ tests/test_judge_pipeline.py drives it on a scripted runtime that dies on cue.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -100,3 +100,28 @@ def as_completed(
         raise ServerError(
             f"{failure}; {why}; rows not judged yet are left for a rerun", failure.output
         )
+
+
+Outcome = TypeVar("Outcome")
+
+
+def in_order(
+    outcomes: Generator[tuple[int, Outcome | EdgeJudgeError], None, None],
+    return_exceptions: bool,
+) -> Iterator[Outcome | EdgeJudgeError]:
+    """Outcomes that arrive as `(index, outcome)` as they finish, in index order; the first
+    error is raised unless `return_exceptions`. However the caller stops, `outcomes` is
+    closed, so the judgments still in flight stop first."""
+    waiting: dict[int, Outcome | EdgeJudgeError] = {}
+    following = 0
+    try:
+        for index, outcome in outcomes:
+            waiting[index] = outcome
+            while following in waiting:
+                ready = waiting.pop(following)
+                following += 1
+                if isinstance(ready, EdgeJudgeError) and not return_exceptions:
+                    raise ready
+                yield ready
+    finally:
+        outcomes.close()

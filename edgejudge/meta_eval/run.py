@@ -35,7 +35,8 @@ from edgejudge.core.metrics import AnyMetric
 from edgejudge.errors import InputError
 from edgejudge.io.metric_files import resolve_any_metric
 from edgejudge.judging import batch
-from edgejudge.judging.judge import Judge, resolve_metrics
+from edgejudge.judging.choices import MetricArg, resolve_metrics
+from edgejudge.judging.judge import Judge
 from edgejudge.meta_eval.evaluation import Labelled, MetaEvaluation, compare, read_labels
 from edgejudge.models.resolve import identify
 
@@ -185,9 +186,6 @@ def read_given(
 def metrics_slug(metrics: Sequence[AnyMetric]) -> str:
     """The metric part of a verdicts file's name: the metric's, or several joined by `+`."""
     return "+".join(metric.name for metric in metrics)
-
-
-MetricArg = AnyMetric | str | os.PathLike[str]
 
 
 @overload

@@ -26,7 +26,7 @@ from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.judging import batch
-from edgejudge.judging.judge import resolve_metrics
+from edgejudge.judging.choices import resolve_metrics
 from edgejudge.judging.pairs import pair_lines
 from edgejudge.tui.dialogs import PickFile, TextView
 from edgejudge.tui.histogram import Histogram, scale_with

@@ -29,8 +29,9 @@ from edgejudge.core.presets import PAIRWISE_PRESETS
 from edgejudge.core.probabilities import Distribution
 from edgejudge.errors import Cancelled, EdgeJudgeError
 from edgejudge.io.metric_files import resolve_any_metric, save_metric, user_metrics
-from edgejudge.judging.judge import JudgeResult, format_for
+from edgejudge.judging.choices import format_for
 from edgejudge.judging.pairs import VERDICTS, PairResult
+from edgejudge.judging.result import JudgeResult
 from edgejudge.models.catalog import ModelEntry
 from edgejudge.runtime.open import server_urls
 from edgejudge.tui.dialogs import TextView
