@@ -137,3 +137,18 @@ def test_a_model_name_is_resolved_once_on_the_way_to_its_runtime(
         assert judge.model.family == judge.format.family == "flow-judge"
     assert sorted(calls) == ["find_entry", "looks_like_path"]
     assert connected == [("flow-judge-v0.1", "flow-judge-v0.1-Q4_K_M.gguf")]
+
+
+def test_a_metrics_judge_is_a_view_of_one_loaded_model() -> None:
+    runtime = FakeRuntime(ANSWER)
+    with Judge(None, "response-faithfulness-5point", runtime=runtime) as judge:
+        judge.probabilities = False  # a judge's own settings, as before (scripts/bench.py)
+        other = judge.with_metric("response-relevance-5point")
+        assert other.runtime is judge.runtime and other.format is judge.format
+        assert other.probabilities is False and judge.pipeline.probabilities is False
+        assert (other.metric.name, judge.metric.name) == (
+            "response-relevance-5point",
+            "response-faithfulness-5point",
+        )
+        other.close()  # a view never closes the model
+        assert not runtime.closed

@@ -83,8 +83,6 @@ class _Loaded:
     max_tokens: int
     sampling: Sampling
     sampling_note: str
-    use_grammar: bool
-    probabilities: bool
     gate: _Gate
 
 
@@ -93,6 +91,8 @@ class Judge:
     manager to free the model."""
 
     judges: dict[str, Judge]  # each metric's judge, by name (this one, for one metric)
+    use_grammar: bool  # whether answers are forced by the verdict grammar
+    probabilities: bool  # whether the judge's probability for each decision value is measured
 
     def __init__(
         self,
@@ -169,11 +169,11 @@ class Judge:
             max_tokens=max_tokens,
             sampling=settings,
             sampling_note=note,
-            use_grammar=grammar,
-            probabilities=probabilities,
             gate=gate,
         )
         self._take(loaded, bound[0], owns_runtime=options is not None)
+        self.use_grammar = grammar  # each metric's judge may change its own
+        self.probabilities = probabilities
         if len(bound) > 1:  # one judge of its own for each, this one among none of them
             self.judges = {one.metric.name: self._view(one) for one in bound}
 
@@ -190,6 +190,7 @@ class Judge:
         shares its runtime, slots and cancel flag, and never closes the model."""
         view = Judge.__new__(Judge)
         view._take(self._loaded, bound, owns_runtime=False)
+        view.use_grammar, view.probabilities = self.use_grammar, self.probabilities
         return view
 
     # -- what every metric's judge shares ---------------------------------------------
@@ -223,16 +224,6 @@ class Judge:
     def sampling_note(self) -> str:
         """What the sampler settings are, in words."""
         return self._loaded.sampling_note
-
-    @property
-    def use_grammar(self) -> bool:
-        """Whether answers are forced by the verdict grammar."""
-        return self._loaded.use_grammar
-
-    @property
-    def probabilities(self) -> bool:
-        """Whether the judge's probability for each decision value is measured."""
-        return self._loaded.probabilities
 
     @property
     def metric(self) -> AnyMetric:
