@@ -89,6 +89,41 @@ def test_the_plugin_judges_fails_clearly_and_sums_up(
     assert summary(again.stdout.str()) == section
 
 
+TABLE_SUITE = f'''
+import pytest
+
+from edgejudge.integrations.pytest import cases
+
+MAP = {{"query": "question", "response": "answer"}}
+
+
+@pytest.mark.parametrize("case", cases("answers.csv", "{METRIC}", map=MAP, id_column="qid"))
+def test_each_row(judge, case):
+    judge.assert_verdict(case, at_least=1)
+'''
+
+
+@pytest.mark.model
+def test_cases_reads_a_table_into_one_test_per_row(
+    pytester: pytest.Pytester, use_demo_cache: Path
+) -> None:
+    rows = [(f"q{n}", r["query"], r["context"], r["response"]) for n, r in
+            enumerate(TEN_FAITHFULNESS[:2])] + [("q2", "Who?", "Nobody.", "")]  # fmt: skip
+    lines = ["qid,question,context,answer"] + [",".join(f'"{v}"' for v in row) for row in rows]
+    pytester.makefile(".csv", answers="\n".join(lines) + "\n")
+    pytester.makepyfile(test_table=TABLE_SUITE)
+    done = pytester.runpytest_subprocess(
+        "--edgejudge-model", "demo", "--edgejudge-metric", METRIC, "--edgejudge-max-tokens",
+        "8", "-p", "no:cacheprovider", "-v",
+    )  # fmt: skip
+    done.assert_outcomes(passed=2, failed=1)
+    out = done.stdout.str()
+    assert "test_each_row[q0] PASSED" in out and "test_each_row[q2] FAILED" in out
+    assert (
+        "edgejudge: this row cannot be judged: field 'response' (column 'answer') is empty"
+    ) in out
+
+
 def test_unused_it_loads_nothing_and_p_no_edgejudge_imports_nothing(
     pytester: pytest.Pytester,
 ) -> None:

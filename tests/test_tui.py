@@ -222,6 +222,42 @@ def test_batch_judges_each_row_on_several_metrics_with_a_histogram_each(
     assert seen["cell"] == str(final[3]["score"])
 
 
+@pytest.mark.model
+def test_batch_tab_maps_a_csv_whose_columns_are_not_the_metric_fields(
+    use_demo_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    header = "id,question,context,answer\n"
+    lines = [f'r{i},"{CASE["query"]}","{CASE["context"]}","{CASE["response"]}"\n' for i in (1, 2)]
+    (tmp_path / "cases.csv").write_text(header + "".join(lines), encoding="utf-8")
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        box = app.query_one("#batch-map", Input)
+        seen["hidden"] = not box.display
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.csv")
+        await pilot.press("enter")
+        seen["unmapped"] = text_of(app, "#batch-info")
+        seen["shown"], seen["focused"] = box.display, app.focused is box
+        await type_into(pilot, box, "query=question, response=answer")
+        await pilot.press("enter")
+        seen["rows"] = app.query_one("#batch-table", DataTable).row_count
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        seen["info"] = text_of(app, "#batch-info")
+
+    drive(scenario, model="demo", metric=METRIC)
+    assert seen["hidden"] and seen["shown"] and seen["focused"]
+    assert seen["unmapped"].startswith("cases.csv has no column for query, response (its columns: ")
+    assert seen["rows"] == 2 and seen["info"].startswith("done")
+    final = [
+        json.loads(line) for line in (tmp_path / "cases.verdicts.jsonl").read_text().splitlines()
+    ]
+    assert [r["id"] for r in final] == ["r1", "r2"]
+    assert all(r["score"] in (1, 2, 3, 4, 5) for r in final)
+
+
 # -- no model needed ------------------------------------------------------------------------
 
 
@@ -264,7 +300,7 @@ def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(
     real_read_rows = edgejudge.judging.batch.read_rows
     seen: dict[str, Any] = {}
 
-    def broken(path: Path) -> Any:
+    def broken(path: Path, **reading: Any) -> Any:
         raise RuntimeError("a bug nobody planned for")
 
     async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:

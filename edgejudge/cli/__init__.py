@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from edgejudge import __version__
-from edgejudge.cli import args, compare, judging, meta_eval, metrics, models, server, show
+from edgejudge.cli import (
+    args,
+    compare,
+    export,
+    judging,
+    meta_eval,
+    metrics,
+    models,
+    server,
+    show,
+)
 from edgejudge.cli.report import report
 from edgejudge.paths import DEBUG_ENV
 
@@ -33,6 +43,9 @@ examples:
   edgejudge judge --server-url http://gpu-box:8080 -m response-faithfulness-5point -i case.json
   edgejudge batch cases.jsonl -o verdicts.jsonl --server-url http://gpu-box:8000 \
       --family flow-judge -m response-faithfulness-5point   # vLLM, SGLang, TGI: detected
+  edgejudge batch answers.parquet -o verdicts.jsonl --model demo -m response-faithfulness-5point \
+      --map query=question --map response=answer --export judged.parquet   # your table
+  edgejudge export verdicts.jsonl --inputs answers.csv --to judged.csv
   edgejudge compare --model prometheus-7b-v2.0 -m pairwise-helpfulness -i pair.json
   edgejudge batch --a new.jsonl --b old.jsonl --a-name new --b-name old -o vs.jsonl \
       --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
@@ -106,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     judging.add_commands(commands)
+    export.add_command(commands)
     compare.add_command(commands)
     meta_eval.add_command(commands)
     show.add_commands(commands)

@@ -105,6 +105,61 @@ def metric_options(parser: argparse.ArgumentParser, *, several: bool = False) ->
     )
 
 
+DATA_HELP = (
+    "IN is .jsonl (one JSON object per line), .json (an array of objects), .csv / .tsv "
+    "(a header line of column names), .parquet, or a Hugging Face dataset folder written by "
+    "save_to_disk; the extension (a folder: a dataset) says which, or --format. A table's "
+    "row gives each metric the fields it names (other columns are kept for --export); "
+    "--map FIELD=COLUMN reads a field from a column of another name."
+)
+
+
+def data_options(parser: argparse.ArgumentParser) -> None:
+    """--format, --split, --map and --id-column: how a file of rows is read."""
+    from edgejudge.io.tables import FORMATS
+
+    group = parser.add_argument_group("your data", DATA_HELP)
+    group.add_argument(
+        "--format",
+        dest="data_format",
+        choices=FORMATS,
+        metavar="F",
+        help=f"read IN as this format: {', '.join(FORMATS)} (default: by its extension; "
+        "a folder is a dataset; another name is JSONL)",
+    )
+    group.add_argument(
+        "--split", metavar="NAME", help="which split of a dataset folder that holds several"
+    )
+    group.add_argument(
+        "--map",
+        dest="mapping",
+        action="append",
+        metavar="FIELD=COLUMN",
+        help="read the metric's FIELD from the file's COLUMN (repeatable): --map "
+        "query=question --map response=answer",
+    )
+    group.add_argument(
+        "--id-column",
+        metavar="COLUMN",
+        help="the column that holds each row's id (default: id, where there is one; "
+        "else the row's number)",
+    )
+
+
+def row_source(args: argparse.Namespace, path: Path) -> Any:
+    """The `RowSource` the data options describe for the file `path`."""
+    from edgejudge.core.rows import parse_map
+    from edgejudge.judging.rows import RowSource
+
+    return RowSource(
+        path,
+        fmt=args.data_format,
+        split=args.split,
+        mapping=parse_map(args.mapping),
+        id_column=args.id_column,
+    )
+
+
 def swap_option(parser: Any) -> None:
     """--no-swap, for pairwise judging (a parser or an argument group)."""
     parser.add_argument(

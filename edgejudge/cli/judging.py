@@ -14,6 +14,7 @@ from edgejudge.cli.progress import batch_bar
 from edgejudge.cli.report import report
 from edgejudge.core.metrics import AnyMetric, Metric, PairwiseMetric
 from edgejudge.errors import InputError
+from edgejudge.io.writers import export_format
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.pair_stats import PairTally
 from edgejudge.judging.result import JudgeResult
@@ -40,26 +41,40 @@ def add_commands(commands: Any) -> None:
 
     batch = commands.add_parser(
         "batch",
-        help="judge a JSONL file into a JSONL file, resumably",
-        description="Judge every line of IN.jsonl (one JSON object per line, UTF-8); each "
-        "verdict is appended to OUT.jsonl as one whole line as it finishes, so any stop leaves "
-        "OUT valid. Rerun the same command to resume: judgments already in OUT are skipped. "
+        help="judge a file of rows (JSONL, CSV, Parquet, a dataset…) into a JSONL file, resumably",
+        description="Judge every row of IN; each verdict is appended to OUT.jsonl as one "
+        "whole line as it finishes, so any stop leaves OUT valid. "
+        + args.DATA_HELP
+        + " IN is read as a stream, never held whole. "
+        "Rerun the same command to resume: judgments already in OUT are skipped. "
         "With several --metric, each row is judged on each, one line per (id, metric), a "
         "row's metrics one after another so the text their prompts share is evaluated once; "
         "a rerun judges only the (id, metric) pairs OUT lacks. "
-        'A failing row is written as {"id": ..., "error": ...} and the batch goes on. '
-        'Rows are identified by their "id" key (a string or an integer), or by line number. '
+        'A failing row is written as {"id": ..., "error": ...} and the batch goes on: a row '
+        "that cannot be read (not JSON, a CSV line with the wrong number of fields, not "
+        "UTF-8), an empty (null) field, a list where the metric wants text. A number becomes "
+        "its text. Rows are identified by their id column (a string or an integer; "
+        "--id-column), or by their number; an id given twice, or a mapped column the file "
+        "lacks, stops the batch before the model loads. "
         "OUT.lock beside OUT keeps a second run off the same file while this one runs. "
         "OUT must be a regular file (a link is followed and its target written); a device, "
         "a pipe, or the input file itself under any name is refused. A line of IN longer "
         "than 8 MiB, or JSON no one writes (a 5,000-digit number, nesting thousands deep), "
-        "is an error row. "
-        "With a pairwise metric each line is a pair (the metric's inputs, response_a, "
-        "response_b), or --a/--b give two files of answers joined by id; it ends with wins, "
-        "ties, the win rate with its 95%% confidence interval and the consistency rate.",
+        "is an error row. --export writes IN joined with its verdicts (one column group "
+        "per metric) as .parquet, .csv or .jsonl. "
+        "With a pairwise metric each row is a pair (the metric's inputs, response_a, "
+        "response_b), or --a/--b give two JSONL files of answers joined by id; it ends with "
+        "wins, ties, the win rate with its 95%% confidence interval and the consistency rate.",
     )
-    batch.add_argument("input", metavar="IN.jsonl", type=Path, nargs="?")
+    batch.add_argument("input", metavar="IN", type=Path, nargs="?")
     batch.add_argument("-o", "--output", required=True, metavar="OUT.jsonl", type=Path)
+    batch.add_argument(
+        "--export",
+        metavar="PATH",
+        type=Path,
+        help="then write IN joined with every verdict OUT holds to PATH (.parquet, .csv, "
+        ".tsv or .jsonl), replacing it whole (see `edgejudge export`)",
+    )
     batch.add_argument(
         "--retry-errors",
         action="store_true",
@@ -77,6 +92,7 @@ def add_commands(commands: Any) -> None:
     pairs.add_argument("--a-name", metavar="NAME", help="system A's name in rows and summary")
     pairs.add_argument("--b-name", metavar="NAME", help="system B's name in rows and summary")
     args.swap_option(pairs)
+    args.data_options(batch)
     args.metric_options(batch, several=True)
     args.model_options(batch)
     batch.set_defaults(func=_cmd_batch)
@@ -199,23 +215,34 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
     metrics = args.metrics(parsed)  # a bad metric fails before anything else
     metric = metrics[0]
     names_of = [m.name for m in metrics]
-    rows = _batch_rows(parsed, metric)
+    source = _batch_rows(parsed, metric)
     names = (parsed.a_name or "A", parsed.b_name or "B")
     named = names if parsed.a_name or parsed.b_name else None
-    # The lock, the repair of a torn line and a writable output all come before the model.
+    if parsed.export is not None:  # fails now, not after the batch
+        if isinstance(source, list):
+            raise InputError(
+                "--export joins IN with its verdicts: with --a and --b, OUT is the table"
+            )
+        export_format(parsed.export)
+    # The rows' ids (read once: the file is streamed), the lock, the repair of a torn line
+    # and a writable output all come before the model.
+    count = len(source) if isinstance(source, list) else source.scan(metrics)
     inputs = [p for p in (parsed.input, parsed.a, parsed.b) if p is not None]
     inputs += [m for m in parsed.metrics or [] if isinstance(m, Path)]
     with batch.BatchOutput(
         parsed.output, retry_errors=parsed.retry_errors, inputs=inputs
     ) as output:
-        todo = output.pending(rows, names_of)
-        tasks = len(rows) * len(metrics)
-        remaining = sum(not output.has(row, name) for row in todo for name in names_of)
+        rows = source if isinstance(source, list) else source.ids()
+        tasks = count * len(metrics)
+        remaining = sum(output.missing(row, names_of) for row in rows) if output.done else tasks
+        if not isinstance(source, list):
+            rows = source.rows(source.columns_for(metrics))
+        todo = output.waiting(rows, names_of)
         skipped = tasks - remaining
-        if not todo:
-            what = f"{len(rows)} rows" if len(metrics) == 1 else f"{tasks} (row, metric) pairs"
+        if not remaining:
+            what = f"{count} rows" if len(metrics) == 1 else f"{tasks} (row, metric) pairs"
             print(f"nothing to do: all {what} are already in {parsed.output}", file=sys.stderr)
-            return 0
+            return _export(parsed, source)
         failed = 0
 
         def saved() -> str:
@@ -257,22 +284,42 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
         + (f"; {means}" if means else ""),
         file=sys.stderr,
     )
-    return 1 if failed else 0
+    exported = _export(parsed, source)
+    return 1 if failed else exported
 
 
-def _batch_rows(parsed: argparse.Namespace, metric: AnyMetric) -> list[Any]:
-    """The rows to judge: IN.jsonl, or with a pairwise metric --a and --b joined by id."""
+def _export(parsed: argparse.Namespace, source: Any) -> int:
+    """With --export, IN joined with its verdicts written to the path it names."""
+    if parsed.export is None:
+        return 0
+    from edgejudge.judging.export import export_verdicts
+
+    written, metrics = export_verdicts(source, parsed.output, parsed.export)
+    print(f"exported {written} rows with {', '.join(metrics)} -> {parsed.export}", file=sys.stderr)
+    return 0
+
+
+def _batch_rows(parsed: argparse.Namespace, metric: AnyMetric) -> Any:
+    """The rows to judge: IN (a `RowSource`, read as a stream), or with a pairwise metric
+    --a and --b joined by id (a list)."""
     from edgejudge.judging import batch
 
     joined = parsed.a is not None or parsed.b is not None
     if joined and not isinstance(metric, PairwiseMetric):
         raise InputError(f"--a and --b compare two systems: metric {metric.name!r} is not pairwise")
     if joined and parsed.input is not None:
-        raise InputError("give IN.jsonl, or --a and --b, not both")
+        raise InputError("give IN, or --a and --b, not both")
     if joined:
+        given = [name for name, value in (("--format", parsed.data_format),
+                 ("--split", parsed.split), ("--map", parsed.mapping),
+                 ("--id-column", parsed.id_column)) if value]  # fmt: skip
+        if given:
+            raise InputError(
+                f"{', '.join(given)} read IN; --a and --b are JSONL files of answers joined by id"
+            )
         if parsed.a is None or parsed.b is None:
             raise InputError("--a and --b go together: one JSONL file of answers each")
         return batch.joined_pairs(parsed.a, parsed.b, metric.required_inputs)
     if parsed.input is None:
-        raise InputError("name the input: IN.jsonl (or, with a pairwise metric, --a and --b)")
-    return batch.read_rows(parsed.input)
+        raise InputError("name the input: IN (or, with a pairwise metric, --a and --b)")
+    return args.row_source(parsed, parsed.input)

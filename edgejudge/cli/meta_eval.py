@@ -17,6 +17,7 @@ from edgejudge.cli.judging import open_judge
 from edgejudge.cli.progress import batch_bar, working
 from edgejudge.cli.report import report
 from edgejudge.core.metrics import AnyMetric
+from edgejudge.core.rows import parse_map
 from edgejudge.errors import InputError
 from edgejudge.io.files import output_target
 from edgejudge.meta_eval.evaluation import MetaEvaluation
@@ -24,8 +25,9 @@ from edgejudge.meta_eval.report import cell, title
 from edgejudge.meta_eval.statistics import RESAMPLES
 
 DESCRIPTION = """\
-Judge every row of LABELS.jsonl and compare the verdicts with the human label in each row
-(the "label" key, or --label-key): numeric scores on the metric's rubric, pass/fail, yes/no
+Judge every row of LABELS (.jsonl, or .json, .csv/.tsv, .parquet, a dataset folder: see
+"your data" below) and compare the verdicts with the human label in each row (the "label"
+key or column, or --label-key): numeric scores on the metric's rubric, pass/fail, yes/no
 or 0/1 for a two-row rubric, A, B or tie for a pairwise metric.
 
 Each judge's verdicts go to LABELS.<model>.<family>.<metric>.verdicts.jsonl beside the
@@ -71,7 +73,7 @@ def add_command(commands: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("labels", metavar="LABELS.jsonl", type=Path)
+    parser.add_argument("labels", metavar="LABELS", type=Path)
     parser.add_argument(
         "--label-key",
         action="append",
@@ -109,6 +111,7 @@ def add_command(commands: Any) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args.swap_option(parser)
+    args.data_options(parser)
     args.metric_options(parser, several=True)
     args.model_options(parser, many=" (repeatable: one column per judge)")
     parser.set_defaults(func=_cmd_meta_eval)
@@ -148,7 +151,13 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
     specs = judge_specs(parsed.model, parsed.family, bool(parsed.server_url))
     if not specs and not parsed.verdicts:
         raise InputError("name a judge with --model (or give verdicts with --verdicts FILE)")
-    rows, labels = meta_eval.read_labelled_metrics(parsed.labels, metrics, keys)
+    reading = {
+        "fmt": parsed.data_format,
+        "split": parsed.split,
+        "mapping": parse_map(parsed.mapping),
+        "id_column": parsed.id_column,
+    }
+    rows, labels = meta_eval.read_labelled_metrics(parsed.labels, metrics, keys, reading)
     for each in labels:
         if not each.readable:
             first = each.labelled[0].problem if each.labelled else "the file has no rows"

@@ -177,6 +177,7 @@ class JudgeSession:
 
     def evaluate(self, case: Any, *, metric: Any = None) -> JudgeResult:
         """Judge one answer (a dict of the metric's inputs, or an `EvalInput`)."""
+        _fail_if_unreadable(case)
         result = self.for_metric(metric).evaluate(case)
         self._record(result.metric, result.decision, result.seconds)
         return result
@@ -194,6 +195,7 @@ class JudgeSession:
 
     def compare(self, pair: Any, *, metric: Any = None) -> PairResult:
         """Judge a pair (`response_a`, `response_b`) with a pairwise metric, both orders."""
+        _fail_if_unreadable(pair)
         result = self.for_metric(metric).compare(pair)
         self._record(result.metric, result.verdict, result.seconds)
         return result
@@ -272,6 +274,38 @@ class JudgeSession:
             self._base.close()
             self._base = None
         self._judges.clear()
+
+
+def cases(
+    path: str | os.PathLike[str],
+    metric: Any,
+    *,
+    map: dict[str, str] | None = None,  # noqa: A002 - the CLI's --map
+    format: str | None = None,  # noqa: A002 - the CLI's --format
+    split: str | None = None,
+    id_column: str | None = None,
+) -> list[Any]:
+    """Each row of a data file (JSONL, JSON, CSV/TSV, Parquet, a dataset folder: as `edgejudge
+    batch` reads it) as a `pytest.param` of the metric's fields, its id as the test id, for
+    `@pytest.mark.parametrize("case", cases("answers.csv", METRIC, map={...}))`. A row that
+    cannot be an input (an empty field, a CSV line with the wrong number of fields) is a
+    param whose test fails with the row's problem; the other rows run."""
+    from pathlib import Path
+
+    from edgejudge.io.metric_files import resolve_any_metric
+    from edgejudge.judging.rows import read_rows
+
+    chosen = resolve_any_metric(metric)
+    rows = read_rows(Path(path), fmt=format, split=split, mapping=map, id_column=id_column)
+    return [pytest.param(row.input_for(chosen), id=str(row.id)) for row in rows]
+
+
+def _fail_if_unreadable(case: Any) -> None:
+    """A row `cases` could not read fails its test with the row's problem."""
+    from edgejudge.errors import EdgeJudgeError
+
+    if isinstance(case, EdgeJudgeError):
+        pytest.fail(f"edgejudge: this row cannot be judged: {case}", pytrace=False)
 
 
 def _label(label: str, metric: AnyMetric) -> int | str:

@@ -13,130 +13,41 @@ again they become error rows and the batch stops, its unstarted rows left for a 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Container, Generator, Iterable
+from collections.abc import Container, Generator, Iterable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.inputs import ID_KEY
-from edgejudge.errors import InputError, OutputError
-from edgejudge.io.atomic import write_text_atomic
 from edgejudge.io.files import (
-    MAX_LINE_BYTES,
     JsonlAppender,
-    bounded_lines,
-    decode_utf8,
-    open_input,
     output_lock,
     output_target,
-    parse_json,
 )
+
+# Output lines are made in judging/records.py, read back in judging/journal.py, and rows
+# read in judging/rows.py; batch's callers find them here too.
+from edgejudge.judging.journal import Done as Done
+from edgejudge.judging.journal import DoneKeys as DoneKeys
+from edgejudge.judging.journal import done_key as done_key
+from edgejudge.judging.journal import finished_keys as finished_keys
+from edgejudge.judging.journal import read_records as read_records
+from edgejudge.judging.journal import read_results as read_results
 from edgejudge.judging.judge import Judge
 from edgejudge.judging.pairs import PairResult
+from edgejudge.judging.records import ERROR_KEY as ERROR_KEY
+from edgejudge.judging.records import METRIC_KEY as METRIC_KEY
+from edgejudge.judging.records import error_row as error_row
+from edgejudge.judging.records import pair_row as pair_row
+from edgejudge.judging.records import result_row as result_row
 from edgejudge.judging.result import JudgeResult
-from edgejudge.util.sizes import human_size
-
-ERROR_KEY = "error"
-METRIC_KEY = "metric"
-_JSON_TYPES = {
-    dict: "an object",
-    list: "an array",
-    float: "a number with a fraction",
-    bool: "true or false",
-    type(None): "null",
-}
-
-
-def id_key(row_id: Any) -> str:
-    """An id as a comparable string: ids may be strings or integers, and "1" is not 1."""
-    return json.dumps(row_id, sort_keys=True)
-
-
-# A judgment in an output: its row's id key and its metric (None: an output line that names
-# no metric, from before several metrics were judged at once; it stands for every metric).
-Done = tuple[str, str | None]
-
-
-def done_key(record: dict[str, Any]) -> Done:
-    """What an output line records as judged."""
-    metric = record.get(METRIC_KEY)
-    return id_key(record[ID_KEY]), metric if isinstance(metric, str) else None
-
-
-@dataclass
-class Row:
-    """One input line: its id, and the parsed object or why it could not be parsed."""
-
-    line: int
-    id: Any
-    data: Any = None
-    problem: str | None = None
-
-    @property
-    def key(self) -> str:
-        """The id as a comparable string (see `id_key`)."""
-        return id_key(self.id)
-
-
-def read_rows(path: Path) -> list[Row]:
-    """Every non-blank line of a JSONL input; ids default to the 1-based line number.
-
-    A line that is not UTF-8, not JSON, or whose id is neither a string nor an integer
-    becomes a row with a `problem` (an error row when judged), keyed by its line number.
-    """
-    rows: list[Row] = []
-    seen: dict[str, int] = {}
-    with open_input(path, what="input file") as handle:
-        for number, raw in enumerate(bounded_lines(handle), start=1):
-            row = _parse_line(number, raw)
-            if row is None:
-                continue
-            if row.key in seen:
-                raise InputError(
-                    f"{path}: id {row.id!r} appears on line {seen[row.key]} and line {number}"
-                )
-            seen[row.key] = number
-            rows.append(row)
-    if not rows:
-        raise InputError(f"{path} holds no rows: give one JSON object per line")
-    return rows
-
-
-def _parse_line(number: int, raw: bytes | None) -> Row | None:
-    """One input line as a row (with a problem if it is not a usable object); None if blank."""
-    if raw is None:
-        return Row(number, number, problem=f"line {number} is longer than {_LONGEST}")
-    try:
-        line = decode_utf8(raw, f"line {number}")
-    except InputError as exc:
-        return Row(number, number, problem=str(exc))
-    if not line.strip():
-        return None
-    try:
-        data = parse_json(line)
-    except json.JSONDecodeError as exc:
-        return Row(number, number, problem=f"line {number} is not JSON: {exc.msg}")
-    except ValueError as exc:  # a 5,000-digit number, nesting 100,000 deep
-        return Row(number, number, problem=f"line {number} cannot be read as JSON: {exc}")
-    if not isinstance(data, dict) or ID_KEY not in data:
-        return Row(number, number, data=data)
-    row_id = data[ID_KEY]
-    if isinstance(row_id, bool) or not isinstance(row_id, (str, int)):
-        kind = _JSON_TYPES.get(type(row_id), type(row_id).__name__)
-        return Row(
-            number,
-            number,
-            problem=f"line {number}: the id must be a string or an integer, not {kind}",
-        )
-    return Row(number, row_id, data=data)
-
+from edgejudge.judging.rows import Row as Row
+from edgejudge.judging.rows import id_key as id_key
+from edgejudge.judging.rows import read_rows as read_rows
 
 ANSWER_KEY = "response"
-_LONGEST = human_size(MAX_LINE_BYTES)
 
 
 def joined_pairs(a_path: Path, b_path: Path, inputs: tuple[str, ...]) -> list[Row]:
@@ -183,89 +94,6 @@ def _joined(
     return Row(number, row_id, data=pair)
 
 
-def finished_keys(path: Path, *, retry_errors: bool = False) -> set[Done]:
-    """Judgments already in the output; repairs a torn last line and drops error rows if
-    asked."""
-    if not path.exists():
-        return set()
-    with open_input(path, lambda text: OutputError(text, str(path), exit_code=2)) as handle:
-        lines = list(bounded_lines(handle))
-    kept: list[bytes] = []
-    keys: set[Done] = set()
-    changed = False
-    for index, raw in enumerate(lines):
-        data = _output_line(raw)
-        if raw is None or data is None:
-            if index == len(lines) - 1:  # torn by a kill mid-write: the row is redone
-                changed = True
-                continue
-            raise InputError(
-                f"{path} line {index + 1} is not a JSON object with an id; "
-                "is it an edgejudge output?"
-            )
-        if retry_errors and ERROR_KEY in data:
-            changed = True
-            continue
-        keys.add(done_key(data))
-        if not raw.endswith(b"\n"):  # the next row must start on a line of its own
-            raw, changed = raw + b"\n", True
-        kept.append(raw)
-    if changed:
-        write_text_atomic(path, b"".join(kept).decode("utf-8"))
-    return keys
-
-
-def _output_line(raw: bytes | None) -> dict[str, Any] | None:
-    """An output line as a row with an id, or None if it is not one (torn, foreign, or over
-    the line bound: None from `bounded_lines`)."""
-    if raw is None:
-        return None
-    try:
-        data = parse_json(raw.decode("utf-8"))
-    except ValueError:  # not UTF-8, not JSON, or a number or nesting no one writes
-        return None
-    return data if isinstance(data, dict) and ID_KEY in data else None
-
-
-def read_records(path: Path) -> dict[Done, dict[str, Any]]:
-    """The rows an output file holds so far, by (id key, metric), without changing the file.
-
-    Lines that are not JSON objects with an id (a torn last line) are passed over; a file
-    that cannot be read (missing, a folder) holds nothing yet.
-    """
-    found: dict[Done, dict[str, Any]] = {}
-    try:
-        handle = open_input(path)
-    except InputError:
-        return found
-    with handle:
-        for raw in bounded_lines(handle):
-            data = _output_line(raw)
-            if data is not None:
-                found[done_key(data)] = data
-    return found
-
-
-def read_results(path: Path, metric: str | None = None) -> dict[str, dict[str, Any]]:
-    """The rows an output file holds so far, by id key: those of `metric` (and rows that
-    name none), or with None every row (one per id where the file holds one metric)."""
-    return {
-        key: data
-        for (key, named), data in read_records(path).items()
-        if metric is None or named in (metric, None)
-    }
-
-
-def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
-    """The output line for a verdict."""
-    return {ID_KEY: row_id, **result.to_dict()}
-
-
-def pair_row(row_id: Any, result: PairResult, names: tuple[str, str] | None) -> dict[str, Any]:
-    """The output line for a pairwise verdict (`winner` names a system, given `names`)."""
-    return {ID_KEY: row_id, **result.to_dict(names)}
-
-
 def row_decision(record: dict[str, Any]) -> int | str | None:
     """A result row's decision: its `score`, `label` or `choice`, or a pair's `verdict`;
     None for an error row."""
@@ -304,12 +132,6 @@ def summary(records: Iterable[dict[str, Any]]) -> str | None:
     return f"{text} ({len(scored)} rows)"
 
 
-def error_row(row_id: Any, error: BaseException, metric: str | None = None) -> dict[str, Any]:
-    """The output line for a row that failed (on `metric`, where named)."""
-    record = {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
-    return record if metric is None else {ID_KEY: row_id, METRIC_KEY: metric, **record}
-
-
 class BatchOutput:
     """A batch's output file, held for one run: locked, repaired, open for appending.
 
@@ -325,7 +147,10 @@ class BatchOutput:
         self.path = path
         self.retry_errors = retry_errors
         self.inputs = list(inputs)
-        self.done: set[Done] = set()
+        # What the file held when the run began. A row written now is not added: a run
+        # never meets an id twice (the rows are checked first), and a million rows' keys
+        # would be held for nothing.
+        self.done = DoneKeys()
         self._sink: JsonlAppender | None = None
         self._stack = ExitStack()
 
@@ -361,11 +186,19 @@ class BatchOutput:
     def pending(self, rows: Iterable[Row], metrics: Iterable[str] = ()) -> list[Row]:
         """The rows this run still has to judge: those not in the file on every one of
         `metrics` (with none named: those whose id is not in the file at all)."""
+        return list(self.waiting(rows, metrics))
+
+    def waiting(self, rows: Iterable[Row], metrics: Iterable[str] = ()) -> Iterator[Row]:
+        """`pending` as `rows` are read, for a stream of rows never held whole."""
         names = list(metrics)
         if not names:
-            ids = {key for key, _ in self.done}
-            return [row for row in rows if row.key not in ids]
-        return [row for row in rows if not all(self.has(row, name) for name in names)]
+            ids = self.done.ids()
+            return (row for row in rows if row.key not in ids)
+        return (row for row in rows if not all(self.has(row, name) for name in names))
+
+    def missing(self, row: Row, metrics: Iterable[str]) -> int:
+        """How many of `metrics` the file does not hold for `row`."""
+        return sum(not self.has(row, name) for name in metrics)
 
     def pending_pairs(
         self,
@@ -375,25 +208,33 @@ class BatchOutput:
     ) -> list[tuple[Row, str]]:
         """The (row, metric) pairs this run still has to judge: not in the file, and, with
         `wanted`, among its (row key, metric name) pairs."""
+        return list(self.waiting_pairs(rows, metrics, wanted))
+
+    def waiting_pairs(
+        self,
+        rows: Iterable[Row],
+        metrics: Iterable[str],
+        wanted: Container[tuple[Any, str]] | None = None,
+    ) -> Iterator[tuple[Row, str]]:
+        """`pending_pairs` as `rows` are read."""
         names = list(metrics)
-        return [
+        return (
             (row, name)
             for row in rows
             for name in names
             if not self.has(row, name) and (wanted is None or (row.key, name) in wanted)
-        ]
+        )
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one finished row as a whole line (see `JsonlAppender`)."""
         if self._sink is None:
             raise RuntimeError("BatchOutput.append outside its `with` block")
         self._sink.append(record)
-        self.done.add(done_key(record))
 
 
 def run_batch(
     judge: Judge,
-    todo: list[Row],
+    todo: Iterable[Row],
     output: BatchOutput,
     *,
     swap: bool = True,
@@ -402,6 +243,7 @@ def run_batch(
 ) -> Generator[dict[str, Any], None, None]:
     """Judge `todo`, appending each outcome to `output` as it finishes; yields each row.
 
+    `todo` is read as the judge takes rows (a stream: only the rows in flight are held).
     A server runtime with N slots keeps N rows in flight, so rows land in the order they
     finish, which is input order with one slot. However it stops (a row that cannot be
     written, the caller leaving the loop, Ctrl-C), the judgments in flight are stopped and
@@ -418,15 +260,21 @@ def run_batch(
     if len(judge.judges) > 1:
         yield from _run_metrics(judge, todo, output, wanted)
         return
-    inputs = (InputError(row.problem) if row.problem is not None else row.data for row in todo)
+    started: dict[int, Row] = {}
+
+    def inputs() -> Iterator[Any]:
+        for index, row in enumerate(todo):
+            started[index] = row
+            yield row.input_for(judge.metric)
+
     outcomes: Generator[tuple[int, Any], None, None] = (
-        judge.compare_as_completed(inputs, swap=swap)
+        judge.compare_as_completed(inputs(), swap=swap)
         if judge.pairwise
-        else judge.evaluate_as_completed(inputs)
+        else judge.evaluate_as_completed(inputs())
     )
     try:
         for index, outcome in outcomes:
-            row = todo[index]
+            row = started.pop(index)
             if isinstance(outcome, JudgeResult):
                 record = result_row(row.id, outcome)
             elif isinstance(outcome, PairResult):
@@ -440,18 +288,23 @@ def run_batch(
 
 
 def _run_metrics(
-    judge: Judge, todo: list[Row], output: BatchOutput, wanted: Container[tuple[Any, str]] | None
+    judge: Judge,
+    todo: Iterable[Row],
+    output: BatchOutput,
+    wanted: Container[tuple[Any, str]] | None,
 ) -> Generator[dict[str, Any], None, None]:
     """`run_batch` for a judge with several metrics: one line per (row, metric)."""
-    tasks = output.pending_pairs(todo, judge.judges, wanted)
-    items = (
-        (InputError(row.problem) if row.problem is not None else row.data, name)
-        for row, name in tasks
-    )
-    outcomes = judge.tasks_as_completed(items)
+    started: dict[int, tuple[Row, str]] = {}
+
+    def items() -> Iterator[tuple[Any, str]]:
+        for index, (row, name) in enumerate(output.waiting_pairs(todo, judge.judges, wanted)):
+            started[index] = (row, name)
+            yield row.input_for(judge.judges[name].metric), name
+
+    outcomes = judge.tasks_as_completed(items())
     try:
         for index, outcome in outcomes:
-            row, name = tasks[index]
+            row, name = started.pop(index)
             if isinstance(outcome, JudgeResult):
                 record = result_row(row.id, outcome)
             else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -373,6 +373,22 @@ class Judge:
         and the rest go on; otherwise the first failure is raised.
         """
         yield from in_order(self.evaluate_as_completed(items), return_exceptions)
+
+    def evaluate_frame(
+        self,
+        frame: Any,
+        *,
+        map: Mapping[str, str] | None = None,  # noqa: A002 - the CLI's --map
+        progress: bool | None = None,
+    ) -> Any:
+        """Judge each row of a pandas DataFrame or a pyarrow Table on this judge's metrics;
+        a copy with the verdict columns added, in row order (`METRIC.score`,
+        `METRIC.feedback`, `METRIC.error`...). `map` reads a field from a column of another
+        name ({"query": "question"}); a progress bar shows where stderr is a terminal or in
+        a notebook (`progress` forces it on or off). See `judging/frames.py`."""
+        from edgejudge.judging.frames import evaluate_frame
+
+        return evaluate_frame(self, frame, map=map, progress=progress)
 
     def evaluate_as_completed(
         self, items: Iterable[EvalInput | dict[str, Any] | EdgeJudgeError]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -92,12 +92,26 @@ def label_keys(metrics: Sequence[AnyMetric], keys: Sequence[str] | None) -> list
 
 
 def read_labelled_metrics(
-    path: Path, metrics: Sequence[AnyMetric], keys: Sequence[str]
+    path: Path,
+    metrics: Sequence[AnyMetric],
+    keys: Sequence[str],
+    reading: Mapping[str, Any] | None = None,
 ) -> tuple[list[batch.Row], list[MetricLabels]]:
-    """The rows of a labelled JSONL file, and each metric's labels read from its key."""
-    rows = batch.read_rows(path)
+    """The rows of a labelled file (JSONL, or as `reading` says: `read_rows`' keywords),
+    and each metric's labels read from its key."""
+    rows = batch.read_rows(path, **(reading or {}))
+    # Labels and answer lengths read by field name: a mapped row's fields under their names.
+    named = [
+        replace(
+            row,
+            data={**row.data, **{f: row.data[c] for f, c in row.mapping.items() if c in row.data}},
+        )  # fmt: skip
+        if row.mapping and isinstance(row.data, dict)
+        else row
+        for row in rows
+    ]
     labels = [
-        MetricLabels(metric, key, read_labels(rows, metric, key))
+        MetricLabels(metric, key, read_labels(named, metric, key))
         for metric, key in zip(metrics, keys, strict=True)
     ]
     return rows, labels
@@ -199,6 +213,7 @@ def meta_evaluate(
     swap: bool = True,
     resamples: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> MetaEvaluation: ...
 
 
@@ -213,6 +228,7 @@ def meta_evaluate(
     swap: bool = True,
     resamples: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> list[MetaEvaluation]: ...
 
 
@@ -226,6 +242,7 @@ def meta_evaluate(
     swap: bool = True,
     resamples: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> MetaEvaluation | list[MetaEvaluation]:
     """Every judge in `judges` on the labelled rows of `labels` (resuming its verdict file
     beside them), and every verdict file in `verdicts`, against the labels; the baselines
@@ -236,6 +253,10 @@ def meta_evaluate(
     row is judged on every metric in one pass, each metric's labels are read from its own
     key (`label_key`, a list in the same order), and a list of reports comes back, one per
     metric.
+
+    `reading` says how to read a file of labels that is not plain JSONL, as `batch`'s
+    options do: {"fmt": "csv", "split": "test", "mapping": {"query": "question"},
+    "id_column": "qid"} (each optional; see `judging.rows.RowSource`).
     """
     if isinstance(metric, (list, tuple)):
         several, metrics = True, resolve_metrics(list(metric))
@@ -244,7 +265,7 @@ def meta_evaluate(
     names = [m.name for m in metrics]
     keys = label_keys(metrics, [label_key] if isinstance(label_key, str) else label_key)
     path = Path(labels)
-    rows, labelled = read_labelled_metrics(path, metrics, keys)
+    rows, labelled = read_labelled_metrics(path, metrics, keys, reading)
     given = read_given(verdicts, metrics)
     columns = {m.name: Columns() for m in metrics}
     todo, wanted = to_judge(rows, labelled)

@@ -24,10 +24,12 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 
 from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.metrics import AnyMetric, Metric
-from edgejudge.errors import Cancelled, EdgeJudgeError
+from edgejudge.core.rows import parse_map
+from edgejudge.errors import Cancelled, EdgeJudgeError, InputError
 from edgejudge.judging import batch
 from edgejudge.judging.choices import resolve_metrics
 from edgejudge.judging.pairs import pair_lines
+from edgejudge.judging.rows import RowSource
 from edgejudge.tui.dialogs import PickFile, TextView
 from edgejudge.tui.histogram import Histogram, scale_with
 from edgejudge.tui.judge_pane import JudgeChoice, verdict_text
@@ -60,6 +62,10 @@ def first_line(record: dict[str, Any]) -> str:
     return line if len(line) <= FEEDBACK_CHARS else line[: FEEDBACK_CHARS - 1] + "…"
 
 
+class _Unmapped(Exception):
+    """A table with no column for a field the metrics read."""
+
+
 class BatchPane(Vertical):
     """Input and output files, run/stop, a progress bar, the results table and a histogram.
 
@@ -90,13 +96,19 @@ class BatchPane(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="batch-files"):
-            yield Input(placeholder="IN.jsonl", id="batch-input")
+            yield Input(placeholder="IN (.jsonl .csv .parquet…)", id="batch-input")
             yield Button("Open", id="open", tooltip="ctrl+o")
             yield Input(placeholder="OUT (default IN.verdicts.jsonl)", id="batch-output")
             yield Input(placeholder="more metrics: name, name", id="batch-metrics")
             yield Button("Run", id="batch-run", variant="primary", tooltip="ctrl+r")
+        # Shown where a table's columns are not the metric's fields (or a mapping is given).
+        yield Input(
+            placeholder="map the metric's fields to your columns: query=question, response=answer",
+            id="batch-map",
+        )
         yield Static(
-            "open a JSONL file: one object per line, keys as the metric names them", id="batch-info"
+            "open a file of rows: JSONL, JSON, CSV/TSV, Parquet or a dataset folder",
+            id="batch-info",
         )
         yield ProgressBar(id="batch-progress", show_eta=True)
         with Horizontal(id="batch-body"):
@@ -111,6 +123,7 @@ class BatchPane(Vertical):
         table.add_column("score", key="score", width=5)
         table.add_column("feedback", key="feedback")
         self.query_one(ProgressBar).display = False
+        self.query_one("#batch-map", Input).display = False
         settings = self.settings
         if settings.batch_input:
             self.query_one("#batch-input", Input).value = settings.batch_input
@@ -134,7 +147,9 @@ class BatchPane(Vertical):
         return default_output(self.input_path) if self.input_path else None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id in {"batch-input", "batch-output", "batch-metrics"} and self.load():
+        if event.input.id in {"batch-input", "batch-output", "batch-metrics", "batch-map"} and (
+            self.load()
+        ):
             self.query_one(DataTable).focus()
 
     def action_open(self) -> None:
@@ -155,7 +170,11 @@ class BatchPane(Vertical):
         if source is None or out is None:
             return False
         try:
-            self.rows = batch.read_rows(source)
+            self.rows = self._read(source)
+        except _Unmapped as exc:
+            self.say(f"{exc}: type it in the box above and press enter", error=True)
+            self.query_one("#batch-map", Input).focus()
+            return False
         except Exception as exc:  # noqa: BLE001 - ours or unforeseen: shown, the app stays up
             self.say(f"{type(exc).__name__}: {exc}", error=True)
             return False
@@ -187,6 +206,25 @@ class BatchPane(Vertical):
         bar.display = True
         bar.update(total=total, progress=done)
         return True
+
+    def _read(self, source: Path) -> list[batch.Row]:
+        """The input's rows, read through the mapping typed in the map box; `_Unmapped`
+        (and the box shown) where a table lacks a column for the metrics' fields."""
+        box = self.query_one("#batch-map", Input)
+        mapping = parse_map(part for part in box.value.split(",") if part.strip())
+        try:
+            metrics = self.metrics()
+        except EdgeJudgeError:  # the Judge tab's metric is being edited: rows read as they are
+            metrics = []
+        try:
+            RowSource(source, mapping=mapping).check(metrics)
+        except InputError as exc:
+            if "has no column for" not in str(exc):
+                raise
+            box.display = True
+            raise _Unmapped(str(exc).split("; name the column")[0]) from None
+        box.display = box.display or bool(mapping)
+        return batch.read_rows(source, mapping=mapping)
 
     def metrics(self) -> list[AnyMetric]:
         """The Judge tab's metric, then those named in the metrics field."""
