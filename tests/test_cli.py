@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -30,9 +31,10 @@ def write_json(path: Path, data: object) -> Path:
 def test_metrics_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["metrics", "list"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 13 and "response-relevance-binary" in out
+    assert out.count("\n") == 18 and "response-relevance-binary" in out
     assert "hallucination-detection" in out
-    assert "pairwise-faithfulness         A/B    inputs: query, context\n" in out
+    assert "tool-choice-binary" in out and "inputs: conversation, tools" in out
+    assert re.search(r"\npairwise-faithfulness +A/B +inputs: query, context\n", out)
     assert main(["metrics", "show", METRIC]) == 0
     assert "- " not in capsys.readouterr().out.split("rubric:")[0]
     assert main(["metrics", "show", "pairwise-correctness"]) == 0

@@ -25,7 +25,7 @@ def _data(**overrides: object) -> dict[str, object]:
 
 
 def test_the_presets_with_their_scales() -> None:
-    assert len(PRESETS) == 10  # Flow-Judge's nine and hallucination-detection
+    assert len(PRESETS) == 15  # Flow-Judge's nine, hallucination-detection, five conversation
     scales = {name: metric.scores for name, metric in PRESETS.items()}
     assert scales["response-faithfulness-binary"] == (0, 1)
     assert scales["response-relevance-3point"] == (1, 2, 3)

@@ -17,7 +17,7 @@ from flow_judge.utils.prompt_formatter import (  # noqa: E402
 from edgejudge.core import PRESETS, EvalInput, Metric, RubricItem, coerce_input  # noqa: E402
 from edgejudge.core.formats.flow_judge import FLOW_JUDGE  # noqa: E402
 from edgejudge.core.formats.templates import template  # noqa: E402
-from edgejudge.core.presets import FLOW_JUDGE_PRESETS  # noqa: E402
+from edgejudge.core.presets import CONVERSATION_PRESETS, FLOW_JUDGE_PRESETS  # noqa: E402
 from tests.support.cases import CORRECTNESS, FAITHFUL, TRICKY  # noqa: E402
 
 REFERENCE_NAMES = {
@@ -44,7 +44,11 @@ def reference_prompt(metric: Metric, eval_input: EvalInput) -> str:
 
 def test_nine_presets_match_reference_definitions() -> None:
     assert set(FLOW_JUDGE_PRESETS) == set(REFERENCE_NAMES)
-    assert set(PRESETS) - set(FLOW_JUDGE_PRESETS) == {"hallucination-detection"}
+    # edgejudge's own: hallucination-detection and the conversation metrics.
+    assert set(PRESETS) - set(FLOW_JUDGE_PRESETS) == {
+        "hallucination-detection",
+        *CONVERSATION_PRESETS,
+    }
     for name, ref_name in REFERENCE_NAMES.items():
         ours, ref = PRESETS[name], getattr(ref_metrics, ref_name)
         assert ours.title == ref.name

@@ -35,6 +35,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return value
+
+
 def mebibytes(text: str) -> int:
     """argparse type: an amount of memory in MiB, 0 or more."""
     try:
@@ -110,12 +121,16 @@ DATA_HELP = (
     "(a header line of column names), .parquet, or a Hugging Face dataset folder written by "
     "save_to_disk; the extension (a folder: a dataset) says which, or --format. A table's "
     "row gives each metric the fields it names (other columns are kept for --export); "
-    "--map FIELD=COLUMN reads a field from a column of another name."
+    "--map FIELD=COLUMN reads a field from a column of another name. A row may carry a "
+    "conversation: `messages` (and `tools`), the OpenAI chat shape, which fills the fields "
+    "conversation, response, tool_call and tools (the conversation-*, tool-choice-* and "
+    "task-completion-5point metrics; see README, 'Conversations, tool calls, agent runs')."
 )
 
 
-def data_options(parser: argparse.ArgumentParser) -> None:
-    """--format, --split, --map and --id-column: how a file of rows is read."""
+def data_options(parser: argparse.ArgumentParser, *, per_turn: bool = False) -> None:
+    """--format, --split, --map, --id-column, --last-turns (and with `per_turn`,
+    --per-turn): how a file of rows is read."""
     from edgejudge.io.tables import FORMATS
 
     group = parser.add_argument_group("your data", DATA_HELP)
@@ -144,6 +159,22 @@ def data_options(parser: argparse.ArgumentParser) -> None:
         help="the column that holds each row's id (default: id, where there is one; "
         "else the row's number)",
     )
+    group.add_argument(
+        "--last-turns",
+        type=non_negative_int,
+        metavar="N",
+        help="a conversation (a messages column) keeps only its last N messages before "
+        "the turn judged, after a line saying how many were left out (system messages "
+        "stay); default: all of them, and one longer than the context is an error row",
+    )
+    if per_turn:
+        group.add_argument(
+            "--per-turn",
+            action="store_true",
+            help="judge each assistant turn of a conversation in the context of the turns "
+            "before it: one verdict per (id, metric, turn), resumable like rows; the summary "
+            "gives each conversation's mean and its worst turn",
+        )
 
 
 def row_source(args: argparse.Namespace, path: Path) -> Any:
@@ -157,6 +188,8 @@ def row_source(args: argparse.Namespace, path: Path) -> Any:
         split=args.split,
         mapping=parse_map(args.mapping),
         id_column=args.id_column,
+        per_turn=getattr(args, "per_turn", False),
+        last_turns=args.last_turns,
     )
 
 

@@ -39,7 +39,7 @@ def add_command(commands: Any) -> None:
         type=Path,
         help="the table to write: .parquet, .csv, .tsv or .jsonl",
     )
-    args.data_options(export)
+    args.data_options(export, per_turn=True)
     export.set_defaults(func=_cmd_export)
 
 

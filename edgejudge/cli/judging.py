@@ -92,7 +92,7 @@ def add_commands(commands: Any) -> None:
     pairs.add_argument("--a-name", metavar="NAME", help="system A's name in rows and summary")
     pairs.add_argument("--b-name", metavar="NAME", help="system B's name in rows and summary")
     args.swap_option(pairs)
-    args.data_options(batch)
+    args.data_options(batch, per_turn=True)
     args.metric_options(batch, several=True)
     args.model_options(batch)
     batch.set_defaults(func=_cmd_batch)
@@ -277,6 +277,8 @@ def _cmd_batch(parsed: argparse.Namespace) -> int:
     found = batch.read_records(parsed.output).values()
     if isinstance(metric, PairwiseMetric):
         means: str | None = PairTally.of(found).describe(names)
+    elif parsed.per_turn:
+        means = batch.turn_summary(found)
     else:
         means = batch.summaries(found)
     print(

@@ -156,6 +156,7 @@ def _cmd_meta_eval(parsed: argparse.Namespace) -> int:
         "split": parsed.split,
         "mapping": parse_map(parsed.mapping),
         "id_column": parsed.id_column,
+        "last_turns": parsed.last_turns,
     }
     rows, labels = meta_eval.read_labelled_metrics(parsed.labels, metrics, keys, reading)
     for each in labels:

@@ -7,7 +7,10 @@ Two JSON shapes are accepted:
 * a flat object whose keys are the metric's inputs and output:
   ``{"query": "…", "context": "…", "response": "…"}``
 
-An optional ``"id"`` key is carried along for batches and ignored otherwise.
+An optional ``"id"`` key is carried along for batches and ignored otherwise. A flat object
+may give a conversation as ``"messages"`` (and ``"tools"``) in the OpenAI chat shape in place
+of the fields it fills (`conversation`, `response`, `tool_call`, `tools`: see
+`core.conversation`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edgejudge.core.conversation import (
+    CONVERSATION_FIELDS,
+    MESSAGES_KEY,
+    TOOLS_KEY,
+    Conversation,
+    fields,
+)
 from edgejudge.core.metrics import Metric
 from edgejudge.errors import InputError
 
@@ -89,6 +99,8 @@ def _from_reference_shape(body: dict[str, Any]) -> EvalInput:
 
 def _from_flat(body: dict[str, Any], metric: Metric) -> EvalInput:
     expected = [*metric.required_inputs, metric.required_output]
+    if MESSAGES_KEY in body:
+        body = with_conversation(body, expected)
     missing = [k for k in expected if k not in body]
     unexpected = sorted(set(body) - set(expected))
     if missing or unexpected:
@@ -103,6 +115,22 @@ def _from_flat(body: dict[str, Any], metric: Metric) -> EvalInput:
             metric.required_output: _text(metric.required_output, body[metric.required_output])
         },
     )
+
+
+def with_conversation(
+    body: dict[str, Any],
+    expected: list[str],
+    *,
+    last_turns: int | None = None,
+    judged_last: bool = False,
+) -> dict[str, Any]:
+    """`body` with its `messages` (and `tools`) read into the conversation fields the metric
+    names that it does not give itself (`core.conversation.fields`)."""
+    rest = {k: v for k, v in body.items() if k not in (MESSAGES_KEY, TOOLS_KEY)}
+    conversation = Conversation.read(body[MESSAGES_KEY], body.get(TOOLS_KEY))
+    wanted = [name for name in expected if name in CONVERSATION_FIELDS and name not in rest]
+    found = fields(conversation, wanted, last_turns=last_turns, judged_last=judged_last)
+    return {**rest, **found}
 
 
 def check_input(eval_input: EvalInput, metric: Metric) -> None:

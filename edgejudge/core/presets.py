@@ -1,6 +1,7 @@
 """The preset metrics: the nine of Flow-Judge, worded exactly as the reference `flow-judge`
 0.1.2, and `hallucination-detection`, edgejudge's own, for Root Judge's one published task;
-and the pairwise metrics (`PAIRWISE_PRESETS`), edgejudge's own criteria lines.
+the conversation and tool-call metrics (`CONVERSATION_PRESETS`), edgejudge's own wording; and
+the pairwise metrics (`PAIRWISE_PRESETS`), edgejudge's own criteria lines.
 
 The Flow-Judge criteria and rubric texts are the ones Flow-Judge-v0.1 was trained and
 evaluated with; changing a character changes the judge, so tests compare them against the
@@ -13,7 +14,12 @@ from edgejudge.core.metrics import Metric, PairwiseMetric, RubricItem
 
 
 def _metric(
-    name: str, title: str, criteria: str, inputs: list[str], rubric: dict[int, str]
+    name: str,
+    title: str,
+    criteria: str,
+    inputs: list[str],
+    rubric: dict[int, str],
+    output: str = "response",
 ) -> Metric:
     return Metric(
         name=name,
@@ -21,7 +27,7 @@ def _metric(
         criteria=criteria,
         rubric=tuple(RubricItem(score=s, description=d) for s, d in rubric.items()),
         required_inputs=tuple(inputs),
-        required_output="response",
+        required_output=output,
     )
 
 
@@ -304,6 +310,164 @@ PRESETS["hallucination-detection"] = _metric(
         1: (
             "Every claim in the answer is supported by the document or is a reasonable "
             "inference from it, with no unjustified assumptions."
+        ),
+    },
+)
+
+# Conversations, tool calls and agent runs: edgejudge's own wording (no judge family publishes
+# these rubrics). A row's `messages` give the fields (core/conversation.py): `conversation`,
+# the transcript before the turn judged; `response`, the last assistant message; `tool_call`,
+# the last assistant message that calls a tool; `tools`, the tools it was given.
+CONVERSATION_PRESETS = ("conversation-helpfulness-5point",
+    "conversation-knowledge-retention-binary", "tool-choice-binary", "tool-choice-5point",
+    "task-completion-5point")  # fmt: skip
+
+
+def _conversation_metric(
+    name: str, title: str, criteria: str, rubric: dict[int, str], *, tools: bool = False
+) -> Metric:
+    if tools:
+        return _metric(name, title, criteria, ["conversation", "tools"], rubric, "tool_call")
+    return _metric(name, title, criteria, ["conversation"], rubric)
+
+
+PRESETS["conversation-helpfulness-5point"] = _conversation_metric(
+    "conversation-helpfulness-5point",
+    "Conversation Helpfulness (5-point Likert)",
+    (
+        "Evaluate how helpful the assistant is across the whole conversation, ending with "
+        "its final response: does it understand what the user wants at each turn, answer "
+        "accurately and completely, ask for what it needs when the request is unclear, and "
+        "move the user toward their goal without needless repetition or padding?"
+    ),
+    {
+        1: (
+            "The assistant is not helpful: it misunderstands or ignores the user's requests, "
+            "gives wrong or irrelevant answers, or leaves the user no closer to their goal."
+        ),
+        2: (
+            "The assistant is rarely helpful: it addresses some requests, but with major "
+            "errors, omissions or misunderstandings that the user has to correct."
+        ),
+        3: (
+            "The assistant is somewhat helpful: it addresses most requests, but some answers "
+            "are incomplete, imprecise or padded, or it misses what an earlier turn made clear."
+        ),
+        4: (
+            "The assistant is mostly helpful: it understands and answers the requests "
+            "accurately, with only minor gaps or inefficiencies."
+        ),
+        5: (
+            "The assistant is fully helpful: every turn understands what the user wants and "
+            "answers it accurately, completely and concisely, and the final response leaves "
+            "the user's need met."
+        ),
+    },
+)
+
+PRESETS["conversation-knowledge-retention-binary"] = _conversation_metric(
+    "conversation-knowledge-retention-binary",
+    "Conversation Knowledge Retention (Binary)",
+    (
+        "Evaluate whether the assistant's final response keeps what the user said earlier in "
+        "the conversation: the facts, preferences and constraints the user gave. It must not "
+        "forget them, ask for them again, or contradict them."
+    ),
+    {
+        0: (
+            "The final response forgets, asks again for, or contradicts information the user "
+            "gave earlier in the conversation."
+        ),
+        1: (
+            "The final response is consistent with everything the user said earlier, and uses "
+            "it where it matters; nothing the user already gave is asked for again."
+        ),
+    },
+)
+
+_TOOL_CHOICE = (
+    "Evaluate the tool call the assistant makes at the end of the conversation: is the tool "
+    "it calls an appropriate one, among the tools it was given, for what the user asked, and "
+    "do the arguments fit both the request (the right values, nothing invented) and the "
+    "tool's parameter schema (names, types, required parameters)?"
+)
+
+PRESETS["tool-choice-binary"] = _conversation_metric(
+    "tool-choice-binary",
+    "Tool Choice (Binary)",
+    _TOOL_CHOICE,
+    {
+        0: (
+            "The call is wrong: an inappropriate or non-existent tool, or arguments that do "
+            "not fit the request or the tool's schema."
+        ),
+        1: (
+            "The call is right: an appropriate tool among those given, with arguments that "
+            "fit the request and the tool's schema."
+        ),
+    },
+    tools=True,
+)
+
+PRESETS["tool-choice-5point"] = _conversation_metric(
+    "tool-choice-5point",
+    "Tool Choice (5-point Likert)",
+    _TOOL_CHOICE,
+    {
+        1: (
+            "The assistant calls a tool that does not exist among those given, or one that "
+            "cannot serve the request at all."
+        ),
+        2: (
+            "The tool could serve the request, but a better-suited tool was given, or the "
+            "arguments are mostly wrong: missing required parameters, wrong types, or values "
+            "the user never gave."
+        ),
+        3: (
+            "An appropriate tool, with arguments that are partly right: a value is wrong or "
+            "invented, or a parameter does not fit the schema."
+        ),
+        4: (
+            "An appropriate tool, with arguments that fit the schema and the request, apart "
+            "from a minor imprecision (an optional parameter missed, a value loosely phrased)."
+        ),
+        5: (
+            "The best tool for the request, with arguments that fit the schema exactly and "
+            "carry exactly what the user asked for."
+        ),
+    },
+    tools=True,
+)
+
+PRESETS["task-completion-5point"] = _conversation_metric(
+    "task-completion-5point",
+    "Task Completion (5-point Likert)",
+    (
+        "Evaluate an agent's run: from the user's request, the tool calls the agent made and "
+        "their results, and its final response, did the final state achieve the user's goal? "
+        "Judge what was actually done, as the tool results show, not what the final response "
+        "claims."
+    ),
+    {
+        1: (
+            "The goal is not achieved: the agent did nothing useful, did the wrong thing, or "
+            "claims a success the tool results contradict."
+        ),
+        2: (
+            "Little of the goal is achieved: some steps toward it were taken, but the main "
+            "part of the request is not done."
+        ),
+        3: (
+            "The goal is partly achieved: the main part is done, but something the user asked "
+            "for is missing or wrong."
+        ),
+        4: (
+            "The goal is achieved, with minor flaws: an unneeded step, a small detail off, or "
+            "a final response that reports the outcome imprecisely."
+        ),
+        5: (
+            "The goal is fully achieved, as the tool results show, and the final response "
+            "reports the outcome accurately."
         ),
     },
 )

@@ -3,8 +3,9 @@
 
 A cell is text as it stands; a number (or true/false) becomes its text; null, NaN or an
 empty cell is an error naming the field and its column; a list or an object is an error
-too (a conversation's `messages` is the one field that will hold a list). Columns the
-metric does not name are left for the export, never sent to the judge.
+too. A `messages` column (the OpenAI chat shape) gives the conversation fields a metric
+names (`core.conversation`). Columns the metric does not name are left for the export,
+never sent to the judge.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from edgejudge.core.conversation import CONVERSATION_FIELDS, MESSAGES_KEY, TOOLS_KEY
 from edgejudge.core.metrics import PAIR_OUTPUTS, AnyMetric, PairwiseMetric
 from edgejudge.errors import InputError
 
@@ -52,19 +54,42 @@ def column_of(field: str, mapping: Mapping[str, str]) -> str:
 def missing_columns(
     columns: Sequence[str], fields: Iterable[str], mapping: Mapping[str, str]
 ) -> list[str]:
-    """The fields (as `field` or `field=column`) whose column is not among `columns`."""
+    """The fields (as `field` or `field=column`) whose column is not among `columns` (a
+    conversation field is given by a `messages` column)."""
     found = set(columns)
+    fields = list(fields)
+    given = set(conversation_columns(fields, found, mapping))
     return [
         field if column_of(field, mapping) == field else f"{field}={column_of(field, mapping)}"
         for field in fields
-        if column_of(field, mapping) not in found
+        if column_of(field, mapping) not in found and field not in given
     ]
+
+
+def conversation_columns(
+    fields: Sequence[str], columns: Iterable[str], mapping: Mapping[str, str]
+) -> list[str]:
+    """The fields a row's `messages` column gives (a conversation field with no column of
+    its own), where the row has one; none otherwise."""
+    found = set(columns)
+    if column_of(MESSAGES_KEY, mapping) not in found:
+        return []
+    return [f for f in fields if f in CONVERSATION_FIELDS and column_of(f, mapping) not in found]
 
 
 def project(
     record: Mapping[str, Any], fields: Sequence[str], mapping: Mapping[str, str]
-) -> dict[str, str]:
-    """The metric's `fields` read from a row, each as text (see `cell_text`)."""
+) -> dict[str, Any]:
+    """The metric's `fields` read from a row, each as text (see `cell_text`); where the
+    row's `messages` column gives some of them, the conversation itself (`messages`, and
+    `tools` where there is such a column), read into them when judged."""
+    given = conversation_columns(fields, record, mapping)
+    if given:
+        conversation = {MESSAGES_KEY: record[column_of(MESSAGES_KEY, mapping)]}
+        if column_of(TOOLS_KEY, mapping) in record:
+            conversation[TOOLS_KEY] = record[column_of(TOOLS_KEY, mapping)]
+        rest = project(record, [f for f in fields if f not in given], mapping)
+        return {**rest, **conversation}
     absent = [f for f in fields if column_of(f, mapping) not in record]
     if absent:
         named = ", ".join(_name(f, column_of(f, mapping)) for f in absent)

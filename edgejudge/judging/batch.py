@@ -39,6 +39,7 @@ from edgejudge.judging.judge import Judge
 from edgejudge.judging.pairs import PairResult
 from edgejudge.judging.records import ERROR_KEY as ERROR_KEY
 from edgejudge.judging.records import METRIC_KEY as METRIC_KEY
+from edgejudge.judging.records import TURN_KEY
 from edgejudge.judging.records import error_row as error_row
 from edgejudge.judging.records import pair_row as pair_row
 from edgejudge.judging.records import result_row as result_row
@@ -117,6 +118,29 @@ def summaries(records: Iterable[dict[str, Any]]) -> str | None:
     if len(by_metric) < 2:
         return named[0][1] if named else None
     return "; ".join(f"{name}: {text}" for name, text in named) or None
+
+
+def turn_summary(records: Iterable[dict[str, Any]]) -> str | None:
+    """For a `--per-turn` output: each metric's conversations, the mean of each one's
+    turn scores, and the worst turn (`conversations: 3 · mean 3.42 · worst turn: 'run-2'
+    turn 3, score 1`); None when no turn has a score."""
+    by: dict[str, dict[str, list[tuple[int, int, Any]]]] = {}
+    for record in records:
+        score, turn = record.get("score"), record.get(TURN_KEY)
+        if isinstance(score, int) and isinstance(turn, int):
+            chats = by.setdefault(str(record.get(METRIC_KEY, "")), {})
+            chats.setdefault(id_key(record[ID_KEY]), []).append((score, turn, record[ID_KEY]))
+    parts = []
+    for metric, chats in by.items():
+        means = [sum(s for s, _, _ in turns) / len(turns) for turns in chats.values()]
+        score, turn, row_id = min(
+            (found for turns in chats.values() for found in turns), key=lambda f: f[:2]
+        )
+        parts.append(
+            f"{metric}: {len(chats)} conversations · mean {sum(means) / len(means):.2f} · "
+            f"worst turn: {row_id!r} turn {turn}, score {score}"
+        )
+    return "; ".join(parts) or None
 
 
 def summary(records: Iterable[dict[str, Any]]) -> str | None:
@@ -276,11 +300,11 @@ def run_batch(
         for index, outcome in outcomes:
             row = started.pop(index)
             if isinstance(outcome, JudgeResult):
-                record = result_row(row.id, outcome)
+                record = result_row(row.id, outcome, row.turn)
             elif isinstance(outcome, PairResult):
                 record = pair_row(row.id, outcome, names)
             else:
-                record = error_row(row.id, outcome, judge.metric.name)
+                record = error_row(row.id, outcome, judge.metric.name, row.turn)
             output.append(record)
             yield record
     finally:
@@ -306,9 +330,9 @@ def _run_metrics(
         for index, outcome in outcomes:
             row, name = started.pop(index)
             if isinstance(outcome, JudgeResult):
-                record = result_row(row.id, outcome)
+                record = result_row(row.id, outcome, row.turn)
             else:
-                record = error_row(row.id, outcome, name)
+                record = error_row(row.id, outcome, name, row.turn)
             output.append(record)
             yield record
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 from edgejudge.errors import InputError
 from edgejudge.io.writers import export_format, write_table
 from edgejudge.judging import batch
-from edgejudge.judging.records import UNNAMED, column_groups, verdict_types
+from edgejudge.judging.records import TURN_KEY, UNNAMED, column_groups, verdict_types
 from edgejudge.judging.rows import RowSource
 
 
@@ -29,6 +29,7 @@ def export_verdicts(source: RowSource, verdicts: Path, to: Path) -> tuple[int, l
     groups = column_groups(records.values())
     inputs = _input_columns(source)
     lead = [] if source.id_column in inputs else [source.id_column]
+    lead += [TURN_KEY] if source.per_turn else []
     columns = [*lead, *inputs] + [f"{m}.{k}" for m, ks in groups.items() for k in ks]
     types = dict(source.table.types)
     if to.suffix.lower() == ".parquet":
@@ -62,7 +63,7 @@ def _joined(
             dict(row.data) if isinstance(row.data, dict) else {source.id_column: row.id}
         )
         for name in lead:
-            out[name] = row.id
+            out[name] = row.turn if name == TURN_KEY else row.id
         for metric, found in groups.items():
             record = records.get((row.key, None if metric == UNNAMED else metric))
             if record is None:

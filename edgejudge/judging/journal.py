@@ -13,8 +13,8 @@ from edgejudge.core.inputs import ID_KEY
 from edgejudge.errors import InputError, OutputError
 from edgejudge.io.atomic import atomic_file
 from edgejudge.io.files import bounded_lines, open_input, parse_json
-from edgejudge.judging.records import ERROR_KEY, METRIC_KEY
-from edgejudge.judging.rows import id_key
+from edgejudge.judging.records import ERROR_KEY, METRIC_KEY, TURN_KEY
+from edgejudge.judging.rows import id_key, turn_key
 
 T = TypeVar("T")
 
@@ -24,9 +24,11 @@ Done = tuple[str, str | None]
 
 
 def done_key(record: dict[str, Any]) -> Done:
-    """What an output line records as judged."""
+    """What an output line records as judged: its row's key (with its `turn`, for a line
+    `--per-turn` wrote) and its metric."""
     metric = record.get(METRIC_KEY)
-    return id_key(record[ID_KEY]), metric if isinstance(metric, str) else None
+    key = turn_key(id_key(record[ID_KEY]), record.get(TURN_KEY))
+    return key, metric if isinstance(metric, str) else None
 
 
 def finished_keys(path: Path, *, retry_errors: bool = False) -> DoneKeys:

@@ -13,6 +13,8 @@ from edgejudge.judging.result import JudgeResult
 
 ERROR_KEY = "error"
 METRIC_KEY = "metric"
+# The assistant turn a `--per-turn` line judged (1-based).
+TURN_KEY = "turn"
 # A verdict row written before rows named their metric is filed under this name.
 UNNAMED = "verdict"
 # A metric's columns in this order first, then the others in the order the verdicts have.
@@ -30,12 +32,12 @@ _FIRST = (
     "error_type",
 )
 # The keys that join a verdict to its row, not repeated in each metric's group.
-_JOIN_KEYS = (ID_KEY, METRIC_KEY)
+_JOIN_KEYS = (ID_KEY, METRIC_KEY, TURN_KEY)
 
 
-def result_row(row_id: Any, result: JudgeResult) -> dict[str, Any]:
-    """The output line for a verdict."""
-    return {ID_KEY: row_id, **result.to_dict()}
+def result_row(row_id: Any, result: JudgeResult, turn: int | None = None) -> dict[str, Any]:
+    """The output line for a verdict (of one assistant turn, with `turn`)."""
+    return {ID_KEY: row_id, **_turn(turn), **result.to_dict()}
 
 
 def pair_row(row_id: Any, result: PairResult, names: tuple[str, str] | None) -> dict[str, Any]:
@@ -43,10 +45,18 @@ def pair_row(row_id: Any, result: PairResult, names: tuple[str, str] | None) -> 
     return {ID_KEY: row_id, **result.to_dict(names)}
 
 
-def error_row(row_id: Any, error: BaseException, metric: str | None = None) -> dict[str, Any]:
-    """The output line for a row that failed (on `metric`, where named)."""
-    record = {ID_KEY: row_id, ERROR_KEY: str(error), "error_type": type(error).__name__}
-    return record if metric is None else {ID_KEY: row_id, METRIC_KEY: metric, **record}
+def error_row(
+    row_id: Any, error: BaseException, metric: str | None = None, turn: int | None = None
+) -> dict[str, Any]:
+    """The output line for a row that failed (on `metric`, where named; of one assistant
+    turn, with `turn`)."""
+    record = {ERROR_KEY: str(error), "error_type": type(error).__name__}
+    named = {} if metric is None else {METRIC_KEY: metric}
+    return {ID_KEY: row_id, **_turn(turn), **named, **record}
+
+
+def _turn(turn: int | None) -> dict[str, int]:
+    return {} if turn is None else {TURN_KEY: turn}
 
 
 def column_groups(records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:

@@ -16,12 +16,19 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edgejudge.core.inputs import ID_KEY
-from edgejudge.core.metrics import AnyMetric
+from edgejudge.core.conversation import (
+    MESSAGES_KEY,
+    TOOLS_KEY,
+    Conversation,
+    assistant_turns,
+    has_conversation,
+)
+from edgejudge.core.inputs import ID_KEY, with_conversation
+from edgejudge.core.metrics import AnyMetric, PairwiseMetric
 from edgejudge.core.rows import DEFAULT_ID_COLUMN, metric_fields, missing_columns, project
 from edgejudge.errors import InputError
 from edgejudge.io.tables import Record, Table
@@ -42,6 +49,12 @@ def id_key(row_id: Any) -> str:
     return json.dumps(row_id, sort_keys=True)
 
 
+def turn_key(key: str, turn: Any) -> str:
+    """A row's key with its turn (`--per-turn`): `"run-1"#2`; the key alone without one.
+    An id key ends in a quote or a digit, so no id's key looks like another's with a turn."""
+    return f"{key}#{turn}" if isinstance(turn, int) and not isinstance(turn, bool) else key
+
+
 @dataclass
 class Row:
     """One input row: its id, and the object read or why it could not be read. `mapping`
@@ -54,6 +67,10 @@ class Row:
     problem: str | None = None
     mapping: Mapping[str, str] | None = field(default=None, repr=False)
     place: str = field(default="", repr=False)
+    # `--per-turn`: the assistant turn (1-based) this row judges; its data ends there.
+    turn: int | None = None
+    # `--last-turns N`: a conversation's earlier messages are cut to its last N.
+    last_turns: int | None = field(default=None, repr=False)
 
     @property
     def where(self) -> str:
@@ -62,20 +79,28 @@ class Row:
 
     @property
     def key(self) -> str:
-        """The id as a comparable string (see `id_key`)."""
-        return id_key(self.id)
+        """The id as a comparable string (see `id_key`), with its turn where it has one."""
+        return turn_key(id_key(self.id), self.turn)
 
     def input_for(self, metric: AnyMetric) -> Any:
-        """What the judge is given for `metric`: the row's input, or the `InputError` that
-        becomes its error row."""
+        """What the judge is given for `metric`: the row's input (a conversation read into
+        the fields it names), or the `InputError` that becomes its error row."""
         if self.problem is not None:
             return InputError(self.problem)
-        if self.mapping is None or not isinstance(self.data, dict):
-            return self.data
+        data = self.data
         try:
-            return project(self.data, metric_fields(metric), self.mapping)
+            if self.mapping is not None and isinstance(data, dict):
+                data = project(data, metric_fields(metric), self.mapping)
+            if has_conversation(data) and not isinstance(metric, PairwiseMetric):
+                return with_conversation(
+                    dict(data),
+                    list(metric_fields(metric)),
+                    last_turns=self.last_turns,
+                    judged_last=self.turn is not None,
+                )
         except InputError as exc:
             return exc
+        return data
 
 
 class RowSource:
@@ -89,8 +114,12 @@ class RowSource:
         split: str | None = None,
         mapping: Mapping[str, str] | None = None,
         id_column: str | None = None,
+        per_turn: bool = False,
+        last_turns: int | None = None,
     ) -> None:
         self.path = path
+        self.per_turn = per_turn
+        self.last_turns = last_turns
         self.table = Table(path, fmt, split)
         self.mapping = dict(mapping or {})
         self.id_column = id_column or DEFAULT_ID_COLUMN
@@ -148,8 +177,17 @@ class RowSource:
         return rows
 
     def ids(self) -> Iterator[Row]:
-        """Every row, reading no more than its id where the file is columnar."""
-        return self.rows([self.id_column] if self.table.columns is not None else None)
+        """Every row, reading no more than its id where the file is columnar (and, with
+        --per-turn, its conversation: a row per assistant turn)."""
+        if self.table.columns is None:
+            return self.rows()
+        return self.rows([self.id_column, *(self._conversation_columns() if self.per_turn else [])])
+
+    def _conversation_columns(self) -> list[str]:
+        return [
+            self.mapping.get(MESSAGES_KEY, MESSAGES_KEY),
+            self.mapping.get(TOOLS_KEY, TOOLS_KEY),
+        ]
 
     def _duplicates(self, hashes: array[int]) -> None:
         """Raise the error for the first id met twice, naming the two rows: the rows whose
@@ -177,14 +215,19 @@ class RowSource:
         if not self.projected or self.table.columns is None:
             return None
         names = [self.id_column, *(self.mapping.get(f, f) for f in _fields(metrics))]
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys([*names, *self._conversation_columns()]))
 
     def rows(self, columns: list[str] | None = None) -> Iterator[Row]:
         """Every row in order; with `columns`, a Parquet file or a dataset reads only those
         (the others are never decoded)."""
         mapping = self.mapping if self.projected else None
         for record in self.table.records(columns):
-            yield self._row(record, mapping)
+            row = self._row(record, mapping)
+            row.last_turns = self.last_turns
+            if self.per_turn:
+                yield from per_turn(row, mapping or {})
+            else:
+                yield row
 
     def _row(self, record: Record, mapping: Mapping[str, str] | None) -> Row:
         """A record as a row: its id from the id column (else its number)."""
@@ -214,6 +257,29 @@ class RowSource:
         return Row(number, row_id, data=data, mapping=mapping, place=record.where)
 
 
+def per_turn(row: Row, mapping: Mapping[str, str]) -> Iterator[Row]:
+    """`--per-turn`: a row of a conversation as one row per assistant turn, each holding the
+    messages up to that turn (judged in the context of those before it) and keyed by
+    (id, turn); a row that cannot be split is given back as it is, to be its error row."""
+    column = mapping.get(MESSAGES_KEY, MESSAGES_KEY)
+    if row.problem is not None or not isinstance(row.data, dict) or column not in row.data:
+        yield row
+        return
+    messages = row.data[column]
+    try:
+        if isinstance(messages, str):
+            messages = json.loads(messages)
+        turns = assistant_turns(Conversation.read(messages))
+    except (InputError, ValueError) as exc:
+        yield replace(row, problem=str(exc))
+        return
+    if not turns:
+        yield replace(row, problem="the conversation has no assistant message to judge")
+        return
+    for number, index in enumerate(turns, start=1):
+        yield replace(row, data={**row.data, column: messages[: index + 1]}, turn=number)
+
+
 def _fields(metrics: Sequence[AnyMetric]) -> list[str]:
     """Every field the metrics read, each once, in order."""
     return list(dict.fromkeys(name for metric in metrics for name in metric_fields(metric)))
@@ -226,11 +292,14 @@ def read_rows(
     split: str | None = None,
     mapping: Mapping[str, str] | None = None,
     id_column: str | None = None,
+    last_turns: int | None = None,
 ) -> list[Row]:
     """Every row of a file, held whole (for inputs of a few thousand rows: meta-evaluation,
     the TUI); ids default to the 1-based row number. A row that cannot be read has a
     `problem` (an error row when judged); an id given twice is an `InputError`."""
-    source = RowSource(path, fmt=fmt, split=split, mapping=mapping, id_column=id_column)
+    source = RowSource(
+        path, fmt=fmt, split=split, mapping=mapping, id_column=id_column, last_turns=last_turns
+    )
     rows: list[Row] = []
     seen: dict[str, Row] = {}
     for row in source.rows():
