@@ -24,37 +24,31 @@ from edgejudge.runtime.options import RUNTIMES, RuntimeOptions
 from edgejudge.runtime.serving.profiles import ENGINE_NAMES
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of at least 1."""
+def _whole(text: str, least: int, too_small: str, unit: str = "") -> int:
+    """`text` as a whole number of at least `least`, or argparse's error: `too_small` (with
+    `{value}` for the number given) below it, and a word on `unit` if it is no number."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number{unit}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(too_small.format(value=value))
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    return _whole(text, 1, "must be at least 1")
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: a whole number of at least 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
-    return value
+    return _whole(text, 0, "{value} is negative: give 0 or more")
 
 
 def mebibytes(text: str) -> int:
     """argparse type: an amount of memory in MiB, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of MiB") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 (off) or more")
-    return value
+    return _whole(text, 0, "must be 0 (off) or more", " of MiB")
 
 
 def temperature(text: str) -> float:
