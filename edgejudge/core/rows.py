@@ -46,6 +46,11 @@ def metric_fields(metric: AnyMetric) -> tuple[str, ...]:
     return (*metric.required_inputs, metric.required_output)
 
 
+def every_field(metrics: Iterable[AnyMetric]) -> list[str]:
+    """Every field the metrics read, each once, in order."""
+    return list(dict.fromkeys(name for metric in metrics for name in metric_fields(metric)))
+
+
 def column_of(field: str, mapping: Mapping[str, str]) -> str:
     """The column a field is read from."""
     return mapping.get(field, field)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from edgejudge.core.rows import metric_fields, missing_columns
+from edgejudge.core.rows import every_field, missing_columns
 from edgejudge.errors import InputError
 from edgejudge.judging.records import column_groups, error_row, result_row, verdict_types
 from edgejudge.judging.rows import Row
@@ -30,8 +30,7 @@ def evaluate_frame(
     """`frame` (a pandas DataFrame or a pyarrow Table) with the verdict columns added."""
     records, columns = _records(frame)
     mapping = dict(map or {})
-    fields = [f for metric in judge.metrics for f in metric_fields(metric)]
-    absent = missing_columns(columns, list(dict.fromkeys(fields)), mapping)
+    absent = missing_columns(columns, every_field(judge.metrics), mapping)
     if absent:
         raise InputError(
             f"the frame has no column for {', '.join(absent)} (its columns: "

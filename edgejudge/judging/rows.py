@@ -29,7 +29,13 @@ from edgejudge.core.conversation import (
 )
 from edgejudge.core.inputs import ID_KEY, with_conversation
 from edgejudge.core.metrics import AnyMetric, PairwiseMetric
-from edgejudge.core.rows import DEFAULT_ID_COLUMN, metric_fields, missing_columns, project
+from edgejudge.core.rows import (
+    DEFAULT_ID_COLUMN,
+    every_field,
+    metric_fields,
+    missing_columns,
+    project,
+)
 from edgejudge.errors import InputError
 from edgejudge.io.tables import Record, Table
 
@@ -142,7 +148,7 @@ class RowSource:
         self._check_columns(columns, metrics)
 
     def _check_columns(self, columns: Sequence[str], metrics: Sequence[AnyMetric]) -> None:
-        fields = _fields(metrics) if self.projected else list(self.mapping)
+        fields = every_field(metrics) if self.projected else []  # --map makes it projected
         absent = missing_columns(columns, fields, self.mapping)
         if self.id_given and self.id_column not in columns:
             absent.append(f"--id-column {self.id_column}")
@@ -214,7 +220,7 @@ class RowSource:
         None where every column is read (JSON rows, or a file that declares none)."""
         if not self.projected or self.table.columns is None:
             return None
-        names = [self.id_column, *(self.mapping.get(f, f) for f in _fields(metrics))]
+        names = [self.id_column, *(self.mapping.get(f, f) for f in every_field(metrics))]
         return list(dict.fromkeys([*names, *self._conversation_columns()]))
 
     def rows(self, columns: list[str] | None = None) -> Iterator[Row]:
@@ -278,11 +284,6 @@ def per_turn(row: Row, mapping: Mapping[str, str]) -> Iterator[Row]:
         return
     for number, index in enumerate(turns, start=1):
         yield replace(row, data={**row.data, column: messages[: index + 1]}, turn=number)
-
-
-def _fields(metrics: Sequence[AnyMetric]) -> list[str]:
-    """Every field the metrics read, each once, in order."""
-    return list(dict.fromkeys(name for metric in metrics for name in metric_fields(metric)))
 
 
 def read_rows(
