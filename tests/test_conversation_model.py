@@ -94,3 +94,29 @@ def test_a_per_turn_batch_resumes_by_id_and_turn(
     assert resumed[:2] == lines[:2]
     strip = [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in lines]
     assert [{k: v for k, v in json.loads(x).items() if k != "seconds"} for x in resumed] == strip
+
+
+def test_llm_calls_imported_from_sdk_traces_judge_in_a_batch(
+    tmp_path: Path, instruct: LlamaCppRuntime
+) -> None:
+    from edgejudge.io.traces import import_traces
+    from edgejudge.judging import batch
+    from edgejudge.judging.rows import RowSource
+    from tests.support.traces import write_sdk_traces
+
+    traces, calls, out = tmp_path / "traces.jsonl", tmp_path / "calls.jsonl", tmp_path / "v.jsonl"
+    write_sdk_traces(traces)  # the real OpenTelemetry SDK and its OTLP JSON encoder
+    assert import_traces(traces, calls).rows == 5
+    source = RowSource(calls)
+    with Judge(None, "tool-choice-binary", runtime=instruct, max_tokens=16) as judge:
+        source.scan([judge.metric])
+        with batch.BatchOutput(out) as output:
+            list(batch.run_batch(judge, list(source.rows()), output))
+        direct = judge.evaluate(json.loads(calls.read_text().splitlines()[0]))
+    found = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["id"] for row in found] == [row.id for row in source.rows()]
+    judged = [row for row in found if "error" not in row]
+    assert len(judged) == 3  # the calls that call a tool; the two that do not are error rows
+    assert all(row["score"] in (0, 1) for row in judged)
+    assert all("cannot apply" in row["error"] for row in found if "error" in row)
+    assert found[0]["score"] == direct.score  # greedy: the same verdict judged alone

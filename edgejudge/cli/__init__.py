@@ -1,9 +1,10 @@
 """The `edgejudge` command: a thin shell over `edgejudge.judging` and the core.
 
 This module builds the parser and runs a command; each command group is a module that adds
-its own subcommands: `judging` (judge, batch), `compare`, `meta_eval`, `show` (prompt,
-grammar), `metrics`, `models` (models, doctor), `server`. `args` holds the options they
-share, `progress` the bars, and `report` turns any error into one line and an exit code.
+its own subcommands: `judging` (judge, batch), `export`, `compare`, `meta_eval`, `show`
+(prompt, grammar), `metrics`, `models` (models, doctor), `server`, `traces` (traces import).
+`args` holds the options they share, `progress` the bars, and `report` turns any error into
+one line and an exit code.
 
 Exit codes: 0 ok, 2 bad usage or input, 1 a failure at run time, 130 interrupted.
 Every error is one line on stderr; `--verbose` adds the traceback and llama.cpp's log.
@@ -28,6 +29,7 @@ from edgejudge.cli import (
     models,
     server,
     show,
+    traces,
 )
 from edgejudge.cli.report import report
 from edgejudge.paths import DEBUG_ENV
@@ -46,6 +48,7 @@ examples:
   edgejudge batch answers.parquet -o verdicts.jsonl --model demo -m response-faithfulness-5point \
       --map query=question --map response=answer --export judged.parquet   # your table
   edgejudge export verdicts.jsonl --inputs answers.csv --to judged.csv
+  edgejudge traces import traces.jsonl -o calls.jsonl   # LLM spans of OpenTelemetry traces
   edgejudge compare --model prometheus-7b-v2.0 -m pairwise-helpfulness -i pair.json
   edgejudge batch --a new.jsonl --b old.jsonl --a-name new --b-name old -o vs.jsonl \
       --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
@@ -126,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     metrics.add_commands(commands)
     models.add_commands(commands)
     server.add_commands(commands)
+    traces.add_commands(commands)
 
     tui = commands.add_parser(
         "tui",

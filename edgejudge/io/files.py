@@ -112,14 +112,14 @@ def read_text(path: Path, error: ErrorFactory = InputError, what: str = "file") 
         return decode_utf8(read_bounded(handle, str(path), error), str(path), error)
 
 
-def bounded_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+def bounded_lines(handle: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[bytes | None]:
     """The lines of `handle`, each with its newline; None in place of a line longer than
-    `MAX_LINE_BYTES`, whose bytes are passed over without being kept."""
+    `limit` bytes, whose bytes are passed over without being kept."""
     while True:
-        line = handle.readline(MAX_LINE_BYTES + 1)
+        line = handle.readline(limit + 1)
         if not line:
             return
-        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+        if len(line) <= limit or line.endswith(b"\n"):
             yield line
             continue
         while line and not line.endswith(b"\n"):  # skip to the end of the long line
