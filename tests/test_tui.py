@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Static, TextArea
+from textual.widgets import Checkbox, DataTable, Input, Select, Static, TextArea
 
 from edgejudge.core import get_format, get_preset
 from edgejudge.io.files import output_lock
@@ -288,6 +288,38 @@ def test_batch_tab_refuses_an_output_another_run_is_writing(
     )
     assert seen["error"] and seen["tab"] == "judge"
     assert not out.exists()  # refused before anything was written
+
+
+def test_batch_tab_offers_per_turn_where_the_rows_are_conversations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 1)
+    said = [("user", "hi"), ("assistant", "Hello!"), ("user", "bye"), ("assistant", "Bye!")]
+    talk = {"id": "t", "messages": [{"role": r, "content": c} for r, c in said]}
+    (tmp_path / "talks.jsonl").write_text(json.dumps(talk) + "\n")
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        box = app.query_one("#batch-per-turn", Checkbox)
+        table = app.query_one("#batch-table", DataTable)
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        seen["flat"] = box.display  # plain rows: no box
+        await type_into(pilot, app.query_one("#batch-input", Input), "talks.jsonl")
+        await pilot.press("enter")
+        seen["talks"] = box.display, table.row_count
+        box.value = True  # as a click does
+        await pilot.pause()
+        seen["ids"] = [table.get_row_at(i)[0] for i in range(table.row_count)]
+        seen["info"] = text_of(app, "#batch-info")
+
+    drive(scenario, model="demo", metric="conversation-helpfulness-5point")
+    assert seen["flat"] is False
+    assert seen["talks"] == (True, 1)
+    assert seen["ids"] == ["t #1", "t #2"]
+    assert seen["info"].startswith("2 turns in talks.jsonl, 0 already in ")
 
 
 def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(

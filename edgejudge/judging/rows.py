@@ -294,12 +294,20 @@ def read_rows(
     mapping: Mapping[str, str] | None = None,
     id_column: str | None = None,
     last_turns: int | None = None,
+    per_turn: bool = False,
 ) -> list[Row]:
     """Every row of a file, held whole (for inputs of a few thousand rows: meta-evaluation,
-    the TUI); ids default to the 1-based row number. A row that cannot be read has a
-    `problem` (an error row when judged); an id given twice is an `InputError`."""
+    the TUI); ids default to the 1-based row number; with `per_turn`, a row per assistant
+    turn of each conversation. A row that cannot be read has a `problem` (an error row when
+    judged); an id given twice is an `InputError`."""
     source = RowSource(
-        path, fmt=fmt, split=split, mapping=mapping, id_column=id_column, last_turns=last_turns
+        path,
+        fmt=fmt,
+        split=split,
+        mapping=mapping,
+        id_column=id_column,
+        last_turns=last_turns,
+        per_turn=per_turn,
     )
     rows: list[Row] = []
     seen: dict[str, Row] = {}

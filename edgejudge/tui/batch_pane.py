@@ -4,7 +4,9 @@ Rows are judged by `edgejudge.judging.batch.run_batch`, which appends each verdi
 one whole line, so stopping (or quitting) never loses a finished row and the next run skips it;
 the output is locked for the run, as the CLI locks it. Besides the Judge tab's metric, more
 metrics may be named: each row is then judged on each (one table line and one histogram per
-metric), a row's metrics one after another, as `edgejudge batch -m A -m B` does.
+metric), a row's metrics one after another, as `edgejudge batch -m A -m B` does. Where the
+rows carry conversations (`messages`), a "per turn" box appears: checked, each assistant
+turn is judged in the context of the turns before it, keyed (id, turn), as `--per-turn`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, ProgressBar, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, ProgressBar, Static
 
+from edgejudge.core.conversation import has_conversation
 from edgejudge.core.formats.base import DECISION_KINDS
 from edgejudge.core.metrics import AnyMetric, Metric
 from edgejudge.core.rows import parse_map
@@ -100,6 +103,8 @@ class BatchPane(Vertical):
             yield Button("Open", id="open", tooltip="ctrl+o")
             yield Input(placeholder="OUT (default IN.verdicts.jsonl)", id="batch-output")
             yield Input(placeholder="more metrics: name, name", id="batch-metrics")
+            # Shown where the rows carry conversations.
+            yield Checkbox("per turn", id="batch-per-turn", tooltip="judge each assistant turn")
             yield Button("Run", id="batch-run", variant="primary", tooltip="ctrl+r")
         # Shown where a table's columns are not the metric's fields (or a mapping is given).
         yield Input(
@@ -124,6 +129,7 @@ class BatchPane(Vertical):
         table.add_column("feedback", key="feedback")
         self.query_one(ProgressBar).display = False
         self.query_one("#batch-map", Input).display = False
+        self.query_one("#batch-per-turn", Checkbox).display = False
         settings = self.settings
         if settings.batch_input:
             self.query_one("#batch-input", Input).value = settings.batch_input
@@ -151,6 +157,10 @@ class BatchPane(Vertical):
             self.load()
         ):
             self.query_one(DataTable).focus()
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "batch-per-turn" and not self.running:
+            self.load()
 
     def action_open(self) -> None:
         """Choose the input file from a tree of the working directory."""
@@ -195,12 +205,13 @@ class BatchPane(Vertical):
                 score = "" if record is None else _decision_cell(record)
                 text = PENDING if record is None else first_line(record)
                 label = name or (record or {}).get("metric", "")
-                table.add_row(str(row.id), _short(str(label)), score, text,
+                table.add_row(_row_label(row), _short(str(label)), score, text,
                               key=table_key(row, name, names[0]))  # fmt: skip
         self.redraw_histogram()
         done = sum(self.record(row, name) is not None for row in self.rows for name in names)
         total = len(self.rows) * len(names)
-        what = f"{len(self.rows)} rows" + (f" x {len(names)} metrics" if len(names) > 1 else "")
+        unit = "turns" if any(row.turn is not None for row in self.rows) else "rows"
+        what = f"{len(self.rows)} {unit}" + (f" x {len(names)} metrics" if len(names) > 1 else "")
         self.say(f"{what} in {source}, {done} already in {out}")
         bar = self.query_one(ProgressBar)
         bar.display = True
@@ -224,7 +235,16 @@ class BatchPane(Vertical):
             box.display = True
             raise _Unmapped(str(exc).split("; name the column")[0]) from None
         box.display = box.display or bool(mapping)
-        return batch.read_rows(source, mapping=mapping)
+        rows = batch.read_rows(source, mapping=mapping, per_turn=self.per_turn)
+        talks = any(row.turn is not None or has_conversation(row.data) for row in rows)
+        self.query_one("#batch-per-turn", Checkbox).display = talks
+        return rows
+
+    @property
+    def per_turn(self) -> bool:
+        """Whether each assistant turn is judged (the box, where it is shown, is checked)."""
+        box = self.query_one("#batch-per-turn", Checkbox)
+        return bool(box.value)
 
     def metrics(self) -> list[AnyMetric]:
         """The Judge tab's metric, then those named in the metrics field."""
@@ -386,7 +406,7 @@ class BatchPane(Vertical):
             verdict = f"{kind} {batch.row_decision(record)}\n\n{text}"
         shown = row.problem or json.dumps(row.data, indent=2, ensure_ascii=False)
         texts = {"verdict": verdict, "inputs and output": shown}
-        self.app.push_screen(TextView(f"row {row.id}", texts))
+        self.app.push_screen(TextView(f"row {_row_label(row)}", texts))
 
     def main_widget(self) -> Widget:
         """The widget to focus on arriving at the tab: the table, or the file name."""
@@ -397,6 +417,11 @@ class BatchPane(Vertical):
         info = self.query_one("#batch-info", Static)
         info.set_class(error, "error")
         info.update(text)
+
+
+def _row_label(row: batch.Row) -> str:
+    """A row's id as the table shows it: `7`, or `7 #2` for its second assistant turn."""
+    return str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
 
 
 def _expected(record: dict[str, Any]) -> float | None:
