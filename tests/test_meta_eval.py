@@ -440,3 +440,21 @@ def test_a_pairwise_judge_through_the_api_with_both_orders_and_resume(tmp_path: 
     one = Path(once.judges[0].source)
     assert one != written and ".one-order." in one.name
     assert once.judges[0].statistics["consistency"].n == 0  # one order: nothing to compare
+
+
+def test_the_length_baseline_measures_the_turn_a_conversation_judges(tmp_path: Path) -> None:
+    from edgejudge.core import PRESETS
+    from tests.support.conversations import MESSAGES, TOOLS
+
+    short = [MESSAGES[1], {"role": "assistant", "content": "Sunny."}]
+    path = tmp_path / "talks.jsonl"
+    rows = [{"id": 1, "messages": MESSAGES, "tools": TOOLS, "label": 5, "ok": 1},
+            {"id": 2, "messages": short, "label": 2},
+            {"id": 3, "messages": [{"role": "user"}], "label": 1}]  # fmt: skip
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    help_ = PRESETS["conversation-helpfulness-5point"]
+    found = read_labels(read_rows(path), help_, "label")
+    # The last assistant turn, as the judge reads it; none for a conversation it cannot read.
+    assert [r.lengths for r in found] == [(len("Tomorrow: 14 °C in Paris."),), (6,), (0,)]
+    tool = read_labels(read_rows(path), PRESETS["tool-choice-binary"], "ok")
+    assert tool[0].lengths == (len('-> get_weather({"city": "Paris"})'),)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edgejudge.core.conversation import MESSAGES_KEY, TOOLS_KEY, Conversation, fields
 from edgejudge.core.metrics import RESPONSE_A, RESPONSE_B, AnyMetric, PairwiseMetric
 from edgejudge.core.pairs import OTHER, VERDICTS
 from edgejudge.meta_eval.baselines import best_length_cut, majority, mean_score
@@ -113,7 +114,19 @@ def _lengths(data: Mapping[str, Any], metric: AnyMetric) -> tuple[int, ...]:
         if isinstance(metric, PairwiseMetric)
         else (metric.required_output,)
     )
+    if MESSAGES_KEY in data and not all(name in data for name in names):
+        data = {**data, **_turn_judged(data, names)}
     return tuple(len(str(data.get(name, ""))) for name in names)
+
+
+def _turn_judged(data: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """A conversation's `response` or `tool_call`, the turn its judge reads (none where the
+    conversation cannot be read: that row is an error row when judged)."""
+    try:
+        conversation = Conversation.read(data[MESSAGES_KEY], data.get(TOOLS_KEY))
+        return fields(conversation, names)
+    except ValueError:
+        return {}
 
 
 @dataclass(frozen=True)
