@@ -22,6 +22,8 @@ _HOMES = {
     "RuntimeOptions": "edgejudge.runtime.options",
     "MetaEvaluation": "edgejudge.meta_eval.evaluation",
     "meta_evaluate": "edgejudge.meta_eval.run",
+    "diff": "edgejudge.regression.compare",
+    "Diff": "edgejudge.regression.compare",
     "EdgeJudgeError": "edgejudge.errors",
     "Cancelled": "edgejudge.errors",
     "MetricError": "edgejudge.errors",
@@ -82,6 +84,7 @@ if TYPE_CHECKING:
     from edgejudge.judging.result import JudgeResult
     from edgejudge.meta_eval.evaluation import MetaEvaluation
     from edgejudge.meta_eval.run import meta_evaluate
+    from edgejudge.regression.compare import Diff, diff
     from edgejudge.runtime.options import RuntimeOptions
 
 
@@ -106,6 +109,7 @@ __all__ = [
     "CatalogError",
     "ChecksumMismatchError",
     "ContextOverflowError",
+    "Diff",
     "DiskSpaceError",
     "DownloadError",
     "EdgeJudgeError",
@@ -135,5 +139,6 @@ __all__ = [
     "SettingsError",
     "SetupError",
     "Verdict",
+    "diff",
     "meta_evaluate",
 ]

@@ -1,12 +1,13 @@
 """The `edgejudge` command: a thin shell over `edgejudge.judging` and the core.
 
 This module builds the parser and runs a command; each command group is a module that adds
-its own subcommands: `judging` (judge, batch), `export`, `compare`, `meta_eval`, `show`
-(prompt, grammar), `metrics`, `models` (models, doctor), `server`, `traces` (traces import).
-`args` holds the options they share, `progress` the bars, and `report` turns any error into
-one line and an exit code.
+its own subcommands: `judging` (judge, batch), `export`, `compare`, `meta_eval`, `diff`,
+`show` (prompt, grammar), `metrics`, `models` (models, doctor), `server`, `traces` (traces
+import). `args` holds the options they share, `progress` the bars, and `report` turns any
+error into one line and an exit code.
 
-Exit codes: 0 ok, 2 bad usage or input, 1 a failure at run time, 130 interrupted.
+Exit codes: 0 ok, 2 bad usage or input, 1 a failure at run time, 3 a gate of `diff`
+failed, 130 interrupted.
 Every error is one line on stderr; `--verbose` adds the traceback and llama.cpp's log.
 """
 
@@ -22,6 +23,7 @@ from edgejudge import __version__
 from edgejudge.cli import (
     args,
     compare,
+    diff,
     export,
     judging,
     meta_eval,
@@ -54,6 +56,7 @@ examples:
       --model prometheus-7b-v2.0 -m pairwise-faithfulness   # win rate, ties, consistency
   edgejudge meta-eval labelled.jsonl --model demo --model demo-instruct \
       -m response-faithfulness-5point --html report.html   # agreement with your labels
+  edgejudge diff before.verdicts.jsonl after.verdicts.jsonl --fail-if "mean_change < -0.2"
   edgejudge prompt --metric response-relevance-binary --input case.json
   edgejudge metrics list
   edgejudge models list            # judge models: pull, path, rm, verify, import
@@ -125,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_command(commands)
     compare.add_command(commands)
     meta_eval.add_command(commands)
+    diff.add_command(commands)
     show.add_commands(commands)
     metrics.add_commands(commands)
     models.add_commands(commands)

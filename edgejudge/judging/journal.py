@@ -161,6 +161,29 @@ def read_records(path: Path) -> dict[Done, dict[str, Any]]:
     return found
 
 
+def read_journal(path: Path) -> dict[Done, dict[str, Any]]:
+    """A whole journal, strictly, for reading a finished run: by (id key, metric). A torn
+    last line (a kill mid-write: no newline at its end) is passed over, as `batch` passes
+    over it; any other line that is not a verdict row is an `InputError` naming it, as is a
+    file with no verdicts."""
+    found: dict[Done, dict[str, Any]] = {}
+    with open_input(path) as handle:
+        for number, raw in enumerate(bounded_lines(handle), start=1):
+            if raw is not None and not raw.strip():
+                continue
+            data = _output_line(raw)
+            if data is not None:
+                found[done_key(data)] = data
+            elif raw is None or raw.endswith(b"\n"):
+                raise InputError(
+                    f"{path}: line {number} is not a verdict row (a JSON object with an id): "
+                    "give a journal `edgejudge batch` wrote"
+                )
+    if not found:
+        raise InputError(f"{path} holds no verdicts: give a journal `edgejudge batch` wrote")
+    return found
+
+
 def read_results(path: Path, metric: str | None = None) -> dict[str, dict[str, Any]]:
     """The rows an output file holds so far, by id key: those of `metric` (and rows that
     name none), or with None every row (one per id where the file holds one metric)."""

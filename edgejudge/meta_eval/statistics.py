@@ -52,8 +52,8 @@ def _finite(value: Any) -> float | None:
 
 def estimate(
     statistic: Callable[[np.ndarray, np.ndarray], float],
-    judge: Sequence[Any],
-    human: Sequence[Any],
+    judge: Sequence[Any] | np.ndarray,
+    human: Sequence[Any] | np.ndarray,
     *,
     resamples: int = RESAMPLES,
     batched: Callable[..., Any] | None = None,

@@ -1,0 +1,180 @@
+"""A diff as people and machines read it: the table's rows (named as the gates and the
+`--json` keys are), the JSON document, and the Markdown summary for a CI step or a pull
+request. Pure: the CLI prints what these return."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from edgejudge.regression.compare import Diff, GateResult, MetricDiff, Quantity, Worse
+from edgejudge.regression.statistics import Test
+
+# Feedback shown of a worse row in the Markdown summary (the JSON has it whole).
+FEEDBACK_CHARS = 160
+MARKDOWN_WORST = 5
+
+
+# How each quantity is written: a change signed, a count whole, a share and a p-value plain.
+_STYLE = {"better": "{:.0f}", "worse": "{:.0f}", "worse_share": "{:.3f}", "p_worse": "{:.3g}"}
+
+
+def quantity_cell(name: str, quantity: Quantity | None) -> str:
+    """`-0.500 [-0.800, -0.200]`; a count as it is; `—` (and why) where undefined."""
+    if quantity is None:
+        return ""
+    if quantity.value is None:
+        return f"— ({quantity.why})" if quantity.why else "—"
+    style = _STYLE.get(name, "{:+.3f}")
+    value = style.format(quantity.value)
+    if quantity.low is None or quantity.high is None:
+        return value
+    return f"{value} [{style.format(quantity.low)}, {style.format(quantity.high)}]"
+
+
+def _plain(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def table_rows(diff: Diff) -> list[tuple[str, list[str]]]:
+    """The table: a row per quantity (its gate name where it has one), a column per metric."""
+    metrics = diff.metrics
+    rows: list[tuple[str, list[str]]] = [
+        ("kind", [m.kind for m in metrics]),
+        ("judge", [_judge(m) for m in metrics]),
+        ("rows", [str(_rows(m)) for m in metrics]),
+        ("errors (base / new)", [f"{m.errors[0]} / {m.errors[1]}" for m in metrics]),
+        ("only in base / new", [f"{len(m.only_base)} / {len(m.only_new)}" for m in metrics]),
+        ("base mean", [_plain(m.scores.base_mean if m.scores else None) for m in metrics]),
+        ("new mean", [_plain(m.scores.new_mean if m.scores else None) for m in metrics]),
+        (
+            "base pass rate",
+            [_plain(m.labels.base_pass_rate if m.labels else None) for m in metrics],
+        ),  # fmt: skip
+        (
+            "new pass rate",
+            [_plain(m.labels.new_pass_rate if m.labels else None) for m in metrics],
+        ),  # fmt: skip
+    ]
+    named = [m.quantities() for m in metrics]
+    for name in ("mean_change", "expected_change", "pass_rate_change", "better", "worse",
+                 "worse_share", "p_worse"):  # fmt: skip
+        cells = [quantity_cell(name, q.get(name)) for q in named]
+        rows.append((name, cells))
+    rows.append(("points changed", [_steps(m) for m in metrics]))
+    rows.append(("test", [_test(_test_of(m)) for m in metrics]))
+    return [(name, cells) for name, cells in rows if any(cells) and any(c != "—" for c in cells)]
+
+
+def _rows(found: MetricDiff) -> int:
+    if found.labels is not None:
+        return found.labels.n
+    return found.scores.n if found.scores is not None else 0
+
+
+def _judge(found: MetricDiff) -> str:
+    base, new = found.models
+    return str(base) if base == new else f"{base} → {new}"
+
+
+def _steps(found: MetricDiff) -> str:
+    if found.scores is None:
+        return ""
+    return ", ".join(f"{step:+g}: {count}" for step, count in found.scores.by_points.items())
+
+
+def _test_of(found: MetricDiff) -> Test | None:
+    if found.labels is not None:
+        return found.labels.mcnemar
+    return found.scores.wilcoxon if found.scores is not None else None
+
+
+def _test(test: Test | None) -> str:
+    if test is None:
+        return ""
+    if test.p is None:
+        return f"{test.name}: — ({test.why})"
+    return f"{test.name} ({test.method}): p = {test.p:.3g}, {test.n} rows"
+
+
+def to_json(diff: Diff, gates: Sequence[GateResult] = ()) -> dict[str, Any]:
+    """The whole diff as one JSON-ready document."""
+    metrics = {}
+    for found in diff.metrics:
+        test = _test_of(found)
+        entry: dict[str, Any] = {
+            "kind": found.kind,
+            "models": {"base": found.models[0], "new": found.models[1]},
+            "rows": _rows(found),
+            "errors": {"base": found.errors[0], "new": found.errors[1]},
+            "only_in_base": found.only_base,
+            "only_in_new": found.only_new,
+        }
+        if found.scores is not None:
+            entry["base_mean"], entry["new_mean"] = found.scores.base_mean, found.scores.new_mean
+            entry["same"] = found.scores.same
+            entry["points_changed"] = {f"{k:+g}": v for k, v in found.scores.by_points.items()}
+        if found.labels is not None:
+            entry["base_pass_rate"] = found.labels.base_pass_rate
+            entry["new_pass_rate"] = found.labels.new_pass_rate
+        entry.update({name: q.fields() for name, q in found.quantities().items()})
+        entry["test"] = test.fields() if test is not None else None
+        entry["worst"] = [w.fields() for w in found.worst]
+        metrics[found.metric] = entry
+    return {
+        "base": str(diff.base),
+        "new": str(diff.new),
+        "metrics": metrics,
+        "gates": [
+            {
+                "gate": g.gate.text,
+                "metric": g.metric,
+                "quantity": g.gate.name,
+                "value": g.quantity.of(g.gate.bound),
+                "failed": g.failed,
+            }  # fmt: skip
+            for g in gates
+        ],
+    }
+
+
+def markdown(diff: Diff, gates: Sequence[GateResult] = ()) -> str:
+    """A summary fit for a CI step summary or a pull-request comment: the table, the gates,
+    and each metric's worst rows (at most `MARKDOWN_WORST`)."""
+    names = [m.metric for m in diff.metrics]
+    lines = [f"### edgejudge diff: `{diff.base.name}` → `{diff.new.name}`", ""]
+    lines.append("| | " + " | ".join(f"`{n}`" for n in names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for name, cells in table_rows(diff):
+        lines.append(f"| {name} | " + " | ".join(_md(c) for c in cells) + " |")
+    if gates:
+        lines += ["", "**Gates**", ""]
+        lines += [f"- {'❌' if g.failed else '✅'} {_md(g.line())}" for g in gates]
+    for found in diff.metrics:
+        if not found.worst:
+            continue
+        lines += ["", f"**Got worse: `{found.metric}`** (largest drop first)", ""]
+        lines += ["| id | base | new | base feedback | new feedback |", "|---|---|---|---|---|"]
+        lines += [_worse_line(w) for w in found.worst[:MARKDOWN_WORST]]
+    return "\n".join(lines) + "\n"
+
+
+def _worse_line(row: Worse) -> str:
+    ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
+    return (
+        f"| {_md(ident)} | {_md(str(row.base))} | {_md(str(row.new))} | "
+        f"{_md(_short(row.base_feedback))} | {_md(_short(row.new_feedback))} |"
+    )
+
+
+def _short(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= FEEDBACK_CHARS else flat[: FEEDBACK_CHARS - 1] + "…"
+
+
+def _md(text: str) -> str:
+    """Text safe in a Markdown table cell: pipes and markup characters escaped."""
+    out = text.replace("\\", "\\\\")
+    for char in "|*_`<>[]":
+        out = out.replace(char, "\\" + char)
+    return out.replace("\n", " ")
