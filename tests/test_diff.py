@@ -243,3 +243,39 @@ def test_the_api_gives_the_same_numbers(tmp_path: Path) -> None:
     found = edgejudge.diff(base, new)
     assert isinstance(found, edgejudge.Diff)
     assert found.metrics[0].quantities()["mean_change"].value == -0.25
+
+
+def test_rows_judged_by_another_judge_are_refused(tmp_path: Path) -> None:
+    who = {"family": "flow-judge", "model_sha256": None, "max_tokens": 48, "grammar": True}
+    base = scores(tmp_path / "a.jsonl", [3, 4], judge=who)
+    new = scores(tmp_path / "b.jsonl", [3, 4], judge={**who, "max_tokens": 6})
+    with pytest.raises(JudgeMismatch, match="different judges .max_tokens 48 in BASE, 6 in NEW"):
+        diff(base, new)
+    other = {**who, "grammar": False}
+    mixed = journal(tmp_path / "m.jsonl", [
+        {"id": 0, "score": 3, "judge": who}, {"id": 1, "score": 4, "judge": other},
+    ])  # fmt: skip
+    with pytest.raises(JudgeMismatch, match="NEW's rows were judged by 2 different judges"):
+        diff(base, mixed)
+    assert diff(base, new, allow_mismatch=True).metrics[0].joined == 2
+    assert diff(base, scores(tmp_path / "c.jsonl", [2, 4], judge=who)).metrics[0].joined == 2
+
+
+def test_batch_writes_who_judged_on_every_verdict(tmp_path: Path) -> None:
+    from edgejudge import Judge
+    from edgejudge.judging import batch
+    from edgejudge.judging.rows import Row
+    from tests.support.fake_runtime import FakeRuntime
+
+    out = tmp_path / "out.jsonl"
+    rows = [Row(n, n, data={"query": "q", "context": "c", "response": "r"}) for n in range(2)]
+    answer = "<feedback>Fine.</feedback>\n<score>4</score>"
+    with Judge(None, METRIC, runtime=FakeRuntime(answer), max_tokens=64) as judge:
+        with batch.BatchOutput(out) as output:
+            list(batch.run_batch(judge, rows, output))
+        identity = judge.identity()
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["judge"] for r in records] == [identity, identity]
+    assert identity["family"] == "flow-judge" and identity["max_tokens"] == 64
+    assert identity["temperature"] == 0 and identity["grammar"] is True
+    assert len(identity["metric_digest"]) == 16

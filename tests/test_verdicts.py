@@ -123,7 +123,8 @@ def test_flow_judge_results_keep_their_keys(tmp_path: Path) -> None:
         rows = run_batch(judge, [FAITHFUL], tmp_path / "out.jsonl")
     assert list(result.to_dict()) == FLOW_KEYS
     assert (result.score, result.decision, result.label, result.extras) == (4, 4, None, {})
-    assert list(rows[0]) == ["id", *FLOW_KEYS]
+    assert list(rows[0]) == ["id", *FLOW_KEYS, "judge"]  # then who judged (Judge.identity)
+    assert rows[0]["judge"] == judge.identity()
     assert batch.row_decision(rows[0]) == 4
 
 

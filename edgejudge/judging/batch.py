@@ -296,13 +296,14 @@ def run_batch(
         if judge.pairwise
         else judge.evaluate_as_completed(inputs())
     )
+    identity = judge.identity()
     try:
         for index, outcome in outcomes:
             row = started.pop(index)
             if isinstance(outcome, JudgeResult):
-                record = result_row(row.id, outcome, row.turn)
+                record = result_row(row.id, outcome, row.turn, identity)
             elif isinstance(outcome, PairResult):
-                record = pair_row(row.id, outcome, names)
+                record = pair_row(row.id, outcome, names, identity)
             else:
                 record = error_row(row.id, outcome, judge.metric.name, row.turn)
             output.append(record)
@@ -325,12 +326,13 @@ def _run_metrics(
             started[index] = (row, name)
             yield row.input_for(judge.judges[name].metric), name
 
+    identities = {name: one.identity() for name, one in judge.judges.items()}
     outcomes = judge.tasks_as_completed(items())
     try:
         for index, outcome in outcomes:
             row, name = started.pop(index)
             if isinstance(outcome, JudgeResult):
-                record = result_row(row.id, outcome, row.turn)
+                record = result_row(row.id, outcome, row.turn, identities[name])
             else:
                 record = error_row(row.id, outcome, name, row.turn)
             output.append(record)

@@ -18,6 +18,7 @@ with Judge(model="demo-instruct", metric="pairwise-helpfulness", family="prometh
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -229,6 +230,29 @@ class Judge:
     def metric(self) -> AnyMetric:
         """The metric this judge applies."""
         return self.bound.metric
+
+    def identity(self) -> dict[str, Any]:
+        """Who judged, in what makes two runs' verdicts comparable (a journal's rows carry
+        it; `edgejudge diff` refuses runs whose judges differ): the family, the model
+        file's sha256 where the catalog gives it, a digest of the metric's definition (its
+        rubric edited is another judge), the token budget, the sampler settings and whether
+        the grammar binds the answer. The runtime is not part of it: a greedy verdict is the
+        same in-process and on a server."""
+        model = self.model
+        sha = model.entry.sha256 if model is not None and model.entry is not None else None
+        digest = hashlib.sha256(self.metric.model_dump_json().encode("utf-8")).hexdigest()
+        sampling = self.sampling
+        return {
+            "family": self.format.family,
+            "model_sha256": sha,
+            "metric_digest": digest[:16],
+            "max_tokens": self.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "repeat_penalty": sampling.repeat_penalty,
+            "seed": sampling.seed,
+            "grammar": self.use_grammar,
+        }
 
     @property
     def pairwise(self) -> bool:

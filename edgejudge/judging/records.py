@@ -17,6 +17,8 @@ METRIC_KEY = "metric"
 TURN_KEY = "turn"
 # A verdict row written before rows named their metric is filed under this name.
 UNNAMED = "verdict"
+# Who judged a verdict row (`Judge.identity`): family, model sha256, metric digest, settings.
+JUDGE_KEY = "judge"
 # A metric's columns in this order first, then the others in the order the verdicts have.
 _FIRST = (
     "score",
@@ -35,14 +37,29 @@ _FIRST = (
 _JOIN_KEYS = (ID_KEY, METRIC_KEY, TURN_KEY)
 
 
-def result_row(row_id: Any, result: JudgeResult, turn: int | None = None) -> dict[str, Any]:
-    """The output line for a verdict (of one assistant turn, with `turn`)."""
-    return {ID_KEY: row_id, **_turn(turn), **result.to_dict()}
+def result_row(
+    row_id: Any,
+    result: JudgeResult,
+    turn: int | None = None,
+    judge: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The output line for a verdict (of one assistant turn, with `turn`; `judge`: who
+    judged it, `Judge.identity()`)."""
+    return {ID_KEY: row_id, **_turn(turn), **result.to_dict(), **_judge(judge)}
 
 
-def pair_row(row_id: Any, result: PairResult, names: tuple[str, str] | None) -> dict[str, Any]:
+def pair_row(
+    row_id: Any,
+    result: PairResult,
+    names: tuple[str, str] | None,
+    judge: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The output line for a pairwise verdict (`winner` names a system, given `names`)."""
-    return {ID_KEY: row_id, **result.to_dict(names)}
+    return {ID_KEY: row_id, **result.to_dict(names), **_judge(judge)}
+
+
+def _judge(judge: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if judge is None else {JUDGE_KEY: judge}
 
 
 def error_row(

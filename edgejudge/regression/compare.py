@@ -9,7 +9,10 @@ counted apart and left out of the statistics. The rows that got worse come large
 first, each with both scores and both feedbacks.
 
 A different judge is not a regression: each metric's rows must name the same model in both
-runs, else a `JudgeMismatch` (exit 2) names what differs, unless `allow_mismatch`.
+runs and, where the rows say who judged them (`judge`: `Judge.identity()`, written by batch),
+the same family, model sha256, metric definition and settings (token budget, sampling,
+grammar), in both runs and throughout each; else a `JudgeMismatch` (exit 2) names what
+differs, unless `allow_mismatch`.
 
 Every quantity a gate can name (`regression.gates.QUANTITIES`) is in `MetricDiff.quantities()`
 under that name, with its interval and the rows it stands on: the table, `--json` and
@@ -18,6 +21,7 @@ under that name, with its interval and the rows it stands on: the table, `--json
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +29,7 @@ from typing import Any
 
 from edgejudge.errors import InputError
 from edgejudge.judging.journal import Done, read_journal
-from edgejudge.judging.records import ERROR_KEY, TURN_KEY, UNNAMED
+from edgejudge.judging.records import ERROR_KEY, JUDGE_KEY, TURN_KEY, UNNAMED
 from edgejudge.meta_eval.statistics import Estimate
 from edgejudge.regression.gates import Gate
 from edgejudge.regression.statistics import LabelChange, ScoreChange, label_change, score_change
@@ -242,6 +246,8 @@ def _metric_diff(
             f"{models[1]} in NEW): a different judge is not a regression; give "
             "--allow-mismatch to compare them anyway"
         )
+    if not allow_mismatch:
+        _same_judge(name, old, new)
     shared = [key for key in old if key in new]
     found = MetricDiff(
         name,
@@ -282,6 +288,41 @@ def _metric_diff(
     found.worst = [_worse(old[k], new[k], "score", change) for k, change in drops[:top]
                    if change < 0]  # fmt: skip
     return found
+
+
+def _judges(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The different `judge` identities a run's verdict rows carry, in the order met."""
+    found: dict[str, dict[str, Any]] = {}
+    for record in records.values():
+        judge = record.get(JUDGE_KEY)
+        if isinstance(judge, dict):
+            found.setdefault(json.dumps(judge, sort_keys=True), judge)
+    return list(found.values())
+
+
+def _same_judge(name: str, old: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> None:
+    """A `JudgeMismatch` where the rows' judges differ: within a run (a resume with other
+    settings), or between the runs (where both say)."""
+    said = {"BASE": _judges(old), "NEW": _judges(new)}
+    for run, judges in said.items():
+        if len(judges) > 1:
+            raise JudgeMismatch(
+                f"{name}: {run}'s rows were judged by {len(judges)} different judges "
+                f"({_differences(judges[0], judges[1], 'one', 'another')}): compare runs of "
+                "one judge, or give --allow-mismatch"
+            )
+    if said["BASE"] and said["NEW"] and said["BASE"][0] != said["NEW"][0]:
+        differs = _differences(said["BASE"][0], said["NEW"][0], "BASE", "NEW")
+        raise JudgeMismatch(
+            f"{name}: the runs were judged by different judges ({differs}): a different "
+            "judge is not a regression; give --allow-mismatch to compare them anyway"
+        )
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], one: str, other: str) -> str:
+    """`max_tokens 48 in BASE, 6 in NEW; grammar ...` for each key whose value differs."""
+    keys = [k for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+    return "; ".join(f"{k} {a.get(k)} in {one}, {b.get(k)} in {other}" for k in keys)
 
 
 def _worse(old: dict[str, Any], new: dict[str, Any], kind: str, change: float) -> Worse:
