@@ -279,3 +279,27 @@ def test_batch_writes_who_judged_on_every_verdict(tmp_path: Path) -> None:
     assert identity["family"] == "flow-judge" and identity["max_tokens"] == 64
     assert identity["temperature"] == 0 and identity["grammar"] is True
     assert len(identity["metric_digest"]) == 16
+
+
+def test_junit_is_read_by_a_junit_reader(tmp_path: Path) -> None:
+    from junitparser import Failure, JUnitXml, Skipped
+
+    base = scores(tmp_path / "a.jsonl", [3, 4, 5, 2] * 5)
+    new = scores(tmp_path / "b.jsonl", [3, 4, 5, 2] * 5)
+    report = tmp_path / "gates.xml"
+    gates = ["mean_change < -0.2", "worse > 0", "p_worse < 0.05", "mean_change > -1"]
+    args = ["diff", str(base), str(new), "--junit", str(report)]
+    assert main([*args, *(x for gate in gates for x in ("--fail-if", gate))]) == 3
+    (suite,) = list(JUnitXml.fromfile(str(report)))
+    cases = list(suite)
+    assert [case.name for case in cases] == gates
+    assert {case.classname for case in cases} == {f"edgejudge.diff.{METRIC}"}
+    outcomes = [type(case.result[0]).__name__ if case.result else "passed" for case in cases]
+    assert outcomes == ["passed", "passed", "Skipped", "Failure"]
+    failure = cases[3].result[0]
+    assert isinstance(failure, Failure)
+    assert failure.message == f"FAILED {METRIC}: mean_change > -1: 0 [0, 0], 20 rows"
+    skipped = cases[2].result[0]
+    assert isinstance(skipped, Skipped) and "no row changed" in str(skipped.message)
+    assert (suite.tests, suite.failures, suite.skipped) == (4, 1, 1)
+    assert main(["diff", str(base), str(new), "--junit", str(tmp_path / "gates.txt")]) == 2

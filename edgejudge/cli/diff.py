@@ -36,6 +36,9 @@ pass_rate_change, p_worse (the one-sided p-value that NEW is worse), the same na
 table's rows and the --json keys. A gate fails when its comparison holds; without METRIC it
 applies to every metric that has the quantity.
 
+Outputs: the table (default), --json, --markdown (for a CI step summary or a pull-request
+comment), and --junit FILE.xml beside any of them (one test case per gate and metric).
+
 Exit codes: 0 compared (every gate passed), 3 a gate failed (each gate's line on stderr
 says the value measured), 2 bad input (a file that is no journal, different judges, no row
 in common, a gate that does not parse or names nothing), 1 a failure at run time.
@@ -92,6 +95,13 @@ def add_command(commands: Any) -> None:
         help="print a Markdown summary (for a CI step summary or a pull-request comment)",
     )
     parser.add_argument(
+        "--junit",
+        type=Path,
+        metavar="FILE.xml",
+        help="also write the gates as JUnit XML (one test case per gate and metric; a failed "
+        "gate a failure), for any CI's test report",
+    )
+    parser.add_argument(
         "--allow-mismatch",
         action="store_true",
         help="compare runs whose rows name different models",
@@ -100,6 +110,7 @@ def add_command(commands: Any) -> None:
 
 
 def _cmd_diff(parsed: argparse.Namespace) -> int:
+    from edgejudge.errors import InputError
     from edgejudge.regression import report
     from edgejudge.regression.compare import diff
     from edgejudge.regression.gates import parse_gate
@@ -113,6 +124,13 @@ def _cmd_diff(parsed: argparse.Namespace) -> int:
         top=parsed.top,
     )
     results = found.check(gates)
+    if parsed.junit is not None:
+        from edgejudge.io.atomic import write_text_atomic
+
+        target = parsed.junit
+        if target.suffix.lower() != ".xml":
+            raise InputError(f"--junit {target}: name the report .xml")
+        write_text_atomic(target, report.junit(found, results))
     if parsed.json:
         print(json.dumps(report.to_json(found, results), ensure_ascii=False))
     elif parsed.markdown:

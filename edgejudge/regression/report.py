@@ -178,3 +178,43 @@ def _md(text: str) -> str:
     for char in "|*_`<>[]":
         out = out.replace(char, "\\" + char)
     return out.replace("\n", " ")
+
+
+def junit(diff: Diff, gates: Sequence[GateResult]) -> str:
+    """The gates as a JUnit XML document, one test case per (gate, metric), so any CI lists
+    them: a failed gate a `failure` with the value measured, a gate on a quantity the data
+    leaves undefined `skipped` with why; with no gates, one passing case per metric."""
+    from xml.etree import ElementTree
+
+    suites = ElementTree.Element("testsuites")
+    suite = ElementTree.SubElement(suites, "testsuite", name="edgejudge diff")
+    cases = 0
+    failed = skipped = 0
+    for result in gates:
+        case = ElementTree.SubElement(
+            suite,
+            "testcase",
+            classname=f"edgejudge.diff.{result.metric}",
+            name=result.gate.text,
+            time="0",
+        )
+        cases += 1
+        if result.quantity.of(result.gate.bound) is None:
+            skipped += 1
+            ElementTree.SubElement(case, "skipped", message=result.line())
+        elif result.failed:
+            failed += 1
+            failure = ElementTree.SubElement(case, "failure", message=result.line(), type="gate")
+            failure.text = f"{diff.base} -> {diff.new}: {result.line()}"
+    if not gates:
+        for found in diff.metrics:
+            ElementTree.SubElement(suite, "testcase", classname="edgejudge.diff",
+                                   name=found.metric, time="0")  # fmt: skip
+            cases += 1
+    counts = {"tests": cases, "failures": failed, "errors": 0, "skipped": skipped}
+    for element in (suites, suite):
+        element.attrib.update({key: str(value) for key, value in counts.items()})
+    suite.set("time", "0")
+    ElementTree.indent(suites)
+    text: str = ElementTree.tostring(suites, encoding="unicode", xml_declaration=True)
+    return text + "\n"
