@@ -303,3 +303,34 @@ def test_junit_is_read_by_a_junit_reader(tmp_path: Path) -> None:
     assert isinstance(skipped, Skipped) and "no row changed" in str(skipped.message)
     assert (suite.tests, suite.failures, suite.skipped) == (4, 1, 1)
     assert main(["diff", str(base), str(new), "--junit", str(tmp_path / "gates.txt")]) == 2
+
+
+def test_the_worse_rows_carry_their_inputs_and_both_responses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def answers(path: Path, responses: list[str]) -> Path:
+        rows = [{"qid": f"q{i}", "question": f"Q{i}?", "answer": r}
+                for i, r in enumerate(responses)]  # fmt: skip
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        return path
+
+    v1 = answers(tmp_path / "v1.jsonl", ["Paris.", "1989.", "Honey."])
+    v2 = answers(tmp_path / "v2.jsonl", ["Paris.", "1991.", "Honey."])
+    base = journal(
+        tmp_path / "a.jsonl", [{"id": f"q{i}", "score": s} for i, s in enumerate([5, 5, 4])]
+    )
+    new = journal(
+        tmp_path / "b.jsonl", [{"id": f"q{i}", "score": s} for i, s in enumerate([4, 1, 4])]
+    )
+    args = ["diff", str(base), str(new), "-i", str(v1), "-i", str(v2), "--id-column", "qid",
+            "--map", "query=question", "--map", "response=answer", "--json"]  # fmt: skip
+    assert main(args) == 0
+    worst = json.loads(capsys.readouterr().out)["metrics"][METRIC]["worst"]
+    assert [w["id"] for w in worst] == ["q1", "q0"]  # largest drop first
+    assert worst[0]["inputs"] == {"question": "Q1?", "answer": "1989."}
+    assert worst[0]["new_inputs"] == {"answer": "1991."}  # only what NEW changed
+    assert worst[1]["new_inputs"] == {}  # the same answer, judged worse
+    same = diff(base, new, inputs=None).metrics[0].worst[0]
+    assert same.inputs is None
+    assert main([*args[:-1], "-i", str(v1)]) == 2  # three --inputs
+    assert "--inputs is given once" in capsys.readouterr().err

@@ -95,6 +95,18 @@ def add_command(commands: Any) -> None:
         help="print a Markdown summary (for a CI step summary or a pull-request comment)",
     )
     parser.add_argument(
+        "--inputs",
+        "-i",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="IN",
+        help="the file the runs judged, to show each worse row's inputs; twice (BASE's, "
+        "then NEW's) where each run judged its own (both responses are then shown); read "
+        "with --format, --map, --id-column, --per-turn as batch read it",
+    )
+    args.data_options(parser, per_turn=True)
+    parser.add_argument(
         "--junit",
         type=Path,
         metavar="FILE.xml",
@@ -116,12 +128,16 @@ def _cmd_diff(parsed: argparse.Namespace) -> int:
     from edgejudge.regression.gates import parse_gate
 
     gates = [parse_gate(text) for text in parsed.fail_if]  # checked before any reading
+    if len(parsed.inputs) > 2:
+        raise InputError("--inputs is given once (both runs judged it) or twice (BASE's, NEW's)")
+    sources = [args.row_source(parsed, path) for path in parsed.inputs]
     found = diff(
         parsed.base,
         parsed.new,
         parsed.metric,
         allow_mismatch=parsed.allow_mismatch,
         top=parsed.top,
+        inputs=(sources[0], sources[-1]) if sources else None,
     )
     results = found.check(gates)
     if parsed.junit is not None:
@@ -171,8 +187,16 @@ def _print_table(found: Any) -> None:
         for row in metric.worst:
             ident = row.id if row.turn is None else f"{row.id} #{row.turn}"
             console.print(f"  {ident}: {row.base} → {row.new}", markup=False)
+            for name, value in (row.inputs or {}).items():
+                console.print(f"    {name}: {_first(_text(value))}", markup=False, style="dim")
+            for name, value in (row.new_inputs or {}).items():
+                console.print(f"    {name} (new): {_first(_text(value))}", markup=False)
             console.print(f"    base: {_first(row.base_feedback)}", markup=False, style="dim")
             console.print(f"    new:  {_first(row.new_feedback)}", markup=False)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _ids(ids: list[Any], most: int = 10) -> str:

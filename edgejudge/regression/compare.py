@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from edgejudge.errors import InputError
 from edgejudge.judging.journal import Done, read_journal
 from edgejudge.judging.records import ERROR_KEY, JUDGE_KEY, TURN_KEY, UNNAMED
+from edgejudge.judging.rows import RowSource, id_key, turn_key
 from edgejudge.meta_eval.statistics import Estimate
 from edgejudge.regression.gates import Gate
 from edgejudge.regression.statistics import LabelChange, ScoreChange, label_change, score_change
@@ -81,11 +82,22 @@ class Worse:
     change: float | None
     base_feedback: str
     new_feedback: str
+    # With the inputs given: the row BASE judged, and the fields NEW's row has otherwise.
+    inputs: dict[str, Any] | None = None
+    new_inputs: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The row's key, as its input row and journal lines have it."""
+        return turn_key(id_key(self.id), self.turn)
 
     def fields(self) -> dict[str, Any]:
         found = {"id": self.id, "base": self.base, "new": self.new, "change": self.change,
                  "base_feedback": self.base_feedback,
                  "new_feedback": self.new_feedback}  # fmt: skip
+        if self.inputs is not None:
+            found["inputs"] = self.inputs
+            found["new_inputs"] = self.new_inputs or {}
         return found if self.turn is None else {**found, TURN_KEY: self.turn}
 
 
@@ -202,9 +214,12 @@ def diff(
     *,
     allow_mismatch: bool = False,
     top: int = TOP,
+    inputs: tuple[RowSource, RowSource] | None = None,
 ) -> Diff:
     """Compare the journals `base` and `new` (see the module's docstring); `metrics` limits
-    it to those; `top` is how many rows that got worse each metric lists."""
+    it to those; `top` is how many rows that got worse each metric lists; `inputs`, the
+    files BASE and NEW judged (the same one twice, or each its own), give each of those
+    rows its inputs and, where NEW's differ (another response), NEW's."""
     old, now = read_journal(base), read_journal(new)
     names = list(dict.fromkeys(_metric(key) for key in [*old, *now]))
     if metrics:
@@ -225,7 +240,34 @@ def diff(
             f"{base} and {new} share no (id, metric): nothing to compare (BASE holds "
             f"{held[0]}; NEW holds {held[1]}: are they runs of the same inputs?)"
         )
+    if inputs is not None:
+        _with_inputs(found, inputs)
     return Diff(base, new, found)
+
+
+def _with_inputs(found: list[MetricDiff], sources: tuple[RowSource, RowSource]) -> None:
+    """Fill each worse row's inputs, read from the sources a row at a time (only the rows
+    listed are kept)."""
+    wanted = {row.key for metric in found for row in metric.worst}
+    if not wanted:
+        return
+    read = [
+        {
+            row.key: {k: v for k, v in row.data.items() if k != source.id_column}
+            for row in source.rows()
+            if row.key in wanted and isinstance(row.data, dict)
+        }
+        for source in sources
+    ]
+    for metric in found:
+        rows = []
+        for row in metric.worst:
+            old, now = read[0].get(row.key), read[1].get(row.key)
+            mine = old if isinstance(old, dict) else {}
+            theirs = now if isinstance(now, dict) else {}
+            changed = {k: v for k, v in theirs.items() if mine.get(k) != v}
+            rows.append(replace(row, inputs=mine, new_inputs=changed))
+        metric.worst = rows
 
 
 def _metric(key: Done) -> str:

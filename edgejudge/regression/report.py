@@ -4,6 +4,7 @@ request. Pure: the CLI prints what these return."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -154,17 +155,28 @@ def markdown(diff: Diff, gates: Sequence[GateResult] = ()) -> str:
         if not found.worst:
             continue
         lines += ["", f"**Got worse: `{found.metric}`** (largest drop first)", ""]
-        lines += ["| id | base | new | base feedback | new feedback |", "|---|---|---|---|---|"]
-        lines += [_worse_line(w) for w in found.worst[:MARKDOWN_WORST]]
+        changed = any(w.new_inputs for w in found.worst)
+        head = "| id | base | new | base feedback | new feedback |"
+        lines += [head + (" changed in NEW |" if changed else ""),
+                  "|---|---|---|---|---|" + ("---|" if changed else "")]  # fmt: skip
+        lines += [_worse_line(w, changed) for w in found.worst[:MARKDOWN_WORST]]
     return "\n".join(lines) + "\n"
 
 
-def _worse_line(row: Worse) -> str:
+def _worse_line(row: Worse, changed: bool) -> str:
     ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
-    return (
+    line = (
         f"| {_md(ident)} | {_md(str(row.base))} | {_md(str(row.new))} | "
         f"{_md(_short(row.base_feedback))} | {_md(_short(row.new_feedback))} |"
     )
+    if changed:
+        said = "; ".join(f"{k}: {_short(_value(v))}" for k, v in (row.new_inputs or {}).items())
+        line += f" {_md(said)} |"
+    return line
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _short(text: str) -> str:
