@@ -334,3 +334,29 @@ def test_the_worse_rows_carry_their_inputs_and_both_responses(
     assert same.inputs is None
     assert main([*args[:-1], "-i", str(v1)]) == 2  # three --inputs
     assert "--inputs is given once" in capsys.readouterr().err
+
+
+def test_pairwise_journals_give_the_win_rates_change(tmp_path: Path) -> None:
+    def pairs(path: Path, verdicts: list[str]) -> Path:
+        rows = [{"id": i, "verdict": v, "consistent": v != "tie",
+                 "orders": [{"order": "A,B", "feedback": f"pair {i}", "choice": "A"}]}
+                for i, v in enumerate(verdicts)]  # fmt: skip
+        return journal(path, rows, metric="pairwise-faithfulness")
+
+    base = ["A", "A", "B", "tie", "A", "B", "A", "A"]
+    new = ["B", "A", "B", "A", "tie", "B", "A", "B"]
+    found = diff(pairs(tmp_path / "a", base), pairs(tmp_path / "b", new)).metrics[0]
+    assert found.kind == "pairwise" and found.pairs is not None
+    # A's share of the decided pairs (ties left out): 5 of 7 before, 3 of 7 after.
+    assert found.pairs.base_win_rate == pytest.approx(5 / 7)
+    assert found.pairs.new_win_rate == pytest.approx(3 / 7)
+    q = found.quantities()
+    assert q["win_rate_change"].value == pytest.approx(3 / 7 - 5 / 7)
+    low, high = q["win_rate_change"].low, q["win_rate_change"].high
+    assert low is not None and high is not None and low < q["win_rate_change"].value < high
+    assert (q["worse"].value, q["better"].value) == (3, 1)  # A->B twice, A->tie; tie->A
+    assert [w.id for w in found.worst] == [0, 7, 4]  # A->B first (journal order), then A->tie
+    assert found.worst[0].base_feedback == "pair 0"
+    gate = found.quantities()["win_rate_change"]
+    assert gate.n == 8
+    assert parse_gate("win_rate_change.high < 0").fails(-0.1)

@@ -27,14 +27,16 @@ worse (and by how many points), the share that got worse, and Wilcoxon's signed-
 (unchanged rows dropped; exact up to 50 changed rows without ties, else the normal
 approximation). For a label metric (PASS/FAIL, Yes/No): each run's pass rate, the change
 with its interval, and McNemar's test on the rows that changed (exact below 25 of them).
+For pairwise journals (batch --a/--b): A's win rate in each run (ties left out) and its
+change with its interval, and the pairs whose verdict moved against A or for it.
 Every number says how many rows it stands on; one the data cannot define prints — and why.
 Then the rows that got worse, largest drop first, with both feedbacks.
 
 Gates (--fail-if, repeatable) for CI: [METRIC.]QUANTITY[.low|.high] OP NUMBER, OP one of
 < <= > >=, QUANTITY one of mean_change, expected_change, better, worse, worse_share,
-pass_rate_change, p_worse (the one-sided p-value that NEW is worse), the same names as the
-table's rows and the --json keys. A gate fails when its comparison holds; without METRIC it
-applies to every metric that has the quantity.
+pass_rate_change, win_rate_change, p_worse (the one-sided p-value that NEW is worse), the
+same names as the table's rows and the --json keys. A gate fails when its comparison
+holds; without METRIC it applies to every metric that has the quantity.
 
 Outputs: the table (default), --json, --markdown (for a CI step summary or a pull-request
 comment), and --junit FILE.xml beside any of them (one test case per gate and metric).

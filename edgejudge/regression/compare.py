@@ -33,7 +33,15 @@ from edgejudge.judging.records import ERROR_KEY, JUDGE_KEY, TURN_KEY, UNNAMED
 from edgejudge.judging.rows import RowSource, id_key, turn_key
 from edgejudge.meta_eval.statistics import Estimate
 from edgejudge.regression.gates import Gate
-from edgejudge.regression.statistics import LabelChange, ScoreChange, label_change, score_change
+from edgejudge.regression.statistics import (
+    STANDING,
+    LabelChange,
+    PairChange,
+    ScoreChange,
+    label_change,
+    pair_change,
+    score_change,
+)
 
 # The labels that pass (the other of each pair fails): Selene's Yes/No, Root Judge's PASS/FAIL.
 PASSING = frozenset({"PASS", "Yes"})
@@ -111,6 +119,7 @@ class MetricDiff:
     scores: ScoreChange | None = None
     expected: ScoreChange | None = None
     labels: LabelChange | None = None
+    pairs: PairChange | None = None
     errors: tuple[int, int] = (0, 0)
     only_base: list[Any] = field(default_factory=list)
     only_new: list[Any] = field(default_factory=list)
@@ -118,11 +127,20 @@ class MetricDiff:
 
     @property
     def kind(self) -> str:
+        if self.pairs is not None:
+            return "pairwise"
         return "label" if self.labels is not None else "score"
 
     def quantities(self) -> dict[str, Quantity]:
         """Every gate quantity this metric has, by its name (`regression.gates.QUANTITIES`)."""
         found: dict[str, Quantity] = {}
+        if self.pairs is not None:
+            pairs = self.pairs
+            found["win_rate_change"] = _estimate(pairs.win_rate_change)
+            found["better"] = Quantity(pairs.better, n=pairs.n)
+            found["worse"] = Quantity(pairs.worse, n=pairs.n)
+            found["worse_share"] = Quantity(pairs.worse / pairs.n if pairs.n else None, n=pairs.n)
+            return found
         if self.labels is not None:
             labels = self.labels
             found["pass_rate_change"] = _estimate(labels.pass_rate_change)
@@ -305,6 +323,19 @@ def _metric_diff(
     )
     if not judged:
         return found
+    if any(isinstance(old[k].get("orders"), list) for k in judged):  # pairwise verdicts
+        paired = [k for k in judged if old[k].get("verdict") in STANDING
+                  and new[k].get("verdict") in STANDING]  # fmt: skip
+        base_verdicts = [str(old[k]["verdict"]) for k in paired]
+        new_verdicts = [str(new[k]["verdict"]) for k in paired]
+        found.pairs = pair_change(base_verdicts, new_verdicts)
+        drops = sorted(
+            ((k, STANDING[new[k]["verdict"]] - STANDING[old[k]["verdict"]]) for k in paired),
+            key=lambda item: item[1],
+        )
+        found.worst = [_worse(old[k], new[k], "verdict", change) for k, change in drops[:top]
+                       if change < 0]  # fmt: skip
+        return found
     if any("label" in old[k] or "label" in new[k] for k in judged):
         base_pass = [old[k].get("label") in PASSING for k in judged]
         new_pass = [new[k].get("label") in PASSING for k in judged]
@@ -375,9 +406,17 @@ def _worse(old: dict[str, Any], new: dict[str, Any], kind: str, change: float) -
         base=old.get(kind),
         new=new.get(kind),
         change=change,
-        base_feedback=str(old.get("feedback", "")),
-        new_feedback=str(new.get("feedback", "")),
+        base_feedback=_feedback(old),
+        new_feedback=_feedback(new),
     )
+
+
+def _feedback(record: dict[str, Any]) -> str:
+    """A verdict's feedback; a pair's, its first order's."""
+    orders = record.get("orders")
+    if isinstance(orders, list) and orders and isinstance(orders[0], dict):
+        return str(orders[0].get("feedback", ""))
+    return str(record.get("feedback", ""))
 
 
 def _model(records: dict[str, dict[str, Any]]) -> str | None:

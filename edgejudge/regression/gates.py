@@ -6,7 +6,7 @@ A gate is one comparison of a named quantity with a number:
 
 * QUANTITY is one of `QUANTITIES` (the same words as the `--json` keys and the table's
   rows): `mean_change`, `expected_change`, `better`, `worse`, `worse_share`,
-  `pass_rate_change`, `p_worse`;
+  `pass_rate_change`, `win_rate_change` (pairwise journals), `p_worse`;
 * `.low` / `.high` take an end of its 95% interval instead of its value (for the
   quantities that have one);
 * METRIC limits the gate to one metric; without it, the gate applies to every metric that
@@ -35,6 +35,7 @@ QUANTITIES: dict[str, bool] = {
     "worse": False,
     "worse_share": True,
     "pass_rate_change": True,
+    "win_rate_change": True,
     "p_worse": False,
 }
 BOUNDS = ("low", "high")

@@ -51,15 +51,23 @@ def table_rows(diff: Diff) -> list[tuple[str, list[str]]]:
         (
             "base pass rate",
             [_plain(m.labels.base_pass_rate if m.labels else None) for m in metrics],
-        ),  # fmt: skip
+        ),
         (
             "new pass rate",
             [_plain(m.labels.new_pass_rate if m.labels else None) for m in metrics],
-        ),  # fmt: skip
+        ),
+        (
+            "base win rate (A)",
+            [_plain(m.pairs.base_win_rate if m.pairs else None) for m in metrics],
+        ),
+        (
+            "new win rate (A)",
+            [_plain(m.pairs.new_win_rate if m.pairs else None) for m in metrics],
+        ),
     ]
     named = [m.quantities() for m in metrics]
-    for name in ("mean_change", "expected_change", "pass_rate_change", "better", "worse",
-                 "worse_share", "p_worse"):  # fmt: skip
+    for name in ("mean_change", "expected_change", "pass_rate_change", "win_rate_change",
+                 "better", "worse", "worse_share", "p_worse"):  # fmt: skip
         cells = [quantity_cell(name, q.get(name)) for q in named]
         rows.append((name, cells))
     rows.append(("points changed", [_steps(m) for m in metrics]))
@@ -68,6 +76,8 @@ def table_rows(diff: Diff) -> list[tuple[str, list[str]]]:
 
 
 def _rows(found: MetricDiff) -> int:
+    if found.pairs is not None:
+        return found.pairs.n
     if found.labels is not None:
         return found.labels.n
     return found.scores.n if found.scores is not None else 0
@@ -118,6 +128,9 @@ def to_json(diff: Diff, gates: Sequence[GateResult] = ()) -> dict[str, Any]:
         if found.labels is not None:
             entry["base_pass_rate"] = found.labels.base_pass_rate
             entry["new_pass_rate"] = found.labels.new_pass_rate
+        if found.pairs is not None:
+            entry["base_win_rate"] = found.pairs.base_win_rate
+            entry["new_win_rate"] = found.pairs.new_win_rate
         entry.update({name: q.fields() for name, q in found.quantities().items()})
         entry["test"] = test.fields() if test is not None else None
         entry["worst"] = [w.fields() for w in found.worst]

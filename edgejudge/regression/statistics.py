@@ -73,6 +73,21 @@ class ScoreChange:
 
 
 @dataclass(frozen=True)
+class PairChange:
+    """How a pairwise verdict moved from BASE to NEW over `n` pairs: A's win rate (its
+    share of the decided pairs, ties left out, as `batch --a/--b` reports it) in each run,
+    the change with its paired interval, and the pairs whose verdict moved against A
+    (A to tie or B, tie to B: `worse`) or for it (`better`)."""
+
+    n: int
+    base_win_rate: float | None
+    new_win_rate: float | None
+    win_rate_change: Estimate
+    better: int
+    worse: int
+
+
+@dataclass(frozen=True)
 class LabelChange:
     """How a pass/fail label moved from BASE to NEW over `n` rows."""
 
@@ -138,6 +153,45 @@ def wilcoxon(change: np.ndarray) -> Test:
     both = scipy_wilcoxon(moved, method=method)
     worse = scipy_wilcoxon(moved, method=method, alternative="less")
     return Test(name, shown, _finite(both.pvalue), _finite(worse.pvalue), n)
+
+
+def _win_rate(values: Any, axis: int = -1) -> Any:
+    """A's share of the decided pairs (1: A, 0: B, NaN: a tie), NaN where none is decided."""
+    decided = np.sum(~np.isnan(values), axis=axis)
+    wins = np.nansum(values, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return wins / decided
+
+
+def _win_rate_change(base: np.ndarray, new: np.ndarray) -> float:
+    return float(_win_rate(new) - _win_rate(base))
+
+
+def _batched_win_rate_change(base: Any, new: Any, axis: int = -1) -> Any:
+    return _win_rate(new, axis) - _win_rate(base, axis)
+
+
+# A pairwise verdict as A's standing: won, tied (the two orders disagreed), lost.
+STANDING = {"A": 1.0, "tie": 0.5, "B": 0.0}
+
+
+def pair_change(base: Sequence[str], new: Sequence[str]) -> PairChange:
+    """The paired change of pairwise verdicts ("A", "tie", "B") from `base` to `new`."""
+    if len(base) != len(new):
+        raise ValueError(f"{len(base)} base verdicts against {len(new)} new ones")
+    wins = [np.asarray([np.nan if v == "tie" else STANDING[v] for v in run]) for run in (base, new)]
+    standing = [np.asarray([STANDING[v] for v in run]) for run in (base, new)]
+    rates = [_finite(_win_rate(run)) if len(run) else None for run in wins]
+    return PairChange(
+        n=len(base),
+        base_win_rate=rates[0],
+        new_win_rate=rates[1],
+        win_rate_change=estimate(
+            _win_rate_change, wins[0], wins[1], batched=_batched_win_rate_change
+        ),
+        better=int(np.sum(standing[1] > standing[0])),
+        worse=int(np.sum(standing[1] < standing[0])),
+    )
 
 
 def label_change(base: Sequence[bool], new: Sequence[bool]) -> LabelChange:
