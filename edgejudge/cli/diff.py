@@ -39,7 +39,9 @@ same names as the table's rows and the --json keys. A gate fails when its compar
 holds; without METRIC it applies to every metric that has the quantity.
 
 Outputs: the table (default), --json, --markdown (for a CI step summary or a pull-request
-comment), and --junit FILE.xml beside any of them (one test case per gate and metric).
+comment), and beside any of them --junit FILE.xml (one test case per gate and metric) and
+--html FILE.html (a self-contained page: the table, the gates, a before/after chart per
+metric, the worse rows with both feedbacks side by side).
 
 Exit codes: 0 compared (every gate passed), 3 a gate failed (each gate's line on stderr
 says the value measured), 2 bad input (a file that is no journal, different judges, no row
@@ -116,6 +118,13 @@ def add_command(commands: Any) -> None:
         "gate a failure), for any CI's test report",
     )
     parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE.html",
+        help="also write a self-contained HTML page: the table, the gates, a before/after "
+        "chart per metric and the worse rows with both feedbacks side by side",
+    )
+    parser.add_argument(
         "--allow-mismatch",
         action="store_true",
         help="compare runs whose rows name different models",
@@ -149,6 +158,13 @@ def _cmd_diff(parsed: argparse.Namespace) -> int:
         if target.suffix.lower() != ".xml":
             raise InputError(f"--junit {target}: name the report .xml")
         write_text_atomic(target, report.junit(found, results))
+    if parsed.html is not None:
+        from edgejudge.io.atomic import write_text_atomic
+        from edgejudge.regression.html import render
+
+        if parsed.html.suffix.lower() not in (".html", ".htm"):
+            raise InputError(f"--html {parsed.html}: name the page .html")
+        write_text_atomic(parsed.html, render(found, results))
     if parsed.json:
         print(json.dumps(report.to_json(found, results), ensure_ascii=False))
     elif parsed.markdown:

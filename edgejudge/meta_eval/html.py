@@ -219,11 +219,11 @@ def heatmap(confusion: Confusion) -> str:
     """The confusion matrix as a grid of shaded cells with their counts."""
     size = len(confusion.human)
     width = height = MARGIN + CELL * size + 12
-    out = [_svg_open(width, height, "confusion matrix heat map")]
+    out = [svg_open(width, height, "confusion matrix heat map")]
     for i, (label, counts) in enumerate(zip(confusion.human, confusion.counts, strict=True)):
         total = sum(counts)
         y = MARGIN + CELL * i
-        out.append(_text(MARGIN - 8, y + CELL / 2 + 4, str(label), "end"))
+        out.append(svg_text(MARGIN - 8, y + CELL / 2 + 4, str(label), "end"))
         for j, count in enumerate(counts):
             x = MARGIN + CELL * j
             share = count / total if total else 0.0
@@ -239,8 +239,8 @@ def heatmap(confusion: Confusion) -> str:
                 f'style="fill:{colour}">{count}</text>'
             )
     for j, label in enumerate(confusion.judge):
-        out.append(_text(MARGIN + CELL * j + CELL / 2 - 1, MARGIN - 8, str(label), "middle"))
-    out.append(_text(MARGIN + CELL * size / 2, 14, "judge's decision", "middle"))
+        out.append(svg_text(MARGIN + CELL * j + CELL / 2 - 1, MARGIN - 8, str(label), "middle"))
+    out.append(svg_text(MARGIN + CELL * size / 2, 14, "judge's decision", "middle"))
     out.append(
         f'<text x="14" y="{MARGIN + CELL * size / 2}" text-anchor="middle" '
         f'transform="rotate(-90 14 {MARGIN + CELL * size / 2})">← human label</text>'
@@ -256,7 +256,7 @@ def score_vs_label(judge: JudgeAgreement, kind: str) -> str:
     size = len(confusion.human)
     width = height = MARGIN + CELL * size + 12
     most = max((c for row in confusion.counts for c in row), default=0) or 1
-    out = [_svg_open(width, height, "judge decision against human label")]
+    out = [svg_open(width, height, "judge decision against human label")]
 
     def x_of(i: float) -> float:
         return MARGIN + CELL * i + CELL / 2
@@ -292,10 +292,11 @@ def score_vs_label(judge: JudgeAgreement, kind: str) -> str:
     for x, y in points:
         out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#d0542b"/>')
     for i, label in enumerate(confusion.human):
-        out.append(_text(x_of(i), MARGIN + CELL * size + 10, str(label), "middle"))
+        out.append(svg_text(x_of(i), MARGIN + CELL * size + 10, str(label), "middle"))
     for j, label in enumerate(confusion.judge):
-        out.append(_text(MARGIN - 8, y_of(j) + 4, str(label), "end"))
-    out.append(_text(MARGIN + CELL * size / 2, 14, "judge's decision ↑ · human label →", "middle"))
+        out.append(svg_text(MARGIN - 8, y_of(j) + 4, str(label), "end"))
+    title = "judge's decision ↑ · human label →"
+    out.append(svg_text(MARGIN + CELL * size / 2, 14, title, "middle"))
     out.append("</svg>")
     return "".join(out)
 
@@ -314,7 +315,7 @@ def calibration_curve(calibration: Calibration) -> str:
     mean probability, circle area by its rows."""
     side = 220
     width, height = MARGIN + side + 16, MARGIN + side + 24
-    out = [_svg_open(width, height, "calibration curve")]
+    out = [svg_open(width, height, "calibration curve")]
 
     def x_of(p: float) -> float:
         return MARGIN + side * p
@@ -331,8 +332,8 @@ def calibration_curve(calibration: Calibration) -> str:
         'stroke="#b9bfca" stroke-dasharray="4 3"/>'
     )
     for tick in (0.0, 0.5, 1.0):
-        out.append(_text(x_of(tick), MARGIN + side + 14, f"{tick:g}", "middle"))
-        out.append(_text(MARGIN - 6, y_of(tick) + 4, f"{tick:g}", "end"))
+        out.append(svg_text(x_of(tick), MARGIN + side + 14, f"{tick:g}", "middle"))
+        out.append(svg_text(MARGIN - 6, y_of(tick) + 4, f"{tick:g}", "end"))
     points = list(zip(calibration.predicted, calibration.observed, calibration.counts, strict=True))
     if len(points) > 1:
         path = " ".join(f"{x_of(p):.1f},{y_of(o):.1f}" for p, o, _ in points)
@@ -345,17 +346,17 @@ def calibration_curve(calibration: Calibration) -> str:
             f'fill="#1f56aa" fill-opacity="0.6"><title>mean probability {p:.2f}: came true '
             f"{o:.2f} of {count} rows</title></circle>"
         )
-    out.append(_text(MARGIN + side / 2, 14, "probability → observed ↑", "middle"))
+    out.append(svg_text(MARGIN + side / 2, 14, "probability → observed ↑", "middle"))
     out.append("</svg>")
     return "".join(out)
 
 
-def _svg_open(width: float, height: float, label: str) -> str:
+def svg_open(width: float, height: float, label: str) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" aria-label="{label}">'
     )
 
 
-def _text(x: float, y: float, text: str, anchor: str) -> str:
+def svg_text(x: float, y: float, text: str, anchor: str) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{html.escape(text)}</text>'

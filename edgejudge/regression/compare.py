@@ -124,6 +124,8 @@ class MetricDiff:
     only_base: list[Any] = field(default_factory=list)
     only_new: list[Any] = field(default_factory=list)
     worst: list[Worse] = field(default_factory=list)
+    # How many compared rows had each decision (score, label or pair verdict), BASE and NEW.
+    counts: tuple[dict[Any, int], dict[Any, int]] = ({}, {})
 
     @property
     def kind(self) -> str:
@@ -329,6 +331,7 @@ def _metric_diff(
         base_verdicts = [str(old[k]["verdict"]) for k in paired]
         new_verdicts = [str(new[k]["verdict"]) for k in paired]
         found.pairs = pair_change(base_verdicts, new_verdicts)
+        found.counts = _counts(base_verdicts, new_verdicts, order=tuple(STANDING))
         drops = sorted(
             ((k, STANDING[new[k]["verdict"]] - STANDING[old[k]["verdict"]]) for k in paired),
             key=lambda item: item[1],
@@ -340,6 +343,8 @@ def _metric_diff(
         base_pass = [old[k].get("label") in PASSING for k in judged]
         new_pass = [new[k].get("label") in PASSING for k in judged]
         found.labels = label_change(base_pass, new_pass)
+        found.counts = _counts([old[k].get("label") for k in judged],
+                               [new[k].get("label") for k in judged])  # fmt: skip
         drops = [(k, -1.0) for k, a, b in zip(judged, base_pass, new_pass, strict=True) if a > b]
         found.worst = [_worse(old[k], new[k], "label", change) for k, change in drops[:top]]
         return found
@@ -347,6 +352,7 @@ def _metric_diff(
     found.scores = score_change(
         [old[k]["score"] for k in scored], [new[k]["score"] for k in scored]
     )
+    found.counts = _counts([old[k]["score"] for k in scored], [new[k]["score"] for k in scored])
     expected = [k for k in scored if _number(old[k].get("expected_score"))
                 and _number(new[k].get("expected_score"))]  # fmt: skip
     if expected:
@@ -409,6 +415,25 @@ def _worse(old: dict[str, Any], new: dict[str, Any], kind: str, change: float) -
         base_feedback=_feedback(old),
         new_feedback=_feedback(new),
     )
+
+
+def _counts(
+    base: Sequence[Any], new: Sequence[Any], order: tuple[Any, ...] = ()
+) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Each decision's count in each run, over the same values in the same order (`order`
+    first, then the rest sorted)."""
+    values = [*order, *sorted({*base, *new} - set(order), key=_by_value)]
+    return (
+        {v: sum(1 for b in base if b == v) for v in values},
+        {v: sum(1 for n in new if n == v) for v in values},
+    )
+
+
+def _by_value(value: Any) -> tuple[int, float, str]:
+    """Numbers in order first (a 0-10 scale's 10 after its 9), then text."""
+    if _number(value):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
 
 
 def _feedback(record: dict[str, Any]) -> str:
