@@ -4,6 +4,7 @@ terminal summary, a rerun's identical verdicts, and `-p no:edgejudge` loading no
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -162,3 +163,42 @@ def test_a_model_that_is_not_there_fails_in_one_line(pytester: pytest.Pytester) 
     out = done.stdout.str()
     assert "edgejudge: " in out and "no-such-model.gguf" in out
     assert "another exception" not in out and "judge.py" not in out  # the message alone
+
+
+GATED = f"""
+CASE = {TEN_FAITHFULNESS[0]!r}
+
+
+def test_faithful(judge):
+    judge.assert_verdict(CASE, at_least=1)
+"""
+
+
+@pytest.mark.model
+def test_a_suite_gated_on_a_stored_baseline(
+    pytester: pytest.Pytester, use_demo_cache: Path
+) -> None:
+    pytester.makepyfile(test_gated=GATED)
+    options = ["--edgejudge-model", "demo", "--edgejudge-metric", METRIC,
+               "--edgejudge-max-tokens", "8", "-p", "no:cacheprovider"]  # fmt: skip
+    first = pytester.runpytest_subprocess(*options, "--edgejudge-journal", "base.jsonl")
+    first.assert_outcomes(passed=1)
+    lines = (pytester.path / "base.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["id"] for r in records] == ["test_gated.py::test_faithful#1"]
+    assert records[0]["judge"]["max_tokens"] == 8
+    baseline = ["--edgejudge-baseline", "base.jsonl"]
+    kept = pytester.runpytest_subprocess(*options, *baseline, "--edgejudge-fail-if",
+                                         "mean_change < 0")  # fmt: skip
+    kept.assert_outcomes(passed=1)
+    assert kept.ret == 0
+    assert f"gate passed {METRIC}: mean_change < 0: 0, 1 rows" in kept.stdout.str()
+    # The same verdict, and a gate that holds on it: the tests pass, the session fails.
+    failed = pytester.runpytest_subprocess(*options, *baseline, "--edgejudge-fail-if",
+                                           "worse_share >= 0")  # fmt: skip
+    failed.assert_outcomes(passed=1)
+    assert failed.ret == pytest.ExitCode.TESTS_FAILED
+    assert f"gate FAILED {METRIC}: worse_share >= 0: 0, 1 rows" in failed.stdout.str()
+    bad = pytester.runpytest_subprocess(*options, *baseline, "--edgejudge-fail-if", "nope < 1")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "no quantity 'nope'" in bad.stderr.str()

@@ -17,6 +17,13 @@ matched and the judge's feedback; `judge.evaluate_many` runs a test's judgments 
 runtime's slots. At the end, the terminal summary has one line per judgment (test, metric,
 decision, seconds) and the mean score per metric. Decoding is greedy, so a rerun gives the
 same verdicts.
+
+Gating a suite on a stored run: `--edgejudge-journal FILE` records this run's verdicts as a
+journal (one line per judgment, its id the test's node id and the judgment's number in it,
+`tests/test_app.py::test_faithful#1`, with who judged); `--edgejudge-baseline FILE` compares
+this run with such a journal at the end, as `edgejudge diff BASELINE THIS_RUN` does, and
+fails the session when a `--edgejudge-fail-if EXPR` gate (repeatable; the ini's
+`edgejudge_fail_if` lines) fails. The diff's table and each gate's line are in the summary.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -47,7 +55,12 @@ OPTIONS: tuple[tuple[str, str, type], ...] = (
     ("slots", "judgments run at once by judge.evaluate_many", int),
     ("ctx", "context length (default: the model's, at most 8192)", int),
     ("threads", "CPU threads (default: physical cores)", int),
-)
+    ("journal", "write this run's verdicts to this journal (for a later --edgejudge-baseline)",
+     str),
+    ("baseline", "a journal of an earlier run (--edgejudge-journal): compare this run with it "
+     "and fail the session when a --edgejudge-fail-if gate fails", str),
+)  # fmt: skip
+FAIL_IF = "a gate on the diff with --edgejudge-baseline, as `edgejudge diff --fail-if` (repeatable)"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,9 +69,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--edgejudge-{name}", dest=f"edgejudge_{name.replace('-', '_')}",
                         metavar=name.upper().replace("-", "_"), help=help_text)  # fmt: skip
         parser.addini(f"edgejudge_{name.replace('-', '_')}", help_text, default=None)
+    group.addoption("--edgejudge-fail-if", dest="edgejudge_fail_if", action="append",
+                    default=[], metavar="EXPR", help=FAIL_IF)  # fmt: skip
+    parser.addini("edgejudge_fail_if", FAIL_IF, type="linelist", default=[])
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    given = config.getoption("edgejudge_fail_if", None) or []
+    gates = [*given, *config.getini("edgejudge_fail_if")]
+    if gates:  # a gate that does not parse stops the run before any test
+        from edgejudge.errors import InputError
+        from edgejudge.regression.gates import parse_gate
+
+        try:
+            for text in gates:
+                parse_gate(text)
+        except InputError as exc:
+            raise pytest.UsageError(f"edgejudge: {exc}") from None
     config.stash[_SESSION] = JudgeSession(config)
 
 
@@ -72,11 +99,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     item.config.stash[_SESSION].test = item.nodeid
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    judge_session = session.config.stash[_SESSION]
+    if judge_session.against_baseline() and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    lines = config.stash[_SESSION].summary()
+    judge_session = config.stash[_SESSION]
+    lines = judge_session.summary()
     if lines:
         terminalreporter.write_sep("=", "edgejudge")
         for line in lines:
+            terminalreporter.write_line(line)
+    if judge_session.diff_lines:
+        terminalreporter.write_sep("=", "edgejudge diff against the baseline")
+        for line in judge_session.diff_lines:
             terminalreporter.write_line(line)
 
 
@@ -105,6 +144,11 @@ class JudgeSession:
     config: pytest.Config
     test: str = ""
     judged: list[Judged] = field(default_factory=list)
+    # This run's verdicts as journal lines (for --edgejudge-journal / --edgejudge-baseline),
+    # how many judgments each test has made, and what the diff against the baseline said.
+    records: list[dict[str, Any]] = field(default_factory=list)
+    per_test: dict[str, int] = field(default_factory=dict)
+    diff_lines: list[str] = field(default_factory=list)
     _base: Judge | None = None
     _judges: dict[str, Judge] = field(default_factory=dict)
 
@@ -178,8 +222,10 @@ class JudgeSession:
     def evaluate(self, case: Any, *, metric: Any = None) -> JudgeResult:
         """Judge one answer (a dict of the metric's inputs, or an `EvalInput`)."""
         _fail_if_unreadable(case)
-        result = self.for_metric(metric).evaluate(case)
+        chosen = self.for_metric(metric)
+        result = chosen.evaluate(case)
         self._record(result.metric, result.decision, result.seconds)
+        self._keep(chosen, result)
         return result
 
     def evaluate_many(self, cases: Iterable[Any], *, metric: Any = None) -> list[JudgeResult]:
@@ -187,17 +233,21 @@ class JudgeSession:
         from edgejudge.judging.result import JudgeResult
 
         results = []
-        for result in self.for_metric(metric).evaluate_many(list(cases)):
+        chosen = self.for_metric(metric)
+        for result in chosen.evaluate_many(list(cases)):
             assert isinstance(result, JudgeResult)  # without return_exceptions, errors raise
             self._record(result.metric, result.decision, result.seconds)
+            self._keep(chosen, result)
             results.append(result)
         return results
 
     def compare(self, pair: Any, *, metric: Any = None) -> PairResult:
         """Judge a pair (`response_a`, `response_b`) with a pairwise metric, both orders."""
         _fail_if_unreadable(pair)
-        result = self.for_metric(metric).compare(pair)
+        chosen = self.for_metric(metric)
+        result = chosen.compare(pair)
         self._record(result.metric, result.verdict, result.seconds)
+        self._keep(chosen, result)
         return result
 
     def assert_verdict(
@@ -250,6 +300,59 @@ class JudgeSession:
 
     def _record(self, metric: str, decision: int | str, seconds: float) -> None:
         self.judged.append(Judged(self.test, metric, decision, seconds))
+
+    def _keep(self, judge: Judge, result: JudgeResult | PairResult) -> None:
+        """This judgment as a journal line, its id the test's and its number in it."""
+        if self.option("journal") is None and self.option("baseline") is None:
+            return
+        from edgejudge.judging.records import pair_row, result_row
+        from edgejudge.judging.result import JudgeResult
+
+        number = self.per_test[self.test] = self.per_test.get(self.test, 0) + 1
+        row_id = f"{self.test}#{number}"
+        if isinstance(result, JudgeResult):
+            self.records.append(result_row(row_id, result, judge=judge.identity()))
+        else:
+            self.records.append(pair_row(row_id, result, None, judge.identity()))
+
+    def against_baseline(self) -> bool:
+        """Write the journal, and with a baseline compare this run with it: True when a
+        gate failed (the session then fails). The diff's lines go to the summary."""
+        import json
+        import tempfile
+
+        from edgejudge.errors import EdgeJudgeError
+        from edgejudge.io.atomic import write_text_atomic
+
+        journal, baseline = self.option("journal"), self.option("baseline")
+        if journal is None and baseline is None:
+            return False
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records)
+        with tempfile.TemporaryDirectory(prefix="edgejudge-") as folder:
+            path = Path(journal) if journal is not None else Path(folder) / "this-run.jsonl"
+            write_text_atomic(path, text)
+            if baseline is None:
+                return False
+            try:
+                return self._compare(Path(baseline), path)
+            except EdgeJudgeError as exc:
+                self.diff_lines.append(f"edgejudge: error: {exc}")
+                return True
+
+    def _compare(self, baseline: Path, this_run: Path) -> bool:
+        from edgejudge.regression.compare import diff
+        from edgejudge.regression.gates import parse_gate
+        from edgejudge.regression.report import table_rows
+
+        given = self.config.getoption("edgejudge_fail_if", None) or []
+        gates = [parse_gate(text) for text in [*given, *self.config.getini("edgejudge_fail_if")]]
+        found = diff(baseline, this_run)
+        results = found.check(gates)
+        names = [m.metric for m in found.metrics]
+        self.diff_lines.append(f"{baseline} -> this run · " + " | ".join(names))
+        self.diff_lines += [f"{name}: " + " | ".join(cells) for name, cells in table_rows(found)]
+        self.diff_lines += [f"gate {result.line()}" for result in results]
+        return any(result.failed for result in results)
 
     # -- the end --------------------------------------------------------------------------
 
