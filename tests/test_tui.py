@@ -322,6 +322,59 @@ def test_batch_tab_offers_per_turn_where_the_rows_are_conversations(
     assert seen["info"].startswith("2 turns in talks.jsonl, 0 already in ")
 
 
+def test_batch_tab_compares_its_output_with_an_earlier_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from edgejudge.tui.diff_view import DiffView, SideBySide
+
+    monkeypatch.chdir(tmp_path)
+    write_cases(tmp_path, 3)
+
+    def journal(name: str, scores: list[int], said: str) -> None:
+        rows = [{"id": f"c{i}", "metric": METRIC, "model": "demo", "score": s,
+                 "feedback": f"{said} {i}"} for i, s in enumerate(scores)]  # fmt: skip
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    journal("base.jsonl", [4, 4, 3], "before")
+    journal("cases.verdicts.jsonl", [4, 2, 1], "after")
+    seen: dict[str, Any] = {}
+
+    async def scenario(app: EdgeJudgeApp, pilot: Pilot[Any]) -> None:
+        await pilot.press("f2")
+        await type_into(pilot, app.query_one("#batch-input", Input), "cases.jsonl")
+        await pilot.press("enter")
+        await pilot.press("ctrl+d")  # pick the earlier run's journal
+        await pilot.pause()
+        seen["picker"] = type(app.screen).__name__
+        app.screen.dismiss(tmp_path / "base.jsonl")
+        await pilot.pause()
+        view = app.screen
+        seen["view"] = isinstance(view, DiffView)
+        worse = view.query_one("#diff-worse", DataTable)
+        seen["worse"] = [worse.get_row_at(i)[1:3] for i in range(worse.row_count)]
+        shown = view.query_one("#diff-table", Static).content  # the rich table itself
+        recorder = Console(record=True, width=160)
+        recorder.print(shown)
+        seen["table"] = recorder.export_text()
+        await pilot.press("enter")  # the first worse row: both feedbacks side by side
+        await pilot.pause()
+        side = app.screen
+        seen["side"] = isinstance(side, SideBySide)
+        seen["feedbacks"] = [
+            side.query_one(f"#{k}-feedback", TextArea).text for k in ("base", "new")
+        ]
+        seen["inputs"] = str(side.query_one("#side-inputs", Static).render())
+
+    drive(scenario, model="demo", metric=METRIC)
+    assert seen["picker"] == "PickFile" and seen["view"] and seen["side"]
+    assert seen["worse"] == [["c1", "4 → 2"], ["c2", "3 → 1"]]  # largest drop first, then order
+    assert "mean_change" in seen["table"] and "-1.333" in seen["table"]
+    assert seen["feedbacks"] == ["before 1", "after 1"]
+    assert "query: " + CASE["query"] in seen["inputs"]
+
+
 def test_an_unexpected_error_shows_in_place_and_the_app_carries_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -178,20 +178,13 @@ def _cmd_diff(parsed: argparse.Namespace) -> int:
 
 def _print_table(found: Any) -> None:
     from rich.console import Console
-    from rich.table import Table
 
-    from edgejudge.regression.report import table_rows
+    from edgejudge.regression.report import rich_table
 
     console = Console(soft_wrap=False)
     if not console.is_terminal:
         console = Console(width=max(120, 24 + 76 * len(found.metrics)))
-    table = Table(title=f"diff · {found.base} → {found.new} · value [95% CI]", title_justify="left")
-    table.add_column("quantity")
-    for metric in found.metrics:
-        table.add_column(metric.metric, justify="right")
-    for name, cells in table_rows(found):
-        table.add_row(name, *cells)
-    console.print(table)
+    console.print(rich_table(found))
     for metric in found.metrics:
         if metric.only_base or metric.only_new:
             console.print(

@@ -75,6 +75,19 @@ def table_rows(diff: Diff) -> list[tuple[str, list[str]]]:
     return [(name, cells) for name, cells in rows if any(cells) and any(c != "—" for c in cells)]
 
 
+def rich_table(diff: Diff) -> Any:
+    """The table as a rich `Table` (the CLI prints it; the TUI shows it)."""
+    from rich.table import Table
+
+    table = Table(title=f"diff · {diff.base} → {diff.new} · value [95% CI]", title_justify="left")
+    table.add_column("quantity")
+    for metric in diff.metrics:
+        table.add_column(metric.metric, justify="right")
+    for name, cells in table_rows(diff):
+        table.add_row(name, *cells)
+    return table
+
+
 def _rows(found: MetricDiff) -> int:
     if found.pairs is not None:
         return found.pairs.n

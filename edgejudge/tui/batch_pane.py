@@ -4,7 +4,9 @@ Rows are judged by `edgejudge.judging.batch.run_batch`, which appends each verdi
 one whole line, so stopping (or quitting) never loses a finished row and the next run skips it;
 the output is locked for the run, as the CLI locks it. Besides the Judge tab's metric, more
 metrics may be named: each row is then judged on each (one table line and one histogram per
-metric), a row's metrics one after another, as `edgejudge batch -m A -m B` does. Where the
+metric), a row's metrics one after another, as `edgejudge batch -m A -m B` does. `ctrl+d`
+compares the output with an earlier run's journal (`edgejudge diff`): each metric's change
+and the rows that got worse, each row's two feedbacks side by side. Where the
 rows carry conversations (`messages`), a "per turn" box appears: checked, each assistant
 turn is judged in the context of the turns before it, keyed (id, turn), as `--per-turn`.
 """
@@ -80,6 +82,7 @@ class BatchPane(Vertical):
         Binding("ctrl+o", "open", "Open"),
         Binding("ctrl+r", "run", "Run"),
         Binding("escape", "stop", "Stop"),
+        Binding("ctrl+d", "compare", "Compare"),
     ]
 
     def __init__(
@@ -161,6 +164,38 @@ class BatchPane(Vertical):
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "batch-per-turn" and not self.running:
             self.load()
+
+    def action_compare(self) -> None:
+        """Compare the output with an earlier run's (`edgejudge diff`): pick its journal."""
+        out = self.output_path
+        if out is None or not out.is_file():
+            self.say("judge a file first: Compare sets its output against an earlier run's",
+                     error=True)  # fmt: skip
+            return
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self.compare_with(path)
+
+        self.app.push_screen(PickFile(Path.cwd()), chosen)
+
+    def compare_with(self, base: Path) -> None:
+        """Show `base` (the run before) against this output (the run after)."""
+        from edgejudge.regression.compare import diff
+        from edgejudge.tui.diff_view import DiffView
+
+        out = self.output_path
+        assert out is not None
+        box = self.query_one("#batch-map", Input)
+        mapping = parse_map(part for part in box.value.split(",") if part.strip())
+        given = self.input_path
+        try:
+            source = RowSource(given, mapping=mapping, per_turn=self.per_turn) if given else None
+            found = diff(base, out, inputs=(source, source) if source is not None else None)
+        except EdgeJudgeError as exc:
+            self.say(f"{type(exc).__name__}: {exc}", error=True)
+            return
+        self.app.push_screen(DiffView(found))
 
     def action_open(self) -> None:
         """Choose the input file from a tree of the working directory."""
