@@ -179,7 +179,7 @@ def _cmd_diff(parsed: argparse.Namespace) -> int:
 def _print_table(found: Any) -> None:
     from rich.console import Console
 
-    from edgejudge.regression.report import rich_table
+    from edgejudge.regression.report import as_text, rich_table
 
     console = Console(soft_wrap=False)
     if not console.is_terminal:
@@ -196,18 +196,13 @@ def _print_table(found: Any) -> None:
             continue
         console.print(f"\ngot worse, {metric.metric} (largest drop first):")
         for row in metric.worst:
-            ident = row.id if row.turn is None else f"{row.id} #{row.turn}"
-            console.print(f"  {ident}: {row.base} → {row.new}", markup=False)
+            console.print(f"  {row.label}: {row.base} → {row.new}", markup=False)
             for name, value in (row.inputs or {}).items():
-                console.print(f"    {name}: {_first(_text(value))}", markup=False, style="dim")
+                console.print(f"    {name}: {_first(as_text(value))}", markup=False, style="dim")
             for name, value in (row.new_inputs or {}).items():
-                console.print(f"    {name} (new): {_first(_text(value))}", markup=False)
+                console.print(f"    {name} (new): {_first(as_text(value))}", markup=False)
             console.print(f"    base: {_first(row.base_feedback)}", markup=False, style="dim")
             console.print(f"    new:  {_first(row.new_feedback)}", markup=False)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _ids(ids: list[Any], most: int = 10) -> str:
@@ -217,6 +212,7 @@ def _ids(ids: list[Any], most: int = 10) -> str:
     return shown + (f" and {len(ids) - most} more" if len(ids) > most else "")
 
 
-def _first(text: str, most: int = 100) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= most else line[: most - 1] + "…"
+def _first(text: str) -> str:
+    from edgejudge.regression.report import one_line
+
+    return one_line(text, 100)

@@ -95,6 +95,11 @@ class Worse:
     new_inputs: dict[str, Any] | None = None
 
     @property
+    def label(self) -> str:
+        """The row as people read it: `7`, or `7 #2` for an assistant turn."""
+        return str(self.id) if self.turn is None else f"{self.id} #{self.turn}"
+
+    @property
     def key(self) -> str:
         """The row's key, as its input row and journal lines have it."""
         return turn_key(id_key(self.id), self.turn)

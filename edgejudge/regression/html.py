@@ -6,14 +6,13 @@ works offline and can be mailed as it is."""
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from edgejudge import __version__
 from edgejudge.meta_eval.html import SCRIPT, STYLE, svg_open, svg_text
 from edgejudge.regression.compare import Diff, GateResult, MetricDiff, Worse
-from edgejudge.regression.report import table_rows
+from edgejudge.regression.report import as_text, table_rows
 
 EXTRA_STYLE = """
 table.worse { border-collapse: collapse; margin: 1em 0; width: 100%; }
@@ -133,15 +132,10 @@ def _worse(found: MetricDiff) -> str:
 
 def _worse_row(row: Worse) -> str:
     e = html.escape
-    ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
-    said = [f"<b>{e(k)}</b>: {e(_text(v))}" for k, v in (row.inputs or {}).items()]
-    said += [f"<b>{e(k)} (NEW)</b>: {e(_text(v))}" for k, v in (row.new_inputs or {}).items()]
+    said = [f"<b>{e(k)}</b>: {e(as_text(v))}" for k, v in (row.inputs or {}).items()]
+    said += [f"<b>{e(k)} (NEW)</b>: {e(as_text(v))}" for k, v in (row.new_inputs or {}).items()]
     return (
-        f"<tr><td>{e(ident)}</td><td>{e(str(row.base))} → {e(str(row.new))}</td>"
+        f"<tr><td>{e(row.label)}</td><td>{e(str(row.base))} → {e(str(row.new))}</td>"
         f'<td>{"<br>".join(said)}</td><td class="feedback">{e(row.base_feedback)}</td>'
         f'<td class="feedback">{e(row.new_feedback)}</td></tr>'
     )
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -190,24 +190,25 @@ def markdown(diff: Diff, gates: Sequence[GateResult] = ()) -> str:
 
 
 def _worse_line(row: Worse, changed: bool) -> str:
-    ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
     line = (
-        f"| {_md(ident)} | {_md(str(row.base))} | {_md(str(row.new))} | "
-        f"{_md(_short(row.base_feedback))} | {_md(_short(row.new_feedback))} |"
+        f"| {_md(row.label)} | {_md(str(row.base))} | {_md(str(row.new))} | "
+        f"{_md(one_line(row.base_feedback))} | {_md(one_line(row.new_feedback))} |"
     )
     if changed:
-        said = "; ".join(f"{k}: {_short(_value(v))}" for k, v in (row.new_inputs or {}).items())
+        said = "; ".join(f"{k}: {one_line(as_text(v))}" for k, v in (row.new_inputs or {}).items())
         line += f" {_md(said)} |"
     return line
 
 
-def _value(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """An input's value as text: text as it is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def _short(text: str) -> str:
+def one_line(text: str, most: int = FEEDBACK_CHARS) -> str:
+    """`text` on one line (whitespace runs as one space), cut at `most` characters with `…`."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= FEEDBACK_CHARS else flat[: FEEDBACK_CHARS - 1] + "…"
+    return flat if len(flat) <= most else flat[: most - 1] + "…"
 
 
 def _md(text: str) -> str:

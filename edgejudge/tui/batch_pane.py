@@ -186,9 +186,8 @@ class BatchPane(Vertical):
 
         out = self.output_path
         assert out is not None
-        box = self.query_one("#batch-map", Input)
-        mapping = parse_map(part for part in box.value.split(",") if part.strip())
         given = self.input_path
+        mapping = self._mapping()
         try:
             source = RowSource(given, mapping=mapping, per_turn=self.per_turn) if given else None
             found = diff(base, out, inputs=(source, source) if source is not None else None)
@@ -257,7 +256,7 @@ class BatchPane(Vertical):
         """The input's rows, read through the mapping typed in the map box; `_Unmapped`
         (and the box shown) where a table lacks a column for the metrics' fields."""
         box = self.query_one("#batch-map", Input)
-        mapping = parse_map(part for part in box.value.split(",") if part.strip())
+        mapping = self._mapping()
         try:
             metrics = self.metrics()
         except EdgeJudgeError:  # the Judge tab's metric is being edited: rows read as they are
@@ -274,6 +273,11 @@ class BatchPane(Vertical):
         talks = any(row.turn is not None or has_conversation(row.data) for row in rows)
         self.query_one("#batch-per-turn", Checkbox).display = talks
         return rows
+
+    def _mapping(self) -> dict[str, str]:
+        """The mapping typed in the map box (`query=question, response=answer`)."""
+        box = self.query_one("#batch-map", Input)
+        return parse_map(part for part in box.value.split(",") if part.strip())
 
     @property
     def per_turn(self) -> bool:

@@ -4,9 +4,6 @@ row opens its two feedbacks side by side."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -14,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Label, Static, TextArea
 
 from edgejudge.regression.compare import Diff, Worse
-from edgejudge.regression.report import rich_table
+from edgejudge.regression.report import as_text, one_line, rich_table
 
 FEEDBACK_CHARS = 80
 
@@ -48,9 +45,8 @@ class DiffView(ModalScreen[None]):
             for number, row in enumerate(metric.worst):
                 key = f"{metric.metric}\t{number}"
                 self.rows[key] = (metric.metric, row)
-                ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
-                table.add_row(metric.metric, ident, f"{row.base} → {row.new}",
-                              _line(row.new_feedback), key=key)  # fmt: skip
+                table.add_row(metric.metric, row.label, f"{row.base} → {row.new}",
+                              one_line(row.new_feedback, FEEDBACK_CHARS), key=key)  # fmt: skip
         table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -73,11 +69,10 @@ class SideBySide(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         row = self.row
-        ident = str(row.id) if row.turn is None else f"{row.id} #{row.turn}"
-        said = [f"{k}: {_text(v)}" for k, v in (row.inputs or {}).items()]
-        said += [f"{k} (NEW): {_text(v)}" for k, v in (row.new_inputs or {}).items()]
+        said = [f"{k}: {as_text(v)}" for k, v in (row.inputs or {}).items()]
+        said += [f"{k} (NEW): {as_text(v)}" for k, v in (row.new_inputs or {}).items()]
         with Vertical(classes="dialog wide"):
-            yield Label(f"{self.metric} · row {ident}: {row.base} → {row.new}",
+            yield Label(f"{self.metric} · row {row.label}: {row.base} → {row.new}",
                         classes="dialog-title")  # fmt: skip
             if said:
                 yield Static("\n".join(said), id="side-inputs", markup=False)
@@ -94,12 +89,3 @@ class SideBySide(ModalScreen[None]):
 
     def on_button_pressed(self) -> None:
         self.dismiss()
-
-
-def _line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= FEEDBACK_CHARS else flat[: FEEDBACK_CHARS - 1] + "…"
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
