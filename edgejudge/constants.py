@@ -15,8 +15,6 @@ DEFAULT_MAX_TOKENS = 512
 PYTEST_MAX_TOKENS = 256
 PYTEST_CONTEXT = 8192
 
-# In-process memory for prompt heads kept between judgments, in MiB (0 turns the cache off).
-PREFIX_CACHE_MIB = 1024
 # Requests in flight per serving engine that reports no slots of its own.
 DEFAULT_CONCURRENCY = 8
 

@@ -84,3 +84,19 @@ def test_snapshots_keep_the_most_recently_used_within_their_budget() -> None:
     assert store.best([7, 8])[1] == 0 and store.best([1, 2, 3, 4, 5, 6])[1] == 5
     assert (stats.bytes, stats.peak_bytes, stats.evictions, stats.snapshots) == (80, 80, 1, 4)
     assert not store.fits(101) and store.fits(100)
+
+
+def test_room_is_made_before_a_snapshot_is_copied_out() -> None:
+    # The budget holds even while the new snapshot is made: what it replaces, then the
+    # least recently used, go first (at judge size one head is a gigabyte).
+    stats = CacheStats()
+    store = Snapshots(100, stats)
+    store.add([1, 2], b"a", 40)
+    store.add([7, 8], b"b", 40)
+    store.make_room([1, 2, 3], 60)  # replaces [1, 2]; then 40 + 60 fits
+    assert stats.bytes == 40 and store.covers([7, 8]) and not store.covers([1, 2])
+    store.add([1, 2, 3], b"c", 60)
+    store.make_room([5], 50)  # [7, 8] is the least recently used, then [1, 2, 3]
+    assert stats.bytes == 0 and stats.evictions == 2
+    store.add([5], b"d", 50)
+    assert (stats.bytes, stats.peak_bytes) == (50, 100)

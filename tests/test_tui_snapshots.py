@@ -17,7 +17,7 @@ import pytest
 from textual.pilot import Pilot
 
 from edgejudge.models.catalog import ModelEntry
-from edgejudge.system.doctor import Report
+from edgejudge.system.doctor import Report, catalog_fits, model_need
 from edgejudge.tui import EdgeJudgeApp
 
 SIZES = [(80, 24), (120, 40)]
@@ -28,6 +28,10 @@ def fixed_report(demo_path: Path) -> Any:
     """A `doctor.examine` stand-in: the same machine everywhere."""
 
     def examine(catalog: dict[str, ModelEntry]) -> Report:
+        needs = {
+            name: {c: model_need(e, c, available=12 * GB) for c in {4096, 8192, e.context_length}}
+            for name, e in catalog.items()
+        }
         return Report(
             llama_version="0.3.36",
             backends=["CPU"],
@@ -41,7 +45,11 @@ def fixed_report(demo_path: Path) -> Any:
             config=Path("/home/you/.config/edgejudge"),
             offline=None,
             installed={"demo": demo_path},
-            fits={name: (e.ram_gb or 0) <= 12.8 for name, e in catalog.items()},
+            fits={
+                name: catalog_fits(e, needs[name][e.context_length], 16 * GB)
+                for name, e in catalog.items()
+            },
+            needs=needs,
         )
 
     return examine

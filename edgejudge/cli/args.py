@@ -239,7 +239,8 @@ def model_options(parser: argparse.ArgumentParser, *, many: str = "") -> None:
         type=positive_int,
         metavar="N",
         help=f"context length, at least {MIN_CONTEXT} (default: the catalog's, capped by the "
-        "model's)",
+        "model's; a model given by path: 8192 or its trained context if shorter, halved "
+        "while it and its KV cache would take over 80%% of the memory free)",
     )
     parser.add_argument(
         "--threads",
@@ -319,8 +320,9 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
         metavar="MIB",
         help="in-process: memory for prompt heads kept between judgments, so a row's "
         "other metrics and rows sharing a context evaluate only what differs; verdicts "
-        "stay bit for bit those of each prompt evaluated alone (default 1024; 0: off, every "
-        "prompt evaluated in full)",
+        "stay bit for bit those of each prompt evaluated alone (default: room for one head "
+        "as long as --ctx, from the model's KV size per token, within a quarter of the "
+        "memory free once the model is in; 0: off, every prompt evaluated in full)",
     )
     group.add_argument(
         "--server-url",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -129,26 +130,38 @@ def add_commands(commands: Any) -> None:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from edgejudge.system import hardware
+    from edgejudge.system.doctor import catalog_fits, model_need
 
     catalog = load_catalog()
-    memory = hardware.total_memory()
+    memory, available = hardware.total_memory(), hardware.available_memory()
     rows = []
     for entry in catalog.values():
         path = installed_path(entry)
-        fits = hardware.fits_in_memory(entry.ram_gb, memory)
-        rows.append((entry, path, fits))
+        found = model_need(entry, entry.context_length, available=available, path=path)
+        rows.append((entry, path, catalog_fits(entry, found, memory), found))
     if args.json:
-        for entry, path, fits in rows:
+        for entry, path, fits, found in rows:
             record = entry.model_dump(exclude_none=True)
             record.update(installed=str(path) if path else None, fits=fits)
+            record["memory"] = None if found is None else {**asdict(found), "total": found.total}
             print(json.dumps(record))
         return 0
-    table = [("NAME", "FAMILY", "KIND", "QUANT", "SIZE", "RAM", "INSTALLED", "FITS")]
-    for entry, path, fits in rows:
-        name, family, size, ram = entry_cells(entry)
+    table = [("NAME", "FAMILY", "KIND", "QUANT", "SIZE", "CONTEXT", "RAM", "INSTALLED", "FITS")]
+    for entry, path, fits, found in rows:
+        name, family, size, ram = entry_cells(entry, found.total if found else None)
         installed = "yes" if path else _partial_note(entry)
         table.append(
-            (name, family, entry.kind, entry.quant or "-", size, ram, installed, FITS_WORDS[fits])
+            (
+                name,
+                family,
+                entry.kind,
+                entry.quant or "-",
+                size,
+                f"{entry.context_length // 1024}k",
+                ram,
+                installed,
+                FITS_WORDS[fits],
+            )  # fmt: skip
         )
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
@@ -156,9 +169,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     notes = []
-    if any(not e.confirmed for e, _, _ in rows):
+    if any(not e.confirmed for e, *_ in rows):
         notes.append("? source not confirmed on the hub (see `models.toml` note)")
-    notes.append(f"FITS: needs at most 80% of this machine's {human_size(memory)} of memory")
+    notes.append(
+        "RAM: weights + KV cache at CONTEXT + buffers + prefix cache (`edgejudge doctor` "
+        f"shows 4k and 8k); FITS: within 80% of this machine's {human_size(memory)}"
+    )
     print("\n" + "\n".join(notes))
     return 0
 

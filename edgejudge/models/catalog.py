@@ -22,6 +22,7 @@ from edgejudge.errors import CatalogError, ModelNotFoundError
 from edgejudge.io.atomic import write_text_atomic
 from edgejudge.io.files import read_text
 from edgejudge.paths import config_dir
+from edgejudge.system.memory import ModelShape
 from edgejudge.util.sizes import human_size
 from edgejudge.util.toml_compat import tomllib
 
@@ -56,6 +57,22 @@ def check_member_path(path: str) -> str:
     return path
 
 
+class Shape(BaseModel):
+    """What sets a model's KV cache, for a model not downloaded yet (a downloaded GGUF's
+    header says it): layers, KV heads, one head's width, and the vocabulary's size."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    layers: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_size: int = Field(gt=0)
+    vocab: int = Field(gt=0)
+
+    def model_shape(self) -> ModelShape:
+        """The same facts as edgejudge.system.memory works with them."""
+        return ModelShape(self.layers, self.kv_heads, self.head_size, self.vocab)
+
+
 class ModelEntry(BaseModel):
     """One judge build: where it comes from, what it speaks, what it needs."""
 
@@ -80,7 +97,8 @@ class ModelEntry(BaseModel):
     quant: str | None = None
     context_length: int = Field(default=8192, gt=0)
     license: str = ""
-    ram_gb: float | None = Field(default=None, gt=0)
+    ram_gb: float | None = Field(default=None, gt=0)  # where no shape is given
+    shape: Shape | None = None
     confirmed: bool = True  # False: the repo/file could not be checked against the hub
     note: str = ""
     # A model that shows the machinery, not judgment (the demos): the CLI says so under its
@@ -137,14 +155,17 @@ class ModelEntry(BaseModel):
 FITS_WORDS: dict[bool | None, str] = {True: "yes", False: "no", None: "?"}
 
 
-def entry_cells(entry: ModelEntry) -> tuple[str, str, str, str]:
+def entry_cells(entry: ModelEntry, need: int | None) -> tuple[str, str, str, str]:
     """Name, family, size and memory as the model tables show them: `?` marks a source not
-    confirmed on the hub."""
+    confirmed on the hub; `need` is the memory it needs at its context (doctor.model_need),
+    else the catalog's `ram_gb`."""
+    if need is None and entry.ram_gb:
+        need = int(entry.ram_gb * 1e9)
     return (
         entry.name + ("" if entry.confirmed else " ?"),
         entry.family,
         human_size(entry.approx_bytes),
-        f"{entry.ram_gb:g} GB" if entry.ram_gb else "-",
+        human_size(need) if need else "-",
     )
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from edgejudge.constants import PREFIX_CACHE_MIB
 from edgejudge.errors import ModelLoadError, ServerError
 from edgejudge.runtime.base import Runtime
 from edgejudge.runtime.options import RUNTIMES, RuntimeName, RuntimeOptions
@@ -56,12 +55,11 @@ def _inprocess(model: ModelFile, options: RuntimeOptions) -> Runtime:
         )
     from edgejudge.runtime.inprocess.llama_cpp import LlamaCppRuntime
 
-    budget = options.prefix_cache_mib
     return LlamaCppRuntime(
         model.path,
         context_length=model.context_length,
         slots=options.slots,
-        prefix_cache_mib=PREFIX_CACHE_MIB if budget is None else budget,
+        prefix_cache_mib=options.prefix_cache_mib,
         n_gpu_layers=options.n_gpu_layers,
         n_threads=options.n_threads,
         model_name=model.name,

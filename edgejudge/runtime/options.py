@@ -26,7 +26,7 @@ class RuntimeOptions:
     api_key: str | None = None  # for server_url; None: $EDGEJUDGE_API_KEY
     # judgments at once; None: in-process 1 on a CPU, 4 on a GPU; 1 for a server (-np)
     slots: int | None = None
-    prefix_cache_mib: int | None = None  # in-process head cache; None: 1024, 0: off
+    prefix_cache_mib: int | None = None  # in-process head cache; None: from the model, 0: off
     engine: str | None = None  # what serves server_url (profiles.ENGINE_NAMES); None: detect
     concurrency: int | None = None  # requests in flight per server URL; None: its slots
     served_model: str | None = None  # the engine's name for the model; None: the one it serves

@@ -17,6 +17,15 @@ from edgejudge.models.download import offline_reason
 from edgejudge.models.store import installed_path
 from edgejudge.paths import AMX_ENV, CACHE_ENV, CONFIG_ENV, cache_dir, config_dir, folder_problem
 from edgejudge.system import hardware
+from edgejudge.system.memory import (
+    FIT_SHARE,
+    ModelShape,
+    Need,
+    fits,
+    need,
+    prefix_cache_budget,
+    shape_from_gguf,
+)
 from edgejudge.util.sizes import human_size
 
 REINSTALL = 'CMAKE_ARGS="{flag}" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -40,9 +49,48 @@ class Report:
     config: Path
     offline: str | None
     installed: dict[str, Path] = field(default_factory=dict)
-    fits: dict[str, bool | None] = field(default_factory=dict)
+    fits: dict[str, bool | None] = field(default_factory=dict)  # at the catalog's context
+    # Each model's memory at NEED_CONTEXTS tokens and its catalog context (None: unknown).
+    needs: dict[str, dict[int, Need | None]] = field(default_factory=dict)
     advice: str | None = None
     repacking_off: bool = False  # AMX CPU: see hardware.avoid_weight_repacking
+    busy: float | None = None  # cores other work keeps busy now
+
+
+# The contexts doctor sizes each model at: most judgments fit 4k; long RAG rows want 8k.
+NEED_CONTEXTS = (4096, 8192)
+
+
+def model_need(
+    entry: ModelEntry, context: int, *, available: int | None, path: Path | None = None
+) -> Need | None:
+    """The memory `entry` needs judging at `context` tokens here, its prefix cache full: from
+    the GGUF header when the file is installed (`path`), else from the catalog's shape."""
+    weights = entry.approx_bytes
+    shape: ModelShape | None = entry.shape.model_shape() if entry.shape else None
+    if path is not None and entry.kind == "gguf":
+        from edgejudge.errors import EdgeJudgeError
+        from edgejudge.runtime.gguf import read_gguf
+
+        try:
+            shape = shape_from_gguf(read_gguf(path)) or shape
+            weights = path.stat().st_size
+        except (EdgeJudgeError, OSError):
+            pass  # a damaged file: `models verify` says so; the catalog's figures stand
+    if shape is None or weights is None:
+        return None
+    cache = prefix_cache_budget(shape, context, weights=weights, available=available)
+    return need(weights, shape, context, prefix_cache=cache)
+
+
+def catalog_fits(
+    entry: ModelEntry, need_at_context: Need | None, memory: int | None
+) -> bool | None:
+    """Whether `entry` fits this machine at its catalog context: from its memory need, or
+    from the catalog's `ram_gb` for an entry with no shape."""
+    if need_at_context is not None:
+        return fits(need_at_context.total, memory)
+    return fits(int(entry.ram_gb * 1e9) if entry.ram_gb else None, memory)
 
 
 def reinstall_advice(gpu: str | None, gpu_offload: bool) -> str | None:
@@ -65,8 +113,15 @@ def examine(catalog: dict[str, ModelEntry] | None = None) -> Report:
     build = build_info()
     catalog = load_catalog() if catalog is None else catalog
     gpu = hardware.detect_gpu()
-    memory = hardware.total_memory()
+    memory, available = hardware.total_memory(), hardware.available_memory()
     installed = {name: p for name, e in catalog.items() if (p := installed_path(e)) is not None}
+    needs = {
+        name: {
+            ctx: model_need(e, ctx, available=available, path=installed.get(name))
+            for ctx in sorted({*NEED_CONTEXTS, e.context_length})
+        }
+        for name, e in catalog.items()
+    }
     return Report(
         llama_version=build["version"],
         backends=build["backends"],
@@ -74,15 +129,20 @@ def examine(catalog: dict[str, ModelEntry] | None = None) -> Report:
         gpu=gpu,
         cores=hardware.physical_cores(),
         memory=memory,
-        available=hardware.available_memory(),
+        available=available,
         cache=cache_dir(),
         free_disk=hardware.free_disk(cache_dir()),
         config=config_dir(),
         offline=offline_reason(),
         installed=installed,
-        fits={name: hardware.fits_in_memory(e.ram_gb, memory) for name, e in catalog.items()},
+        fits={
+            name: catalog_fits(e, needs[name][e.context_length], memory)
+            for name, e in catalog.items()
+        },
+        needs=needs,
         advice=reinstall_advice(gpu, build["gpu_offload"]),
         repacking_off=hardware.avoid_weight_repacking(),
+        busy=hardware.busy_cores(),
     )
 
 
@@ -102,6 +162,7 @@ def render(report: Report) -> list[str]:
             if report.repacking_off
             else ""
         ),
+        *busy_lines(report),
         f"memory:         {human_size(report.memory)} total"
         + (f", {human_size(report.available)} available" if report.available is not None else ""),
         f"model cache:    {report.cache} ({human_size(report.free_disk)} free)",
@@ -112,11 +173,7 @@ def render(report: Report) -> list[str]:
         f"{name} ({human_size(path.stat().st_size)})" for name, path in report.installed.items()
     )
     lines.append(f"installed:      {installed or 'none'}")
-    fit = [name for name, ok in report.fits.items() if ok]
-    too_big = [name for name, ok in report.fits.items() if ok is False]
-    lines.append(f"fit in memory:  {', '.join(fit) or 'none'}")
-    if too_big:
-        lines.append(f"too big here:   {', '.join(too_big)}")
+    lines += need_lines(report)
     if report.advice:
         lines += [
             "",
@@ -127,3 +184,56 @@ def render(report: Report) -> list[str]:
     elif report.gpu and report.gpu_offload:
         lines.append("GPU offload is on: all layers go to the GPU by default (--gpu-layers).")
     return lines
+
+
+# Other work on this many cores' worth of CPU or more makes the machine "busy".
+BUSY_CORES = 0.5
+
+
+def busy_lines(report: Report) -> list[str]:
+    """A line saying the machine is busy, when other work keeps half a core or more busy:
+    llama.cpp's threads wait for each other at every step, so one whose core is taken holds
+    up the rest, and a judgment slows far more than the busy share."""
+    if report.busy is None or report.busy < BUSY_CORES:
+        return []
+    return [
+        f"load:           busy: other work keeps {report.busy:.1f} CPUs busy now; judgments "
+        "run slower while it lasts (`--threads` under the free cores helps)"
+    ]
+
+
+def need_lines(report: Report) -> list[str]:
+    """Which models fit here at each of NEED_CONTEXTS, and the memory each needs there."""
+    lines = []
+    for ctx in NEED_CONTEXTS:
+        fit = [name for name in report.needs if _fits_at(report, name, ctx)]
+        lines.append(f"fit at {ctx // 1024}k:{' ' * 6}{', '.join(fit) or 'none'}")
+    lines.append(
+        "memory needed:  weights + KV cache + buffers + prefix cache; fits: within "
+        f"{FIT_SHARE:.0%} of {human_size(report.memory)}"
+    )
+    header = ["model", "weights"]
+    for ctx in NEED_CONTEXTS:
+        header += [f"KV {ctx // 1024}k", f"needs {ctx // 1024}k"]
+    rows = [header]
+    for name, by in report.needs.items():
+        row = [name, human_size(next((n.weights for n in by.values() if n), None))]
+        for ctx in NEED_CONTEXTS:
+            found = by.get(ctx)
+            if found is None:
+                row += ["?", "?"]
+            else:
+                mark = " ok" if _fits_at(report, name, ctx) else " no"
+                row += [human_size(found.kv), human_size(found.total) + mark]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        right = zip(row[1:], widths[1:], strict=True)
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in right]
+        lines.append("  " + "  ".join(cells).rstrip())
+    return lines
+
+
+def _fits_at(report: Report, name: str, context: int) -> bool:
+    found = report.needs.get(name, {}).get(context)
+    return found is not None and bool(fits(found.total, report.memory))

@@ -45,6 +45,45 @@ def _macos_cores() -> int | None:
     return None
 
 
+def busy_cores(sample: float = 0.3) -> float | None:
+    """How many cores other work keeps busy now: Linux's CPU counters over `sample` seconds
+    (every core's share of time not idle, summed); elsewhere the load average of the last
+    minute; None where neither can be read."""
+    import time
+
+    first = _cpu_times()
+    if first is None:
+        try:
+            return os.getloadavg()[0]
+        except (OSError, AttributeError):
+            return None
+    time.sleep(sample)
+    second = _cpu_times()
+    return None if second is None else busy_between(first, second, os.cpu_count() or 1)
+
+
+def busy_between(first: list[int], second: list[int], cpus: int) -> float:
+    """Cores busy between two readings of /proc/stat's `cpu` line (idle and iowait are the
+    4th and 5th counters)."""
+    deltas = [b - a for a, b in zip(first, second, strict=False)]
+    total = sum(deltas)
+    if total <= 0:
+        return 0.0
+    idle = sum(deltas[3:5])
+    return cpus * (total - idle) / total
+
+
+def _cpu_times() -> list[int] | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    return [int(value) for value in fields[1:9]]  # user … steal (guest is counted in user)
+
+
 def total_memory() -> int | None:
     """Installed memory in bytes (on Apple Silicon, shared by the CPU and the GPU)."""
     try:

@@ -26,9 +26,11 @@ from edgejudge.util.sizes import human_size
 COLUMNS = ("name", "family", "size", "RAM", "on disk", "fits")
 
 
-def model_row(entry: ModelEntry, installed: bool, fits: bool | None) -> tuple[str, ...]:
+def model_row(
+    entry: ModelEntry, installed: bool, fits: bool | None, need: int | None
+) -> tuple[str, ...]:
     """A catalog entry as table cells."""
-    return (*entry_cells(entry), "yes" if installed else "no", FITS_WORDS[fits])
+    return (*entry_cells(entry, need), "yes" if installed else "no", FITS_WORDS[fits])
 
 
 LEGEND = "? source not confirmed on the hub"
@@ -89,7 +91,9 @@ class ModelsPane(Vertical):
         table.clear()
         for name, entry in catalog.items():
             fits = report.fits.get(name) if report else None
-            table.add_row(*model_row(entry, name in installed, fits), key=name)
+            found = report.needs.get(name, {}).get(entry.context_length) if report else None
+            need = found.total if found else None
+            table.add_row(*model_row(entry, name in installed, fits, need), key=name)
         if catalog:
             table.move_cursor(row=min(cursor, len(catalog) - 1))
         if report is not None:

@@ -84,6 +84,9 @@ class Heads:
             else:  # the context refused it: start from an empty one
                 self._lc.llama_memory_clear(self._memory, False)
                 self.tokens, mine = [], 0
+        # Let go of it: the trim below may drop it from the snapshots to make room, and a
+        # reference kept here would keep its memory (a gigabyte at Flow-Judge's size).
+        entry = None
         shared = self.rule.cut(mine, length)
         self.trim(shared)
         return shared
@@ -124,9 +127,22 @@ class Heads:
             self.stats.heads_lost += 1
             self.tokens = []
         if self.tokens and self._holds:
-            data, size = save_state(self._lc, self._ctx)
-            if load_state(self._lc, self._ctx, data, size):
-                return
+            # Through a snapshot where the budget has room for one (made room for first,
+            # and kept after): a copy beside the cache would add a head's worth of memory
+            # for a moment (a gigabyte at Flow-Judge's size), over the budget.
+            head = len(self.tokens)
+            self._save()
+            entry = self._snapshots.covering(self.tokens)
+            if entry is not None:
+                if load_state(self._lc, self._ctx, entry.data, entry.size):
+                    self._snapshots.touch(entry)
+                    self.tokens = list(entry.tokens)
+                    self.trim(head)
+                    return
+            else:
+                data, size = save_state(self._lc, self._ctx)
+                if load_state(self._lc, self._ctx, data, size):
+                    return
         self._lc.llama_memory_clear(self._memory, False)
         self.tokens = []
 
@@ -142,6 +158,7 @@ class Heads:
         size = self._lc.llama_state_get_size(self._ctx)
         if not self._snapshots.fits(size):
             return
+        self._snapshots.make_room(head, size)
         data, written = save_state(self._lc, self._ctx)
         self._snapshots.add(head, data, written)
 

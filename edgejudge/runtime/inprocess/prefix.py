@@ -171,12 +171,27 @@ class Snapshots:
 
     def covers(self, tokens: Sequence[int]) -> bool:
         """Whether a snapshot already holds `tokens` (or more after them)."""
-        n = len(tokens)
-        return any(entry.tokens[:n] == tuple(tokens) for entry in self._entries.values())
+        return self.covering(tokens) is not None
+
+    def covering(self, tokens: Sequence[int]) -> Snapshot | None:
+        """A snapshot that holds `tokens` (or more after them), if one does."""
+        n, key = len(tokens), tuple(tokens)
+        return next((e for e in self._entries.values() if e.tokens[:n] == key), None)
 
     def fits(self, size: int) -> bool:
         """Whether a snapshot of `size` bytes can be kept at all."""
         return 0 < size <= self.budget
+
+    def make_room(self, tokens: Sequence[int], size: int) -> None:
+        """Before a snapshot of `size` bytes is made for `tokens`, drop those it will
+        replace, then the least recently used until it fits: the snapshots never hold more
+        than the budget, not even while the new one is being copied out."""
+        key = tuple(tokens)
+        for other in [k for k in self._entries if key[: len(k)] == k]:
+            self._drop(other)
+        while self._entries and self.stats.bytes + size > self.budget:
+            self._drop(next(iter(self._entries)))
+            self.stats.evictions += 1
 
     def add(self, tokens: Sequence[int], data: Any, size: int) -> None:
         """Keep a snapshot; drop those it extends, then the least recently used over budget."""

@@ -42,6 +42,8 @@ from edgejudge.runtime.serving.http import (
     message,
     read_answer,
 )
+from edgejudge.system.hardware import available_memory
+from edgejudge.system.memory import default_context
 
 PROBE_GRAMMAR = 'root ::= "yes"'
 _UNSET: Any = object()
@@ -122,6 +124,8 @@ class ServerRuntime(TokenPrompts):
             info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
             trained = info.context_length
             per_slot = min(per_slot, trained) if trained else per_slot
+            if context_length is None:  # the in-process runtime's default, alike
+                per_slot = default_context(info, available=available_memory())
             template = info.chat_template  # exactly what the in-process runtime uses
             binary = find_llama_server(binary)
         elif not path.is_file():
