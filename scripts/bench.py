@@ -45,6 +45,7 @@ from edgejudge.runtime.base import Finished, Sampling
 from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.inprocess.llama_cpp import build_info, plain_llama
 from edgejudge.system.hardware import physical_cores
+from edgejudge.system.memory import shape_from_gguf
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,22 +165,6 @@ def machine_line(threads: int) -> str:
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
         f"llama-cpp-python {info['version']} ({backends}); {threads} threads"
     )
-
-
-def kv_bytes(path: Path, n_ctx: int) -> int:
-    """The f16 KV cache llama.cpp allocates for `n_ctx` cells of this model."""
-    meta = read_gguf(path).metadata
-    arch = meta["general.architecture"]
-    layers = int(meta[f"{arch}.block_count"])
-    heads = meta[f"{arch}.attention.head_count"]
-    kv_heads = meta.get(f"{arch}.attention.head_count_kv", heads)
-    per_layer = sum(kv_heads) if isinstance(kv_heads, list) else int(kv_heads) * layers
-    width = int(meta[f"{arch}.embedding_length"]) // (
-        max(heads) if isinstance(heads, list) else int(heads)
-    )
-    k = int(meta.get(f"{arch}.attention.key_length", width))
-    v = int(meta.get(f"{arch}.attention.value_length", width))
-    return n_ctx * per_layer * (k + v) * 2
 
 
 def timed(run: Run, n: int, judge_all: Callable[[], list[Any]]) -> None:
@@ -414,7 +399,8 @@ def main() -> None:
                        one.per_minute / matched[0].per_minute, ""))  # fmt: skip
     for name, value, target in ratios:
         print(f"{name:56} {value:5.2f}x  {target}")
-    kv = kv_bytes(path, ours["n_ctx"])
+    shape = shape_from_gguf(read_gguf(path))
+    kv = shape.kv_bytes(ours["n_ctx"]) if shape else 0  # the f16 KV cache of n_ctx cells
     cache = ours["cache_peak"]  # the prefix cache's snapshots, within their own budget
     budget = path.stat().st_size + kv + cache + 400 * MIB
     print(

@@ -131,6 +131,7 @@ def add_commands(commands: Any) -> None:
 def _cmd_list(args: argparse.Namespace) -> int:
     from edgejudge.system import hardware
     from edgejudge.system.doctor import catalog_fits, model_need
+    from edgejudge.system.memory import FIT_SHARE
 
     catalog = load_catalog()
     memory, available = hardware.total_memory(), hardware.available_memory()
@@ -173,7 +174,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         notes.append("? source not confirmed on the hub (see `models.toml` note)")
     notes.append(
         "RAM: weights + KV cache at CONTEXT + buffers + prefix cache (`edgejudge doctor` "
-        f"shows 4k and 8k); FITS: within 80% of this machine's {human_size(memory)}"
+        f"shows 4k and 8k); FITS: within {FIT_SHARE:.0%} of this machine's {human_size(memory)}"
     )
     print("\n" + "\n".join(notes))
     return 0

@@ -144,6 +144,11 @@ class ModelEntry(BaseModel):
         return Path(self.path or "").name
 
     @property
+    def ram_bytes(self) -> int | None:
+        """The memory the catalog says it needs (`ram_gb`), in bytes; None if it does not."""
+        return int(self.ram_gb * 1e9) if self.ram_gb else None
+
+    @property
     def approx_bytes(self) -> int | None:
         """The download size: exact when known, else the publisher's rounded figure."""
         if self.size:
@@ -159,8 +164,7 @@ def entry_cells(entry: ModelEntry, need: int | None) -> tuple[str, str, str, str
     """Name, family, size and memory as the model tables show them: `?` marks a source not
     confirmed on the hub; `need` is the memory it needs at its context (doctor.model_need),
     else the catalog's `ram_gb`."""
-    if need is None and entry.ram_gb:
-        need = int(entry.ram_gb * 1e9)
+    need = entry.ram_bytes if need is None else need
     return (
         entry.name + ("" if entry.confirmed else " ?"),
         entry.family,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def model_need(
 ) -> Need | None:
     """The memory `entry` needs judging at `context` tokens here, its prefix cache full: from
     the GGUF header when the file is installed (`path`), else from the catalog's shape."""
+    return model_needs(entry, [context], available=available, path=path)[context]
+
+
+def model_needs(
+    entry: ModelEntry, contexts: Iterable[int], *, available: int | None, path: Path | None
+) -> dict[int, Need | None]:
+    """`model_need` at each of `contexts`, the header read once."""
     weights = entry.approx_bytes
     shape: ModelShape | None = entry.shape.model_shape() if entry.shape else None
     if path is not None and entry.kind == "gguf":
@@ -78,9 +86,12 @@ def model_need(
         except (EdgeJudgeError, OSError):
             pass  # a damaged file: `models verify` says so; the catalog's figures stand
     if shape is None or weights is None:
-        return None
-    cache = prefix_cache_budget(shape, context, weights=weights, available=available)
-    return need(weights, shape, context, prefix_cache=cache)
+        return dict.fromkeys(contexts)
+    return {
+        ctx: need(weights, shape, ctx, prefix_cache=prefix_cache_budget(
+            shape, ctx, weights=weights, available=available))
+        for ctx in contexts
+    }  # fmt: skip
 
 
 def catalog_fits(
@@ -90,7 +101,7 @@ def catalog_fits(
     from the catalog's `ram_gb` for an entry with no shape."""
     if need_at_context is not None:
         return fits(need_at_context.total, memory)
-    return fits(int(entry.ram_gb * 1e9) if entry.ram_gb else None, memory)
+    return fits(entry.ram_bytes, memory)
 
 
 def reinstall_advice(gpu: str | None, gpu_offload: bool) -> str | None:
@@ -116,10 +127,12 @@ def examine(catalog: dict[str, ModelEntry] | None = None) -> Report:
     memory, available = hardware.total_memory(), hardware.available_memory()
     installed = {name: p for name, e in catalog.items() if (p := installed_path(e)) is not None}
     needs = {
-        name: {
-            ctx: model_need(e, ctx, available=available, path=installed.get(name))
-            for ctx in sorted({*NEED_CONTEXTS, e.context_length})
-        }
+        name: model_needs(
+            e,
+            sorted({*NEED_CONTEXTS, e.context_length}),
+            available=available,
+            path=installed.get(name),
+        )  # fmt: skip
         for name, e in catalog.items()
     }
     return Report(

@@ -149,13 +149,6 @@ def avoid_weight_repacking() -> bool:
     return cpu_has_amx() and not env_flag(AMX_ENV)
 
 
-def fits_in_memory(need_gb: float | None, total: int | None) -> bool | None:
-    """Whether a model needing `need_gb` runs here: within 80% of memory (None: unknown)."""
-    if need_gb is None or total is None:
-        return None
-    return need_gb * 1e9 <= 0.8 * total
-
-
 def _sysctl(key: str) -> str | None:
     try:
         return subprocess.run(

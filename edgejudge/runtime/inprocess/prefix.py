@@ -186,9 +186,7 @@ class Snapshots:
         """Before a snapshot of `size` bytes is made for `tokens`, drop those it will
         replace, then the least recently used until it fits: the snapshots never hold more
         than the budget, not even while the new one is being copied out."""
-        key = tuple(tokens)
-        for other in [k for k in self._entries if key[: len(k)] == k]:
-            self._drop(other)
+        self._drop_prefixes(tuple(tokens))
         while self._entries and self.stats.bytes + size > self.budget:
             self._drop(next(iter(self._entries)))
             self.stats.evictions += 1
@@ -196,8 +194,7 @@ class Snapshots:
     def add(self, tokens: Sequence[int], data: Any, size: int) -> None:
         """Keep a snapshot; drop those it extends, then the least recently used over budget."""
         key = tuple(tokens)
-        for other in [k for k in self._entries if key[: len(k)] == k]:
-            self._drop(other)
+        self._drop_prefixes(key)
         self._entries[key] = Snapshot(key, data, size)
         self.stats.snapshots += 1
         self.stats.bytes += size
@@ -214,6 +211,11 @@ class Snapshots:
         """Drop every snapshot."""
         for key in list(self._entries):
             self._drop(key)
+
+    def _drop_prefixes(self, key: tuple[int, ...]) -> None:
+        """Drop the snapshots `key` extends (a snapshot of `key` replaces them)."""
+        for other in [k for k in self._entries if key[: len(k)] == k]:
+            self._drop(other)
 
     def _drop(self, key: tuple[int, ...]) -> None:
         entry = self._entries.pop(key)
