@@ -347,7 +347,9 @@ def main() -> None:
     )
     parser.add_argument("--rag", type=Path, default=ROOT / "examples/rag.jsonl")
     parser.add_argument("--rag-n", type=int, default=20, help="rows of --rag to judge")
-    parser.add_argument("--cache-mib", type=int, default=1024, help="the prefix cache's budget")
+    parser.add_argument(
+        "--cache-mib", type=int, help="the prefix cache's budget (default: edgejudge's)"
+    )
     parser.add_argument(
         "--slot-rows", type=int, default=4, help="rows for the slots and decode-speed measurement"
     )

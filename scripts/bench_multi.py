@@ -23,8 +23,10 @@ from typing import Any
 
 from edgejudge import Judge, JudgeResult, RuntimeOptions
 from edgejudge.runtime.base import Finished, Sampling, token_ids
+from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.inprocess.llama_cpp import plain_llama
 from edgejudge.runtime.inprocess.prefix import common_prefix
+from edgejudge.system.memory import shape_from_gguf
 
 MIB = 1024 * 1024
 METRICS = ("response-faithfulness-5point", "response-relevance-5point",
@@ -44,6 +46,8 @@ class MultiRun:
     results: list[Any] = field(default_factory=list)
     prompts: list[list[int]] = field(default_factory=list)  # every prompt generated from
     cache_line: str = ""
+    cache_budget: int = 0  # the prefix cache's budget, bytes
+    n_ctx: int = 0
     evaluation_seconds: float = 0.0  # evaluating prompt tokens
     generated: int = 0  # tokens generated, close-outs included
 
@@ -54,7 +58,7 @@ def rag_rows(path: Path, n: int) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k != "id"} for row in rows[:n]]
 
 
-def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: str,
+def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int | None, name: str,
          peak_rss: Any) -> tuple[MultiRun, Any]:  # fmt: skip
     """edgejudge over every (row, metric), one at a time; also its cache's figures."""
     run = MultiRun(name)
@@ -86,6 +90,8 @@ def ours(args: argparse.Namespace, rows: list[dict[str, Any]], mib: int, name: s
         run.evaluation_seconds = stats.evaluation_seconds if stats else 0.0
         run.generated = sum(getattr(r, "completion_tokens", 0) for r in run.results)
         run.cache_line = stats.line() if stats else ""
+        run.cache_budget = runtime.prefix_cache_bytes
+        run.n_ctx = runtime.context_length
         prompts = [
             [judge.runtime.chat_tokens(judge.for_metric(m).prompt(row)) for m in METRICS]
             for row in rows
@@ -187,6 +193,28 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
     return lines
 
 
+def llama_limits(args: argparse.Namespace, path: Path, prompt: list[int],
+                 decode: int = 16) -> str:  # fmt: skip
+    """llama.cpp's own speed, as llama-bench measures it (pp512, tg16): 512 prompt tokens
+    evaluated in one go, then `decode` tokens one at a time, no sampling, no grammar. Run
+    it on a thread of its own (bench.own_thread)."""
+    llm = plain_llama(path, n_ctx=args.ctx, n_threads=args.threads,
+                      n_threads_batch=args.threads, flash_attn=True, verbose=False)  # fmt: skip
+    try:
+        tokens = (prompt * (512 // len(prompt) + 1))[:512]
+        started = time.perf_counter()
+        llm.eval(tokens)
+        pp = 512 / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for token in tokens[:decode]:
+            llm.eval([token])
+        tg = decode / (time.perf_counter() - started)
+    finally:
+        llm.close()
+    return (f"  llama.cpp's own limit (llama-bench style, no sampling or grammar): prompt "
+            f"{pp:.1f} tok/s (pp512), decode {tg:.1f} tok/s (tg{decode})")  # fmt: skip
+
+
 def alone_decode_ms(judge: Judge, prompts: list[list[int]], grammar: str, n: int) -> float:
     """Milliseconds per token after the first, over plain generations of `prompts`."""
     seconds, tokens = 0.0, 0
@@ -262,9 +290,17 @@ def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | N
     print(f"prompt tokens evaluated / minimum                         "
           f"{cached.evaluated / least:.3f}   target <= 1.05")  # fmt: skip
     print(cached.cache_line)
-    within = "within" if stats.peak_bytes <= args.cache_mib * MIB else "OVER"
-    print(f"cache memory peak {stats.peak_bytes / MIB:.1f} MiB, budget {args.cache_mib} MiB: "
-          f"{within}")  # fmt: skip
+    within = "within" if stats.peak_bytes <= cached.cache_budget else "OVER"
+    print(f"cache memory peak {stats.peak_bytes / MIB:.1f} MiB, budget "
+          f"{cached.cache_budget / MIB:.0f} MiB: {within}")  # fmt: skip
+    shape = shape_from_gguf(read_gguf(path))
+    kv = shape.kv_bytes(cached.n_ctx) if shape else 0
+    budget = path.stat().st_size + kv + stats.peak_bytes + 400 * MIB
+    print(f"peak RSS with the cache {cached.peak_rss / MIB:.0f} MiB; budget = model file "
+          f"{path.stat().st_size / MIB:.0f} + KV cache {kv / MIB:.0f} ({cached.n_ctx} cells) + "
+          f"prefix cache snapshots {stats.peak_bytes / MIB:.0f} (peak) + 400 = "
+          f"{budget / MIB:.0f} MiB: "
+          f"{'within' if cached.peak_rss <= budget else 'OVER'}")  # fmt: skip
     same = sum(a == b for a, b in zip(cached.texts, full.texts, strict=True))
     same_loop = sum(a == b for a, b in zip(cached.texts, loop.texts, strict=True))
     equal = sum(
@@ -279,3 +315,4 @@ def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | N
     faith = [json.loads(line) for line in args.input.read_text().splitlines() if line.strip()]
     for line in decode_speeds(args, path, faith[: args.slot_rows], server):
         print(line)
+    print(own_thread(lambda: llama_limits(args, path, prompts[0][0])))

@@ -9,6 +9,9 @@ mechanism, by the process's threads).
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,3 +54,35 @@ def test_an_idle_decoder_keeps_no_openmp_team(demo_path: Path) -> None:
         assert isinstance(again[-1], Finished) and again[-1].completion_tokens > 0
     finally:
         runtime.close()
+
+
+SHOW_SPIN = """
+import ctypes, os
+from edgejudge.runtime.inprocess.llama_cpp import _import_llama_cpp
+_import_llama_cpp()
+try:
+    gomp = ctypes.CDLL("libgomp.so.1", mode=os.RTLD_NOLOAD)
+except OSError:
+    print("no libgomp")
+else:
+    gomp.omp_display_env(1)
+"""
+
+
+def _spin_count(**env: str) -> str:
+    """libgomp's spin count in a fresh process that loaded llama.cpp through edgejudge."""
+    chosen = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    environ = {k: v for k, v in os.environ.items() if k not in chosen}
+    out = subprocess.run([sys.executable, "-c", SHOW_SPIN], env={**environ, **env},
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    if "no libgomp" in out.stdout:
+        pytest.skip("this llama.cpp build does not run on libgomp")
+    found = re.search(r"GOMP_SPINCOUNT = '(\d+)'", out.stderr)
+    assert found, out.stderr
+    return found.group(1)
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose_otherwise() -> None:
+    assert _spin_count() == "0"  # they sleep at once, rather than hold a core spinning
+    assert _spin_count(OMP_WAIT_POLICY="active") != "0"  # the user's choice is kept
+    assert _spin_count(GOMP_SPINCOUNT="1000") == "1000"

@@ -58,13 +58,19 @@ def _verdict(result: JudgeResult) -> tuple[int, str, str]:
 # -- start, judge, stop -------------------------------------------------------------------
 
 
-def test_start_judge_stop_leaves_no_process(server_env: Path, ten: list[dict[str, Any]]) -> None:
+def test_start_judge_stop_leaves_no_process(
+    server_env: Path, ten: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)  # as a fresh shell has it
     with Judge("demo", METRIC, runtime="server", max_tokens=BUDGET) as judge:
         runtime = judge.runtime
         assert isinstance(runtime, ServerRuntime) and runtime.process is not None
         alias = runtime.process.alias
         assert runtime.url.startswith("http://127.0.0.1:")
         assert len(server_pids(alias)) == 1  # the server, under its watchdog
+        # Its OpenMP threads wait without spinning, as in-process (inprocess/openmp.py).
+        environ = Path(f"/proc/{server_pids(alias)[0]}/environ").read_bytes().split(b"\0")
+        assert b"OMP_WAIT_POLICY=passive" in environ
         result = judge.evaluate(ten[0])
         assert result.model == "demo" and 1 <= result.score <= 5 and result.feedback
         pieces = list(judge.stream(ten[1]))  # streaming: text arrives before the verdict

@@ -63,7 +63,9 @@ def verdicts(out: Path) -> dict[str, tuple[object, object]]:
 def test_every_format_gives_the_same_verdicts_and_exports(tmp_path: Path, demo_cache: Path) -> None:
     rows = ROWS[:2] + [dict(ROWS[2], answer=None), dict(ROWS[3], answer="42")]
     by_kind = {}
-    for kind in ("jsonl", "csv", "tsv", "json", "parquet", "dataset"):
+    # Every format's reader gives the same rows (test_tables.py, no model); here one file of
+    # each kind of reader (line-based, text table, columnar) goes through a real batch.
+    for kind in ("jsonl", "csv", "parquet"):
         folder = tmp_path / kind
         folder.mkdir()
         given = [dict(r, answer="") if r["answer"] is None else r for r in rows]

@@ -22,6 +22,7 @@ from edgejudge.paths import API_KEY_ENV, SERVER_ENV
 from edgejudge.runtime.limits import MIN_CONTEXT, max_slots
 from edgejudge.runtime.options import RUNTIMES, RuntimeOptions
 from edgejudge.runtime.serving.profiles import ENGINE_NAMES
+from edgejudge.system.memory import KV_TYPES
 
 
 def _whole(text: str, least: int, too_small: str, unit: str = "") -> int:
@@ -325,6 +326,14 @@ def runtime_options(parser: argparse.ArgumentParser) -> None:
         "memory free once the model is in; 0: off, every prompt evaluated in full)",
     )
     group.add_argument(
+        "--kv-type",
+        choices=tuple(KV_TYPES),
+        help="the KV cache's type in a runtime edgejudge starts (default f16): q8_0 takes "
+        "about half the memory, so a longer --ctx fits, but it changes the computation, so "
+        "verdicts may differ from f16's; the journal records it, and `edgejudge diff` keeps "
+        "such runs apart",
+    )
+    group.add_argument(
         "--server-url",
         metavar="URL",
         action="append",
@@ -405,6 +414,7 @@ def parsed_runtime(args: argparse.Namespace) -> RuntimeOptions:
         api_key=args.api_key,
         slots=args.slots,
         prefix_cache_mib=args.prefix_cache,
+        kv_type=args.kv_type,
         llama_server=args.llama_server,
         engine=None if args.engine == "auto" else args.engine,
         concurrency=args.concurrency,

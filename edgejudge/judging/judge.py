@@ -42,6 +42,7 @@ from edgejudge.judging.scheduler import as_completed, in_order
 from edgejudge.models.resolve import ResolvedModel, identify
 from edgejudge.runtime.base import Runtime, Sampling
 from edgejudge.runtime.options import RuntimeName, RuntimeOptions
+from edgejudge.system.memory import DEFAULT_KV_TYPE
 
 
 def final(pieces: Iterable[str | JudgeResult]) -> JudgeResult:
@@ -236,12 +237,15 @@ class Judge:
         it; `edgejudge diff` refuses runs whose judges differ): the family, the model
         file's sha256 where the catalog gives it, a digest of the metric's definition (its
         rubric edited is another judge), the token budget, the sampler settings and whether
-        the grammar binds the answer. The runtime is not part of it: a greedy verdict is the
-        same in-process and on a server."""
+        the grammar binds the answer, and a KV cache type other than f16 (`--kv-type
+        q8_0` changes the computation). The runtime is not part of it: a greedy verdict is
+        the same in-process and on a server."""
         model = self.model
         sha = model.entry.sha256 if model is not None and model.entry is not None else None
         digest = hashlib.sha256(self.metric.model_dump_json().encode("utf-8")).hexdigest()
         sampling = self.sampling
+        kv_type = getattr(self.runtime, "kv_type", None)
+        kv = {"kv_type": kv_type} if kv_type not in (None, DEFAULT_KV_TYPE) else {}
         return {
             "family": self.format.family,
             "model_sha256": sha,
@@ -252,6 +256,7 @@ class Judge:
             "repeat_penalty": sampling.repeat_penalty,
             "seed": sampling.seed,
             "grammar": self.use_grammar,
+            **kv,
         }
 
     @property

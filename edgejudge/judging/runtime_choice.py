@@ -15,6 +15,7 @@ from edgejudge.runtime.base import Runtime
 from edgejudge.runtime.limits import bounded_threads, check_context
 from edgejudge.runtime.open import ModelFile, connect, open_file
 from edgejudge.runtime.options import FIELDS, RuntimeName, RuntimeOptions
+from edgejudge.system.memory import DEFAULT_KV_TYPE, check_kv_type
 
 
 def as_options(
@@ -51,6 +52,12 @@ def checked(options: RuntimeOptions) -> RuntimeOptions:
         raise SettingsError("slots must be at least 1")
     if options.prefix_cache_mib is not None and options.prefix_cache_mib < 0:
         raise ValueError("the prefix cache's memory cannot be negative (0 turns it off)")
+    check_kv_type(options.kv_type)
+    if options.kv_type not in (None, DEFAULT_KV_TYPE) and options.server_url:
+        raise SettingsError(
+            "--kv-type sets the KV cache of a runtime edgejudge starts; a server at "
+            "--server-url keeps its own (llama-server's -ctk/-ctv)"
+        )
     threads, note = bounded_threads(options.n_threads)
     if note:
         warnings.warn(note, stacklevel=3)

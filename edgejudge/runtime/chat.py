@@ -8,10 +8,12 @@ text, and one BOS token when the vocabulary asks for it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from edgejudge.core.formats.base import Message
+from edgejudge.runtime.inprocess.openmp import passive_waiting
 
 Tokenize = Callable[[str, bool], list[int]]  # (text, special) -> tokens, no BOS added
 Messages = Sequence[Message] | str  # a bare string is one user message
@@ -53,6 +55,7 @@ class ChatPrompt:
         self._markup: dict[str, list[int]] = {}  # the template's own pieces, tokenized once
         self._around: dict[tuple[str, ...], list[str] | None] = {}  # by the messages' roles
         if template is not None:
+            passive_waiting(os.environ)  # llama_cpp loads llama.cpp, and libgomp with it
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             self._formatter = Jinja2ChatFormatter(

@@ -33,6 +33,10 @@ class RuntimeOptions:
     allow_unconstrained: bool = False  # judge through an engine that ignores the grammar
     llama_server: str | os.PathLike[str] | None = None
     context_length: int | None = None
+    # llama.cpp's KV cache type for a runtime edgejudge starts: None or "f16" (the default),
+    # "q8_0" (about half the memory; it changes the computation, so verdicts may differ and
+    # the journal records it)
+    kv_type: str | None = None
     n_gpu_layers: int | None = None
     n_threads: int | None = None
     verbose: bool = False

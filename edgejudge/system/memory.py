@@ -130,7 +130,20 @@ def fits(need_bytes: int | None, total: int | None) -> bool | None:
     return need_bytes <= FIT_SHARE * total
 
 
-def default_context(info: GGUFInfo, *, available: int | None) -> int:
+def check_kv_type(kv_type: str | None) -> str:
+    """`kv_type`, or the default for None; `SettingsError` naming the known ones otherwise."""
+    from edgejudge.errors import SettingsError
+
+    if kv_type is None:
+        return DEFAULT_KV_TYPE
+    if kv_type not in KV_TYPES:
+        raise SettingsError(f"unknown KV cache type {kv_type!r} (known: {', '.join(KV_TYPES)})")
+    return kv_type
+
+
+def default_context(
+    info: GGUFInfo, *, available: int | None, kv_type: str = DEFAULT_KV_TYPE
+) -> int:
     """The context for a model when none is named (see DEFAULT_CONTEXT)."""
     trained = info.context_length
     context = min(trained, DEFAULT_CONTEXT) if trained else DEFAULT_CONTEXT
@@ -139,7 +152,7 @@ def default_context(info: GGUFInfo, *, available: int | None) -> int:
         return context
     weights = info.path.stat().st_size
     while context > SMALLEST_DEFAULT_CONTEXT and (
-        weights + shape.kv_bytes(context) + buffers(shape) > FIT_SHARE * available
+        weights + shape.kv_bytes(context, kv_type) + buffers(shape) > FIT_SHARE * available
     ):
         context //= 2
     return context

@@ -44,6 +44,8 @@ from edgejudge.runtime.inprocess.samplers import Picker, Samplers
 
 # KV cells a kept generation holds beyond its budget, for the tokens a branch evaluates.
 BRANCH_ROOM = 32
+# --kv-type's names (system.memory.KV_TYPES) as llama.cpp's ggml types
+KV_GGML_TYPES = {"f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Decoder:
         n_threads: int,
         slots: int,
         cache_bytes: int,
+        kv_type: str = "f16",
     ) -> None:
         self._lc = lc = llama_cpp
         self._vocab = lc.llama_model_get_vocab(model)
@@ -123,6 +126,9 @@ class Decoder:
         params.swa_full = True
         params.kv_unified = True  # one cell pool: sequences share the head's cells
         params.no_perf = True
+        # The KV cache's type (--kv-type): llama.cpp's default f16, or q8_0 (quantised
+        # values need flash attention, which AUTO turns on wherever the backend has it).
+        params.type_k = params.type_v = getattr(lc, KV_GGML_TYPES[kv_type])
         self._ctx = lc.llama_init_from_model(model, params)
         if not self._ctx:
             raise GenerationError(f"llama.cpp could not create a context of {n_ctx} tokens")

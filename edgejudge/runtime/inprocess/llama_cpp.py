@@ -24,11 +24,18 @@ from edgejudge.runtime.base import Chunk, Finished, Prompt, Sampling, TokenPromp
 from edgejudge.runtime.chat import ChatPrompt, Messages
 from edgejudge.runtime.gguf import GGUFInfo, read_gguf
 from edgejudge.runtime.inprocess.decoder import Decoder
+from edgejudge.runtime.inprocess.openmp import passive_waiting
 from edgejudge.runtime.inprocess.prefix import CacheStats
 from edgejudge.runtime.limits import check_context, check_slots
 from edgejudge.runtime.numerics import N_BATCH
 from edgejudge.system.hardware import available_memory, avoid_weight_repacking, physical_cores
-from edgejudge.system.memory import default_context, prefix_cache_budget, shape_from_gguf
+from edgejudge.system.memory import (
+    DEFAULT_KV_TYPE,
+    check_kv_type,
+    default_context,
+    prefix_cache_budget,
+    shape_from_gguf,
+)
 
 # Judgments decoded together by default, by where the model runs (`default_slots`).
 # On a CPU the cores are the limit: measured on this repository's 2-core x86 machine
@@ -112,6 +119,7 @@ _LOG = _LogCapture()
 
 
 def _import_llama_cpp() -> Any:
+    passive_waiting(os.environ)  # before libgomp loads with llama.cpp (openmp.py)
     try:
         import llama_cpp
     except ImportError as exc:  # pragma: no cover - a broken install
@@ -151,7 +159,7 @@ def default_slots(n_gpu_layers: int) -> int:
     return GPU_SLOTS if n_gpu_layers != 0 and gpu_offload_available() else CPU_SLOTS
 
 
-def default_prefix_cache(info: GGUFInfo, context: int) -> int:
+def default_prefix_cache(info: GGUFInfo, context: int, kv_type: str = DEFAULT_KV_TYPE) -> int:
     """The prefix cache's budget in bytes when none is asked for: from the model's KV size
     per token and the memory free here (system.memory.prefix_cache_budget); 1 GiB for a
     header that does not give the model's shape."""
@@ -159,7 +167,9 @@ def default_prefix_cache(info: GGUFInfo, context: int) -> int:
     if shape is None:
         return 2**30
     weights = info.path.stat().st_size
-    return prefix_cache_budget(shape, context, weights=weights, available=available_memory())
+    return prefix_cache_budget(
+        shape, context, weights=weights, available=available_memory(), kv_type=kv_type
+    )
 
 
 def gpu_offload_available() -> bool:
@@ -196,13 +206,17 @@ class LlamaCppRuntime(TokenPrompts):
         chat_template: str | None = None,
         slots: int | None = None,
         prefix_cache_mib: int | None = None,
+        kv_type: str | None = None,
         verbose: bool = False,
     ) -> None:
         check_context(context_length)
+        self.kv_type = kv_type = check_kv_type(kv_type)
         check_slots(slots, in_process=True)
         info = read_gguf(path)  # clear errors for missing, non-GGUF and cut-off files
         trained = info.context_length
-        wanted = context_length or default_context(info, available=available_memory())
+        wanted = context_length or default_context(
+            info, available=available_memory(), kv_type=kv_type
+        )
         self.context_length = min(wanted, trained) if trained else wanted
         self.path = Path(path)
         self.model_name = model_name or self.path.name
@@ -235,7 +249,7 @@ class LlamaCppRuntime(TokenPrompts):
         self.n_gpu_layers = n_gpu_layers
         self.slots = slots = slots or default_slots(n_gpu_layers)
         if prefix_cache_mib is None:
-            self.prefix_cache_bytes = default_prefix_cache(info, self.context_length)
+            self.prefix_cache_bytes = default_prefix_cache(info, self.context_length, kv_type)
         else:
             self.prefix_cache_bytes = max(0, prefix_cache_mib) * 2**20
         self._vocab = model.vocab
@@ -248,6 +262,7 @@ class LlamaCppRuntime(TokenPrompts):
                 n_threads=threads,
                 slots=slots,
                 cache_bytes=self.prefix_cache_bytes,
+                kv_type=kv_type,
             )
         except GenerationError as exc:
             model.close()

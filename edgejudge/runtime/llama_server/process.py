@@ -30,6 +30,7 @@ from edgejudge.constants import STARTUP_TIMEOUT
 from edgejudge.errors import ServerError
 from edgejudge.io.files import make_executable
 from edgejudge.paths import SERVER_ENV, cache_dir
+from edgejudge.runtime.inprocess.openmp import passive_waiting
 from edgejudge.runtime.numerics import (
     PARITY_ARGS,  # only for llama-server: a llamafile's flags are its own
 )
@@ -93,6 +94,7 @@ class ServerProcess:
     kind: Kind
     context_per_slot: int
     slots: int = 1
+    kv_type: str = "f16"  # llama.cpp's KV cache type (-ctk/-ctv), system.memory.KV_TYPES
     binary: Path | None = None
     n_gpu_layers: int | None = None
     n_threads: int | None = None
@@ -139,6 +141,8 @@ class ServerProcess:
             "-c", str(self.context_per_slot * self.slots), "-np", str(self.slots),
             "-ngl", str(layers), "-t", str(threads), "-a", self.alias,
         ]  # fmt: skip
+        if self.kv_type != "f16":
+            flags += ["-ctk", self.kv_type, "-ctv", self.kv_type]
         if self.kind == "llamafile":
             return [*_llamafile_launch(self.model), "--server", "--nobrowser", *flags]
         binary = self.binary or find_llama_server()
@@ -170,9 +174,11 @@ class ServerProcess:
             "edgejudge.runtime.llama_server.watchdog",
             *self.command(port),
         ]
-        popen_kwargs: dict[str, object] = {}
+        env = dict(os.environ)
+        passive_waiting(env)  # its OpenMP threads wait as in-process (inprocess/openmp.py)
         if avoid_weight_repacking():  # as in-process; an env var, which any version ignores
-            popen_kwargs["env"] = dict(os.environ, LLAMA_ARG_REPACK="false")
+            env["LLAMA_ARG_REPACK"] = "false"
+        popen_kwargs: dict[str, object] = {"env": env}
         if sys.platform == "win32":  # pragma: no cover - Windows
             popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         else:

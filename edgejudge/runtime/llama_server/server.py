@@ -43,7 +43,7 @@ from edgejudge.runtime.serving.http import (
     read_answer,
 )
 from edgejudge.system.hardware import available_memory
-from edgejudge.system.memory import default_context
+from edgejudge.system.memory import check_kv_type, default_context
 
 PROBE_GRAMMAR = 'root ::= "yes"'
 _UNSET: Any = object()
@@ -76,6 +76,8 @@ class ServerRuntime(TokenPrompts):
         # While connecting, a server that is not there is said so at once (patience 0).
         self._http = Http(url, api_key=api_key, patience=0.0)
         self.process = process
+        # the KV cache type of a server edgejudge started; one someone else runs: unknown
+        self.kv_type = process.kv_type if process is not None else None
         self._check_health(wait)
         self._read_props(model_name)
         self._template = (
@@ -101,6 +103,7 @@ class ServerRuntime(TokenPrompts):
         kind: Kind = "gguf",
         context_length: int | None = None,
         slots: int = 1,
+        kv_type: str | None = None,
         binary: str | os.PathLike[str] | None = None,
         n_gpu_layers: int | None = None,
         n_threads: int | None = None,
@@ -117,6 +120,7 @@ class ServerRuntime(TokenPrompts):
         """
         check_context(context_length)
         check_slots(slots, in_process=False)
+        kv_type = check_kv_type(kv_type)
         path = Path(model)
         template: str | None = _UNSET
         per_slot = context_length or DEFAULT_CONTEXT
@@ -125,7 +129,7 @@ class ServerRuntime(TokenPrompts):
             trained = info.context_length
             per_slot = min(per_slot, trained) if trained else per_slot
             if context_length is None:  # the in-process runtime's default, alike
-                per_slot = default_context(info, available=available_memory())
+                per_slot = default_context(info, available=available_memory(), kv_type=kv_type)
             template = info.chat_template  # exactly what the in-process runtime uses
             binary = find_llama_server(binary)
         elif not path.is_file():
@@ -135,6 +139,7 @@ class ServerRuntime(TokenPrompts):
             kind=kind,
             context_per_slot=per_slot,
             slots=slots,
+            kv_type=kv_type,
             binary=Path(binary) if binary else None,
             n_gpu_layers=n_gpu_layers,
             n_threads=n_threads,
