@@ -42,10 +42,8 @@ from edgejudge.errors import EdgeJudgeError, ParseError
 from edgejudge.judging.judge import JudgeResult
 from edgejudge.models.resolve import resolve
 from edgejudge.runtime.base import Finished, Sampling
-from edgejudge.runtime.gguf import read_gguf
 from edgejudge.runtime.inprocess.llama_cpp import build_info, plain_llama
 from edgejudge.system.hardware import physical_cores
-from edgejudge.system.memory import shape_from_gguf
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -401,16 +399,10 @@ def main() -> None:
                        one.per_minute / matched[0].per_minute, ""))  # fmt: skip
     for name, value, target in ratios:
         print(f"{name:56} {value:5.2f}x  {target}")
-    shape = shape_from_gguf(read_gguf(path))
-    kv = shape.kv_bytes(ours["n_ctx"]) if shape else 0  # the f16 KV cache of n_ctx cells
-    cache = ours["cache_peak"]  # the prefix cache's snapshots, within their own budget
-    budget = path.stat().st_size + kv + cache + 400 * MIB
-    print(
-        f"\npeak RSS of the batch: {many.peak_rss / MIB:.0f} MiB; budget = model file "
-        f"{path.stat().st_size / MIB:.0f} + KV cache {kv / MIB:.0f} ({ours['n_ctx']} cells) "
-        f"+ prefix cache snapshots {cache / MIB:.0f} (peak) + 400 = {budget / MIB:.0f} MiB: "
-        f"{'within' if many.peak_rss <= budget else 'OVER'}"
-    )
+    from bench_multi import rss_budget_line
+
+    print("\n" + rss_budget_line("peak RSS of the batch", many.peak_rss, path, ours["n_ctx"],
+                                 ours["cache_peak"]))  # fmt: skip
     print("\nsame verdicts (score and feedback):")
     fmt, metric = ours["format"], ours["metric"]
     references = [("the baseline loop", [c.text for c in base.answers])]

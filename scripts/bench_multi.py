@@ -193,6 +193,19 @@ def decode_speeds(args: argparse.Namespace, path: Path, rows: list[dict[str, Any
     return lines
 
 
+def rss_budget_line(what: str, peak: int, path: Path, n_ctx: int, cache_peak: int) -> str:
+    """`peak` RSS against the issue's budget: the model file + the f16 KV cache of `n_ctx`
+    cells + the prefix cache's snapshots at their peak + 400 MiB."""
+    shape = shape_from_gguf(read_gguf(path))
+    kv = shape.kv_bytes(n_ctx) if shape else 0
+    size = path.stat().st_size
+    budget = size + kv + cache_peak + 400 * MIB
+    return (f"{what}: {peak / MIB:.0f} MiB; budget = model file {size / MIB:.0f} + KV cache "
+            f"{kv / MIB:.0f} ({n_ctx} cells) + prefix cache snapshots {cache_peak / MIB:.0f} "
+            f"(peak) + 400 = {budget / MIB:.0f} MiB: "
+            f"{'within' if peak <= budget else 'OVER'}")  # fmt: skip
+
+
 def llama_limits(args: argparse.Namespace, path: Path, prompt: list[int],
                  decode: int = 16) -> str:  # fmt: skip
     """llama.cpp's own speed, as llama-bench measures it (pp512, tg16): 512 prompt tokens
@@ -293,14 +306,8 @@ def report(args: argparse.Namespace, path: Path, peak_rss: Any, server: Path | N
     within = "within" if stats.peak_bytes <= cached.cache_budget else "OVER"
     print(f"cache memory peak {stats.peak_bytes / MIB:.1f} MiB, budget "
           f"{cached.cache_budget / MIB:.0f} MiB: {within}")  # fmt: skip
-    shape = shape_from_gguf(read_gguf(path))
-    kv = shape.kv_bytes(cached.n_ctx) if shape else 0
-    budget = path.stat().st_size + kv + stats.peak_bytes + 400 * MIB
-    print(f"peak RSS with the cache {cached.peak_rss / MIB:.0f} MiB; budget = model file "
-          f"{path.stat().st_size / MIB:.0f} + KV cache {kv / MIB:.0f} ({cached.n_ctx} cells) + "
-          f"prefix cache snapshots {stats.peak_bytes / MIB:.0f} (peak) + 400 = "
-          f"{budget / MIB:.0f} MiB: "
-          f"{'within' if cached.peak_rss <= budget else 'OVER'}")  # fmt: skip
+    print(rss_budget_line("peak RSS with the cache", cached.peak_rss, path, cached.n_ctx,
+                          stats.peak_bytes))  # fmt: skip
     same = sum(a == b for a, b in zip(cached.texts, full.texts, strict=True))
     same_loop = sum(a == b for a, b in zip(cached.texts, loop.texts, strict=True))
     equal = sum(

@@ -41,6 +41,7 @@ from edgejudge.runtime.inprocess.kept import KeptSequence, Vocabulary
 from edgejudge.runtime.inprocess.openmp import release_team
 from edgejudge.runtime.inprocess.prefix import CacheStats
 from edgejudge.runtime.inprocess.samplers import Picker, Samplers
+from edgejudge.system.memory import DEFAULT_KV_TYPE
 
 # KV cells a kept generation holds beyond its budget, for the tokens a branch evaluates.
 BRANCH_ROOM = 32
@@ -107,7 +108,7 @@ class Decoder:
         n_threads: int,
         slots: int,
         cache_bytes: int,
-        kv_type: str = "f16",
+        kv_type: str = DEFAULT_KV_TYPE,
     ) -> None:
         self._lc = lc = llama_cpp
         self._vocab = lc.llama_model_get_vocab(model)

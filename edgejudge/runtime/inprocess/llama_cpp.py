@@ -135,10 +135,10 @@ def plain_llama(path: str | Path, **kwargs: Any) -> Any:
     weight repacking, which must be off where `avoid_weight_repacking()` says, so its
     default model parameters are adjusted for the length of the load.
     """
+    _import_llama_cpp()  # first: it has OpenMP wait as edgejudge does (openmp.py)
     import llama_cpp.llama_cpp as low_level
     from llama_cpp import Llama
 
-    _import_llama_cpp()
     default = low_level.llama_model_default_params
 
     def params() -> Any:

@@ -36,6 +36,7 @@ from edgejudge.runtime.numerics import (
 )
 from edgejudge.runtime.serving.http import read_answer
 from edgejudge.system.hardware import avoid_weight_repacking, physical_cores
+from edgejudge.system.memory import DEFAULT_KV_TYPE
 
 HOST = "127.0.0.1"
 STOP_GRACE = 10.0
@@ -94,7 +95,7 @@ class ServerProcess:
     kind: Kind
     context_per_slot: int
     slots: int = 1
-    kv_type: str = "f16"  # llama.cpp's KV cache type (-ctk/-ctv), system.memory.KV_TYPES
+    kv_type: str = DEFAULT_KV_TYPE  # llama.cpp's KV cache type (-ctk/-ctv), system.memory.KV_TYPES
     binary: Path | None = None
     n_gpu_layers: int | None = None
     n_threads: int | None = None
@@ -141,7 +142,7 @@ class ServerProcess:
             "-c", str(self.context_per_slot * self.slots), "-np", str(self.slots),
             "-ngl", str(layers), "-t", str(threads), "-a", self.alias,
         ]  # fmt: skip
-        if self.kv_type != "f16":
+        if self.kv_type != DEFAULT_KV_TYPE:
             flags += ["-ctk", self.kv_type, "-ctv", self.kv_type]
         if self.kind == "llamafile":
             return [*_llamafile_launch(self.model), "--server", "--nobrowser", *flags]
